@@ -132,9 +132,11 @@ func TestInvalidInputNeverExecs(t *testing.T) {
 	ctx := context.Background()
 	bad := "tank/-rf"
 	ops := map[string]func() error{
-		"create":         func() error { return d.Create(ctx, bad, CreateOptions{}) },
-		"create prop":    func() error { return d.Create(ctx, "tank/a", CreateOptions{Properties: map[string]string{"-o": "x"}}) },
-		"create value":   func() error { return d.Create(ctx, "tank/a", CreateOptions{Properties: map[string]string{"io.x:y": "a\x00"}}) },
+		"create":      func() error { return d.Create(ctx, bad, CreateOptions{}) },
+		"create prop": func() error { return d.Create(ctx, "tank/a", CreateOptions{Properties: map[string]string{"-o": "x"}}) },
+		"create value": func() error {
+			return d.Create(ctx, "tank/a", CreateOptions{Properties: map[string]string{"io.x:y": "a\x00"}})
+		},
 		"destroy":        func() error { return d.Destroy(ctx, "tank/a b", DestroyOptions{}) },
 		"destroy defer":  func() error { return d.Destroy(ctx, "tank/a", DestroyOptions{Defer: true}) },
 		"snapshot":       func() error { return d.Snapshot(ctx, []string{"tank/a@ok", "tank/b"}, SnapshotOptions{}) },
@@ -196,10 +198,14 @@ func TestArgsPerCapability(t *testing.T) {
 			func(d *Driver) error { return d.Snapshot(ctx, []string{"t/a@s", "t/b@s"}, SnapshotOptions{}) },
 			[]string{"snapshot t/a@s", "snapshot t/b@s"}},
 		{"set several openzfs", OpenZFSCapabilities("2.1"),
-			func(d *Driver) error { return d.Set(ctx, "t/a", map[string]string{"readonly": "on", "io.zfslxc:k": "v"}) },
+			func(d *Driver) error {
+				return d.Set(ctx, "t/a", map[string]string{"readonly": "on", "io.zfslxc:k": "v"})
+			},
 			[]string{"set io.zfslxc:k=v readonly=on t/a"}},
 		{"set several zfs-fuse", ZFSFuseCapabilities(),
-			func(d *Driver) error { return d.Set(ctx, "t/a", map[string]string{"readonly": "on", "io.zfslxc:k": "v"}) },
+			func(d *Driver) error {
+				return d.Set(ctx, "t/a", map[string]string{"readonly": "on", "io.zfslxc:k": "v"})
+			},
 			[]string{"set io.zfslxc:k=v t/a", "set readonly=on t/a"}},
 		{"create with properties", OpenZFSCapabilities("2.1"),
 			func(d *Driver) error {
