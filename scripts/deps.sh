@@ -24,7 +24,7 @@ set -euo pipefail
 
 CONTAINERD_VERSION=v2.4.2
 NERDCTL_VERSION=v1.7.7
-TOOLS_DIR="${TOOLS_DIR:-/var/cache/zfslxc/tools}"
+TOOLS_DIR="$(realpath -m "${TOOLS_DIR:-/var/cache/zfslxc/tools}")"
 CONTAINERD_BIN_DIR="$TOOLS_DIR/containerd-$CONTAINERD_VERSION/bin"
 NERDCTL_BIN_DIR="$TOOLS_DIR/nerdctl-$NERDCTL_VERSION/bin"
 
@@ -95,20 +95,39 @@ flock 9
 tmp="$(mktemp -d "$TOOLS_DIR/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 
+# Capture the whole output before matching: `cmd | grep -q` under pipefail
+# fails at random when grep exits early and cmd dies of SIGPIPE (the shim
+# prints its -v output in several writes).
+out_has() { # needle cmd...
+	local needle="$1" out
+	shift
+	out="$("$@" 2>/dev/null)" || return 1
+	[[ "$out" == *"$needle"* ]]
+}
+
 containerd_ok() {
 	local d="$1"
 	[ -x "$d/containerd" ] && [ -x "$d/ctr" ] && [ -x "$d/containerd-shim-runc-v2" ] || return 1
-	"$d/containerd" --version 2>/dev/null | grep -qF " $CONTAINERD_VERSION" || return 1
-	"$d/ctr" --version 2>/dev/null | grep -qF " $CONTAINERD_VERSION" || return 1
-	"$d/containerd-shim-runc-v2" -v 2>/dev/null | grep -qF "$CONTAINERD_VERSION" || return 1
+	out_has " $CONTAINERD_VERSION" "$d/containerd" --version || return 1
+	out_has " $CONTAINERD_VERSION" "$d/ctr" --version || return 1
+	out_has "Version:  $CONTAINERD_VERSION" "$d/containerd-shim-runc-v2" -v || return 1
 }
 
 nerdctl_ok() {
-	[ -x "$1/nerdctl" ] && "$1/nerdctl" --version 2>/dev/null | grep -qF "${NERDCTL_VERSION#v}"
+	[ -x "$1/nerdctl" ] && out_has "version ${NERDCTL_VERSION#v}" "$1/nerdctl" --version
 }
 
-# Build into a staging dir and rename into place, so an interrupted build
-# never leaves a half-populated versioned dir behind.
+# Run a build step with its output (go's "downloading" lines) in a log that is
+# shown only when the step fails.
+logged() { # name cmd...
+	local name="$1"
+	shift
+	if ! "$@" >"$tmp/$name.log" 2>&1; then
+		tail -n 40 "$tmp/$name.log" >&2
+		die "$name failed (output above)"
+	fi
+}
+
 install_dir() { # staging-bin-dir final-bin-dir
 	local parent
 	parent="$(dirname "$2")"
@@ -130,15 +149,16 @@ else
 	# leaves it at "2.4.2+unknown" otherwise); daemon and ctr with cgo (btrfs
 	# builds here without extra headers); shim static, CGO_ENABLED=0, no_grpc.
 	ld="-X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg"
-	(
-		cd "$tmp"
+	cd "$tmp"
+	logged "go install containerd+ctr" \
 		"${go_env[@]}" GOBIN="$stage" CGO_ENABLED=1 "$GO" install \
-			-tags urfave_cli_no_docs -ldflags "$ld" \
-			"$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
+		-tags urfave_cli_no_docs -ldflags "$ld" \
+		"$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
+	logged "go install containerd-shim-runc-v2" \
 		"${go_env[@]}" GOBIN="$stage" CGO_ENABLED=0 "$GO" install \
-			-tags "urfave_cli_no_docs no_grpc" -ldflags "$ld" \
-			"$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
-	)
+		-tags "urfave_cli_no_docs no_grpc" -ldflags "$ld" \
+		"$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
+	cd - >/dev/null
 	containerd_ok "$stage" || die "built containerd binaries fail their --version check"
 	install_dir "$stage" "$CONTAINERD_BIN_DIR"
 	log "containerd $CONTAINERD_VERSION: built in $((SECONDS - start)) s"
@@ -157,14 +177,15 @@ else
 	mod="$tmp/nerdctl-mod"
 	stage="$tmp/nerdctl-bin"
 	mkdir -p "$mod" "$stage"
-	(
-		cd "$mod"
-		"${go_env[@]}" "$GO" mod init zfslxc.invalid/nerdctl-build >/dev/null 2>&1
+	cd "$mod"
+	logged "go mod init (nerdctl)" "${go_env[@]}" "$GO" mod init zfslxc.invalid/nerdctl-build
+	logged "go mod edit (nerdctl)" \
 		"${go_env[@]}" "$GO" mod edit -require="github.com/containerd/nerdctl@$NERDCTL_VERSION"
+	logged "go build nerdctl" \
 		"${go_env[@]}" GOFLAGS="-buildvcs=false -mod=mod" "$GO" build -o "$stage/nerdctl" \
-			-ldflags "-X github.com/containerd/nerdctl/pkg/version.Version=$NERDCTL_VERSION" \
-			github.com/containerd/nerdctl/cmd/nerdctl
-	)
+		-ldflags "-X github.com/containerd/nerdctl/pkg/version.Version=$NERDCTL_VERSION" \
+		github.com/containerd/nerdctl/cmd/nerdctl
+	cd - >/dev/null
 	nerdctl_ok "$stage" || die "built nerdctl fails its --version check"
 	install_dir "$stage" "$NERDCTL_BIN_DIR"
 	log "nerdctl $NERDCTL_VERSION: built in $((SECONDS - start)) s"

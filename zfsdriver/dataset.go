@@ -80,6 +80,10 @@ type DestroyOptions struct {
 	Recursive bool // -r: children and snapshots too (never clones elsewhere)
 	Force     bool // -f: force unmount
 	Defer     bool // -d: snapshots only, destroy when the last clone or hold goes
+	// NoChildFilesystems: with Recursive, the caller knows the dataset has
+	// snapshots but no child filesystems, so on zfs-fuse only the dataset
+	// itself is unmounted first and no listing is needed (one command less).
+	NoChildFilesystems bool
 }
 
 // Destroy destroys a filesystem, volume or snapshot. A missing one is
@@ -96,7 +100,7 @@ func (d *Driver) Destroy(ctx context.Context, name string, opts DestroyOptions) 
 		return refuse("destroy", name, fmt.Errorf("defer (-d) applies to snapshots only: %w", ErrInvalidName))
 	}
 	if d.caps.ExplicitUnmount && !isSnap {
-		if _, err := d.unmountTree(ctx, name, opts.Recursive, opts.Force); err != nil {
+		if _, err := d.unmountTree(ctx, name, opts.Recursive && !opts.NoChildFilesystems, opts.Force); err != nil {
 			return err
 		}
 	}

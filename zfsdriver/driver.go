@@ -62,6 +62,11 @@ type Capabilities struct {
 	KernelMount bool
 	// Diff: `zfs diff` exists.
 	Diff bool
+	// ReadonlyHidesXattrs: on a readonly=on dataset, listing the xattrs of
+	// a file that never had any fails with ENOTSUP (zfs-fuse creates the
+	// xattr directory lazily), which breaks tar, cp -a and manifest tools;
+	// read-only views then need a read-only mount instead.
+	ReadonlyHidesXattrs bool
 	// ExplicitUnmount: destroy or rename of a mounted dataset often
 	// answers busy (zfs-fuse); unmount explicitly first, leaves first.
 	ExplicitUnmount bool
@@ -78,7 +83,7 @@ func OpenZFSCapabilities(version string) Capabilities {
 
 // ZFSFuseCapabilities are those of zfs-fuse 0.7 (pool version 23).
 func ZFSFuseCapabilities() Capabilities {
-	return Capabilities{Implementation: "zfs-fuse", ExplicitUnmount: true}
+	return Capabilities{Implementation: "zfs-fuse", ExplicitUnmount: true, ReadonlyHidesXattrs: true}
 }
 
 // RetryPolicy says how often a command that answered "busy" is run again.

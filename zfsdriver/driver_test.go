@@ -390,3 +390,33 @@ func TestMissingBinaryIsUnavailable(t *testing.T) {
 		t.Fatalf("running a missing binary: err = %v, want ErrUnavailable", err)
 	}
 }
+
+// BenchmarkOverhead measures the driver's own cost per call (validation,
+// argument building, classification, logging) with a runner that does
+// nothing, the part that the real-pool benchmarks cannot separate from
+// process start-up.
+func BenchmarkOverhead(b *testing.B) {
+	noop := func(context.Context, string, []string) ([]byte, []byte, int, error) {
+		return []byte("used\t1\t-\nreferenced\t2\t-\n"), nil, 0, nil
+	}
+	d, err := New(context.Background(), WithBinaries("/sbin/zfs", "/sbin/zpool"), WithRunner(noop),
+		WithCapabilities(ZFSFuseCapabilities()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("clone", func(b *testing.B) {
+		for b.Loop() {
+			if err := d.Clone(ctx, "tank/zfslxc/1@committed", "tank/zfslxc/2", CloneOptions{Properties: map[string]string{"io.zfslxc:key": "k"}}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("get", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := d.Get(ctx, "tank/zfslxc/1", "used", "referenced"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

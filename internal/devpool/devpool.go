@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/containerd/log"
+	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
@@ -30,6 +32,12 @@ const (
 	DefaultSize = 8 << 30 // sparse: costs only what is written
 	// zfsFusePidFile is where we ask zfs-fuse to record its pid.
 	zfsFusePidFile = "/run/zfs-fuse.pid"
+	// zfsFuseLog receives the output of a zfs-fuse we start.
+	zfsFuseLog = "/var/log/zfs-fuse-zfslxc.log"
+	// zfsFuseSocket is where zfs-fuse listens for its tools.
+	zfsFuseSocket = "/run/zfs/zfs_socket"
+	// zfsFuseLock serialises starts of zfs-fuse.
+	zfsFuseLock = "/run/zfslxc-zfs-fuse.lock"
 )
 
 // KernelZFS reports whether the OpenZFS kernel module is loaded.
@@ -55,9 +63,10 @@ func EnsureZFS(ctx context.Context) (*zfsdriver.Driver, error) {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		// Started again each round: a daemon that was still shutting down
-		// when we first tried makes the new one exit at once.
-		if err := StartZFSFuse(ctx, fuse); err != nil {
+		// Started again each round while it does not answer: a daemon that
+		// was still shutting down when we first tried makes the new one
+		// exit at once.
+		if err := StartZFSFuse(ctx, fuse); err != nil && time.Now().After(deadline) {
 			return nil, err
 		}
 		drv, err = zfsdriver.New(ctx)
@@ -78,30 +87,71 @@ func EnsureZFS(ctx context.Context) (*zfsdriver.Driver, error) {
 // StartZFSFuse starts the zfs-fuse daemon (it forks into the background and
 // outlives the caller), unless the pid file names a live one.
 func StartZFSFuse(ctx context.Context, path string) error {
-	if pid, ok := livePid(zfsFusePidFile); ok {
-		log.G(ctx).WithField("pid", pid).Debug("zfs-fuse already running")
+	// Test binaries of several packages run at once: one starts the daemon,
+	// the others wait on the lock and then find it running.
+	lock, err := os.OpenFile(zfsFuseLock, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("start zfs-fuse: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("start zfs-fuse: lock %s: %w", zfsFuseLock, err)
+	}
+	if socketAlive() {
+		log.G(ctx).Debug("zfs-fuse already running")
 		return nil
 	}
 	// The socket of a daemon that died would make the new one refuse to start.
-	_ = os.Remove("/run/zfs/zfs_socket")
-	out, err := exec.CommandContext(ctx, path, "--pidfile", zfsFusePidFile).CombinedOutput()
+	_ = os.Remove(zfsFuseSocket)
+	// Container images carry xattrs (security.capability, user.*), which
+	// zfs-fuse serves only with --enable-xattr; with that flag its daemon
+	// mode exits at once (zfs-fuse 0.7.0), so it runs in the foreground in
+	// its own session, detached from us, output to a log file (never to a
+	// pipe of ours, which `go test` would wait on).
+	logf, err := os.OpenFile(zfsFuseLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("start zfs-fuse: %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("start zfs-fuse: %w", err)
 	}
-	log.G(ctx).Info("started zfs-fuse")
-	return nil
+	defer logf.Close()
+	cmd := exec.Command(path, "--no-daemon", "--enable-xattr", "--pidfile", zfsFusePidFile)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start zfs-fuse: %w", err)
+	}
+	// In the foreground zfs-fuse does not write its pid file.
+	if err := os.WriteFile(zfsFusePidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		_ = cmd.Process.Kill()
+		return fmt.Errorf("start zfs-fuse: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(10 * time.Second)
+	for {
+		if socketAlive() {
+			log.G(ctx).WithFields(log.Fields{"pid": cmd.Process.Pid, "log": zfsFuseLog}).Info("started zfs-fuse")
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("zfs-fuse exited at start (%v); see %s", err, zfsFuseLog)
+		case <-deadline:
+			return fmt.Errorf("zfs-fuse did not open its socket within 10s; see %s", zfsFuseLog)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
-func livePid(pidFile string) (int, bool) {
-	b, err := os.ReadFile(pidFile)
+// socketAlive reports whether a zfs-fuse daemon accepts connections.
+func socketAlive() bool {
+	c, err := net.DialTimeout("unix", zfsFuseSocket, time.Second)
 	if err != nil {
-		return 0, false
+		return false
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0, false
-	}
-	return pid, syscall.Kill(pid, 0) == nil
+	c.Close()
+	return true
 }
 
 // Pool is a pool on a sparse file.
@@ -165,7 +215,29 @@ func Create(ctx context.Context, drv *zfsdriver.Driver, name string, opts Option
 		return nil, err
 	}
 	log.G(ctx).WithFields(log.Fields{"pool": name, "image": p.Image, "size": opts.Size}).Info("created pool")
+	if err := checkXattr(p.Mount); err != nil {
+		if derr := p.Destroy(ctx); derr != nil {
+			log.G(ctx).WithError(derr).WithField("pool", name).Warn("destroy pool without xattrs")
+		}
+		return nil, err
+	}
 	return p, nil
+}
+
+// checkXattr fails when the filesystem at dir cannot store user xattrs,
+// which container images need: zfs-fuse does so only when started with
+// --enable-xattr.
+func checkXattr(dir string) error {
+	err := unix.Setxattr(dir, "user.zfslxc.probe", []byte("1"), 0)
+	if err == nil {
+		_ = unix.Removexattr(dir, "user.zfslxc.probe")
+		return nil
+	}
+	if errors.Is(err, unix.ENOTSUP) {
+		return fmt.Errorf("%s does not support xattrs: zfs-fuse must run with --enable-xattr "+
+			"(stop it with `pkill -x zfs-fuse`, then `zfslxc devpool up` starts it right): %w", dir, err)
+	}
+	return fmt.Errorf("xattr probe on %s: %w", dir, err)
 }
 
 // Open returns the Pool of an existing pool made by Create.

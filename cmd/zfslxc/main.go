@@ -1,0 +1,53 @@
+// Command zfslxc is the admin tool of zfslxc: development pools now;
+// environment checks, containerd config, garbage collection and ZFS
+// templates of OCI images as later commands.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/containerd/log"
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfslxc/zfslxc/internal/version"
+)
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "zfslxc:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "zfslxc",
+		Usage: "run OCI images as ZFS-backed LXC containers: admin tool",
+		Description: `zfslxc manages what the zfslxc snapshotter and shim stand on.
+
+Examples:
+   zfslxc devpool up                 # start zfs-fuse if needed, make pool "zfslxc" on a sparse file
+   zfslxc devpool up --name dev --size 20G
+   zfslxc devpool status
+   zfslxc devpool down               # destroy the pool and its file`,
+		Version: version.String(),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: trace, debug, info, warn, error"},
+		},
+		Before: func(c *cli.Context) error {
+			return log.SetLevel(c.String("log-level"))
+		},
+		Commands: []*cli.Command{
+			devpoolCommand(),
+			{
+				Name:  "version",
+				Usage: "print the version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintln(c.App.Writer, "zfslxc", version.String())
+					return nil
+				},
+			},
+		},
+	}
+}
