@@ -1,0 +1,141 @@
+package lxcconv
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+// fakeRootfs is a small image rootfs: users for ProcessFromImage and a
+// resolv.conf symlink like systemd-based images have.
+func fakeRootfs() fstest.MapFS {
+	return fstest.MapFS{
+		"etc/passwd": {Data: []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nwww-data:x:33:33:www:/var/www:/usr/sbin/nologin\n")},
+		"etc/group":  {Data: []byte("root:x:0:\nwww-data:x:33:\napp:x:1000:\nvideo:x:44:app\naudio:x:29:app,www-data\n")},
+		"etc/resolv.conf": {
+			Data: []byte("../run/systemd/resolve/stub-resolv.conf"),
+			Mode: 0o777 | os.ModeSymlink,
+		},
+		"run/systemd/resolve/stub-resolv.conf": {Data: []byte("nameserver 127.0.0.53\n")},
+		"home/app":                             {Mode: os.ModeDir | 0o755},
+	}
+}
+
+func goldenOptions(name string, cgroupVersion int) Options {
+	bundle := "/run/containerd/io.containerd.runtime.v2.task/default/" + name
+	return Options{
+		ContainerName:          name,
+		RootfsPath:             bundle + "/rootfs",
+		BundleDir:              bundle,
+		RootFS:                 fakeRootfs(),
+		InitPath:               "/.zfslxc/zfslxc-init",
+		InitArgs:               []string{"/.zfslxc/process.json"},
+		LogFile:                bundle + "/lxc.log",
+		LogLevel:               "info",
+		CgroupVersion:          cgroupVersion,
+		SeccompProfilePath:     bundle + "/seccomp.policy",
+		HookCommand:            "/usr/bin/containerd-shim-lxc-v1 hook --bundle " + bundle,
+		DefaultAppArmorProfile: "unconfined",
+	}
+}
+
+// resultExtra renders the parts of a Result besides the config.
+func resultExtra(t *testing.T, r *Result) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# warnings\n")
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "%s\n", w)
+	}
+	proc, err := json.MarshalIndent(r.Process, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "# process\n%s\n", proc)
+	hooks, err := json.MarshalIndent(r.Hooks, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "# hooks\n%s\n", hooks)
+	if len(r.Devices) > 0 {
+		devs, err := json.MarshalIndent(r.Devices, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "# devices\n%s\n", devs)
+	}
+	if r.SeccompProfile != "" {
+		fmt.Fprintf(&b, "# seccomp\n%s", r.SeccompProfile)
+	}
+	return b.String()
+}
+
+func checkGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./lxcconv -run TestGolden -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (run with -update to accept):\n--- want\n%s\n--- got\n%s", path, want, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/specs/*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inputs) == 0 {
+		t.Fatal("no inputs under testdata/specs")
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".json")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spec specs.Spec
+			if err := json.Unmarshal(data, &spec); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range []int{2, 1} {
+				res, err := Convert(&spec, goldenOptions(name, v))
+				if err != nil {
+					t.Fatalf("cgroup v%d: %v", v, err)
+				}
+				conf := res.Config.String()
+				back, err := Parse(strings.NewReader(conf))
+				if err != nil {
+					t.Fatalf("cgroup v%d: output does not parse back: %v", v, err)
+				}
+				if back.String() != conf {
+					t.Fatalf("cgroup v%d: round trip differs", v)
+				}
+				checkGolden(t, filepath.Join("testdata", "golden", fmt.Sprintf("%s.cgroup%d.lxc.conf", name, v)), conf)
+				if v == 2 {
+					checkGolden(t, filepath.Join("testdata", "golden", name+".result.txt"), resultExtra(t, res))
+				}
+			}
+		})
+	}
+}

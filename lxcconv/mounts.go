@@ -1,0 +1,434 @@
+package lxcconv
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// maxSymlinks bounds symlink resolution, as the kernel's MAXSYMLINKS.
+const maxSymlinks = 40
+
+// ResolveInRoot resolves the container path p inside fsys (the container's
+// root filesystem) the way the kernel would after chroot: absolute symlink
+// targets restart at the root and ".." never climbs above it. Components
+// that do not exist are kept as written. It returns a clean slash path
+// relative to the root ("" for the root itself). With a nil fsys the path
+// is only cleaned lexically.
+func ResolveInRoot(fsys fs.FS, p string) (string, error) {
+	clean := strings.TrimPrefix(path.Clean("/"+p), "/")
+	if fsys == nil || clean == "" {
+		return clean, nil
+	}
+	todo := strings.Split(clean, "/")
+	var done []string
+	links := 0
+	missing := false
+	for len(todo) > 0 {
+		comp := todo[0]
+		todo = todo[1:]
+		switch comp {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) > 0 {
+				done = done[:len(done)-1]
+			}
+			continue
+		}
+		cand := path.Join(append(slices.Clone(done), comp)...)
+		if missing {
+			done = append(done, comp)
+			continue
+		}
+		fi, err := fs.Lstat(fsys, cand)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				missing = true
+				done = append(done, comp)
+				continue
+			}
+			return "", fmt.Errorf("resolving %q in rootfs: %w", p, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, comp)
+			continue
+		}
+		links++
+		if links > maxSymlinks {
+			return "", fmt.Errorf("resolving %q in rootfs: too many symlinks", p)
+		}
+		target, err := fs.ReadLink(fsys, cand)
+		if err != nil {
+			return "", fmt.Errorf("resolving %q in rootfs: %w", p, err)
+		}
+		if strings.HasPrefix(target, "/") {
+			done = nil
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	return path.Join(done...), nil
+}
+
+// escapeFstab escapes a field of an lxc.mount.entry line as getmntent(3)
+// decodes it (LXC parses entries with it): blank, tab, newline and
+// backslash become octal escapes. CR and NUL cannot be expressed.
+func escapeFstab(s string) (string, error) {
+	if strings.ContainsAny(s, "\r\x00") {
+		return "", errors.New("contains CR or NUL, which an fstab line cannot hold")
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case ' ':
+			b.WriteString(`\040`)
+		case '\t':
+			b.WriteString(`\011`)
+		case '\n':
+			b.WriteString(`\012`)
+		case '\\':
+			b.WriteString(`\134`)
+		default:
+			if r < 0x20 || r == 0x7f || unicode.IsSpace(r) {
+				return "", fmt.Errorf("contains control or blank character %q", r)
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), nil
+}
+
+// unsupportedMountOpts are OCI mount options LXC cannot apply: recursive
+// mount attributes (mount_setattr), idmapped mounts and crun/runc
+// extensions. LXC would pass unknown words to the filesystem as data and
+// fail at start; refusing names the field instead.
+var unsupportedMountOpts = map[string]string{
+	"idmap":       "idmapped mounts",
+	"ridmap":      "idmapped mounts",
+	"tmpcopyup":   "tmpcopyup",
+	"nosymfollow": "nosymfollow",
+	"symfollow":   "symfollow",
+}
+
+func isRecursiveAttr(o string) bool {
+	switch o {
+	case "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
+		"rnoatime", "ratime", "rrelatime", "rnorelatime", "rstrictatime", "rnostrictatime",
+		"rnodiratime", "rdiratime", "rnosymfollow", "rsymfollow":
+		return true
+	}
+	return false
+}
+
+// wellKnownFiles are base names of bind sources containerd, CRI and
+// nerdctl use that are files; the fallback when Options.StatHost is nil.
+var wellKnownFiles = []string{"hosts", "hostname", "resolv.conf", "null", "termination-log", "localtime", "passwd", "group"}
+
+func (c *converter) hostIsDir(p string) (bool, error) {
+	if c.opts.StatHost != nil {
+		return c.opts.StatHost(p)
+	}
+	return !slices.Contains(wellKnownFiles, path.Base(p)), nil
+}
+
+// parseSize reads a tmpfs size option (bytes with an optional k/m/g suffix).
+func parseSize(v string) (uint64, bool) {
+	mult := uint64(1)
+	switch {
+	case strings.HasSuffix(v, "k"), strings.HasSuffix(v, "K"):
+		mult = 1 << 10
+	case strings.HasSuffix(v, "m"), strings.HasSuffix(v, "M"):
+		mult = 1 << 20
+	case strings.HasSuffix(v, "g"), strings.HasSuffix(v, "G"):
+		mult = 1 << 30
+	}
+	if mult != 1 {
+		v = v[:len(v)-1]
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > (1<<63)/mult {
+		return 0, false
+	}
+	return n * mult, true
+}
+
+func (c *converter) mounts() error {
+	var auto []string
+	var devEntries []Entry // autodev size and devpts, written after lxc.autodev
+	have := map[string]bool{}
+	var entries []string
+	for i, m := range c.spec.Mounts {
+		field := fmt.Sprintf("mounts[%d]", i)
+		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+			return fieldErr(field+".uidMappings", "idmapped mounts cannot be expressed in LXC mount entries")
+		}
+		dest := m.Destination
+		if dest == "" {
+			return fieldErr(field+".destination", "empty")
+		}
+		if !path.IsAbs(dest) {
+			c.warn(field+".destination", "%q is relative; taken relative to / as runc does", dest)
+			dest = "/" + dest
+		}
+		dest = path.Clean(dest)
+		if dest == "/" {
+			return fieldErr(field+".destination", "mounting over the root is not supported; use root.path")
+		}
+		bind := m.Type == "bind"
+		for j, o := range m.Options {
+			if o == "bind" || o == "rbind" {
+				bind = true
+			}
+			if why, bad := unsupportedMountOpts[o]; bad {
+				return fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%s cannot be expressed in LXC mount entries", why)
+			}
+			if isRecursiveAttr(o) {
+				return fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "recursive mount attribute %q cannot be expressed in LXC mount entries", o)
+			}
+		}
+		ro := slices.Contains(m.Options, "ro")
+		if !bind {
+			handled := true
+			switch {
+			case m.Type == "proc" && dest == "/proc" && !have["proc"]:
+				// proc:rw mounts a plain proc; readonlyPaths and
+				// maskedPaths then restrict it as under runc.
+				auto = append(auto, "proc:rw")
+				have["proc"] = true
+			case m.Type == "sysfs" && dest == "/sys" && !have["sys"]:
+				if ro {
+					auto = append(auto, "sys:ro")
+				} else {
+					auto = append(auto, "sys:rw")
+				}
+				have["sys"] = true
+			case (m.Type == "cgroup" || m.Type == "cgroup2") && dest == "/sys/fs/cgroup" && !have["cgroup"]:
+				// :force: LXC otherwise skips it under a cgroup namespace.
+				if ro {
+					auto = append(auto, "cgroup:ro:force")
+				} else {
+					auto = append(auto, "cgroup:rw:force")
+				}
+				have["cgroup"] = true
+			case m.Type == "tmpfs" && dest == "/dev" && !c.autodev:
+				// lxc.autodev mounts a tmpfs on /dev and creates the
+				// standard nodes, as runc does for a /dev tmpfs.
+				c.autodev = true
+				for _, o := range m.Options {
+					if v, ok := strings.CutPrefix(o, "size="); ok {
+						n, ok := parseSize(v)
+						if !ok {
+							return fieldErr(field+".options", "bad size %q", v)
+						}
+						devEntries = append(devEntries, Entry{"lxc.autodev.tmpfs.size", strconv.FormatUint(n, 10)})
+					}
+				}
+			case m.Type == "devpts" && dest == "/dev/pts" && !have["devpts"]:
+				// LXC mounts its own devpts instance (newinstance,
+				// ptmxmode=0666, mode=0620, gid=5) when pty.max is set.
+				devEntries = append(devEntries, Entry{"lxc.pty.max", "1024"})
+				have["devpts"] = true
+			default:
+				handled = false
+			}
+			if handled {
+				continue
+			}
+		}
+		line, err := c.mountEntry(field, m, dest, bind)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, line)
+	}
+	autodev := "0"
+	if c.autodev {
+		autodev = "1"
+	} else {
+		c.warn("mounts", "no tmpfs on /dev: lxc.autodev = 0, the rootfs /dev is used as is and standard device nodes are not created")
+	}
+	if err := c.add("lxc.autodev", autodev); err != nil {
+		return err
+	}
+	for _, e := range devEntries {
+		if err := c.add(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	if len(auto) > 0 {
+		if err := c.add("lxc.mount.auto", strings.Join(auto, " ")); err != nil {
+			return err
+		}
+	}
+	for _, e := range entries {
+		if err := c.add("lxc.mount.entry", e); err != nil {
+			return err
+		}
+	}
+	return c.specialPaths()
+}
+
+// mountEntry builds one lxc.mount.entry value for m.
+func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bool) (string, error) {
+	target, err := ResolveInRoot(c.opts.RootFS, dest)
+	if err != nil {
+		return "", fieldErr(field+".destination", "%v", err)
+	}
+	if target == "" {
+		return "", fieldErr(field+".destination", "%q resolves to the root", dest)
+	}
+	src := m.Source
+	fstype := m.Type
+	var opts []string
+	var create string
+	if bind {
+		if src == "" {
+			return "", fieldErr(field+".source", "a bind mount needs a source")
+		}
+		if !filepath.IsAbs(src) {
+			if c.opts.BundleDir == "" {
+				return "", fieldErr(field+".source", "%q is relative and Options.BundleDir is empty", src)
+			}
+			src = filepath.Join(c.opts.BundleDir, src)
+		}
+		fstype = "none"
+		if !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
+			opts = append(opts, "bind")
+		}
+		isDir, err := c.hostIsDir(src)
+		if err != nil {
+			return "", fieldErr(field+".source", "%v", err)
+		}
+		create = "create=file"
+		if isDir {
+			create = "create=dir"
+		}
+	} else {
+		if fstype == "" {
+			return "", fieldErr(field+".type", "empty type for a non-bind mount")
+		}
+		if src == "" {
+			src = fstype
+		}
+		create = "create=dir"
+	}
+	if strings.HasPrefix(src, "#") {
+		return "", fieldErr(field+".source", "%q starts with '#', which an fstab line reads as a comment", src)
+	}
+	for j, o := range m.Options {
+		if strings.HasPrefix(o, "create=") {
+			return "", fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%q is an LXC option, not an OCI one", o)
+		}
+		if o == "" || o == "defaults" {
+			continue
+		}
+		opts = append(opts, o)
+	}
+	opts = append(opts, create)
+	fields := []string{src, target, fstype, strings.Join(opts, ",")}
+	names := []string{".source", ".destination", ".type", ".options"}
+	for k, f := range fields {
+		esc, err := escapeFstab(f)
+		if err != nil {
+			return "", fieldErr(field+names[k], "%v", err)
+		}
+		if esc == "" {
+			return "", fieldErr(field+names[k], "empty")
+		}
+		fields[k] = esc
+	}
+	return strings.Join(fields, " ") + " 0 0", nil
+}
+
+// knownMaskedDirs are directories among the usual masked paths (runc masks
+// a directory with a read-only tmpfs and a file with /dev/null).
+var knownMaskedDirs = map[string]bool{
+	"/proc/acpi": true, "/proc/scsi": true, "/sys/firmware": true,
+	"/sys/devices/virtual/powercap": true, "/proc/asound": true, "/sys/fs/selinux": true,
+}
+
+var knownMaskedFiles = map[string]bool{
+	"/proc/kcore": true, "/proc/keys": true, "/proc/latency_stats": true,
+	"/proc/timer_list": true, "/proc/timer_stats": true, "/proc/sched_debug": true,
+	"/proc/interrupts": true,
+}
+
+// specialPaths maps linux.readonlyPaths and linux.maskedPaths, in runc's
+// order. All are optional: runc skips paths that do not exist.
+func (c *converter) specialPaths() error {
+	l := c.spec.Linux
+	for i, p := range l.ReadonlyPaths {
+		field := fmt.Sprintf("linux.readonlyPaths[%d]", i)
+		rel, err := c.specialTarget(field, p)
+		if err != nil {
+			return err
+		}
+		// A bind of the path onto itself ("relative": the source is
+		// taken inside the mounted rootfs), remounted read-only.
+		if err := c.add("lxc.mount.entry", fmt.Sprintf("%s %s none rbind,ro,relative,optional 0 0", rel, rel)); err != nil {
+			return err
+		}
+	}
+	for i, p := range l.MaskedPaths {
+		field := fmt.Sprintf("linux.maskedPaths[%d]", i)
+		rel, err := c.specialTarget(field, p)
+		if err != nil {
+			return err
+		}
+		clean := path.Clean(p)
+		var isDir bool
+		switch {
+		case knownMaskedDirs[clean]:
+			isDir = true
+		case knownMaskedFiles[clean]:
+		case strings.HasPrefix(clean, "/proc/") || strings.HasPrefix(clean, "/sys/"):
+			// The container sees the host kernel's proc and sys trees.
+			if c.opts.StatHost != nil {
+				d, err := c.opts.StatHost(clean)
+				if err == nil {
+					isDir = d
+				}
+			}
+		default:
+			if c.opts.RootFS != nil {
+				if fi, err := fs.Stat(c.opts.RootFS, rel); err == nil {
+					isDir = fi.IsDir()
+				}
+			}
+		}
+		line := fmt.Sprintf("/dev/null %s none bind,optional 0 0", rel)
+		if isDir {
+			line = fmt.Sprintf("tmpfs %s tmpfs ro,optional 0 0", rel)
+		}
+		if err := c.add("lxc.mount.entry", line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *converter) specialTarget(field, p string) (string, error) {
+	if !path.IsAbs(p) {
+		return "", fieldErr(field, "%q is not absolute", p)
+	}
+	rel, err := ResolveInRoot(c.opts.RootFS, p)
+	if err != nil {
+		return "", fieldErr(field, "%v", err)
+	}
+	if rel == "" {
+		return "", fieldErr(field, "%q is the root", p)
+	}
+	esc, err := escapeFstab(rel)
+	if err != nil {
+		return "", fieldErr(field, "%v", err)
+	}
+	return esc, nil
+}

@@ -1,0 +1,168 @@
+package lxcconv
+
+import (
+	"fmt"
+	"io/fs"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Options carries what Convert needs besides the spec: paths chosen by the
+// shim and facts about the host, passed in so the converter stays pure.
+type Options struct {
+	// ContainerName is the LXC container name (used in warnings and, when
+	// the spec has no cgroupsPath, left to LXC's default cgroup naming).
+	ContainerName string
+	// RootfsPath is the host path of the mounted root filesystem; it
+	// becomes lxc.rootfs.path = dir:<RootfsPath>. When empty, spec.root.path
+	// is used (made absolute against BundleDir when relative).
+	RootfsPath string
+	// BundleDir is the OCI bundle directory, used to resolve a relative
+	// spec.root.path.
+	BundleDir string
+	// RootFS gives read access to the root filesystem; mount destinations
+	// that cross symlinks are resolved inside it, never escaping it. When
+	// nil, destinations are only cleaned lexically (LXC still confines
+	// mount targets to the rootfs).
+	RootFS fs.FS
+	// StatHost reports whether a host path is a directory. It decides
+	// create=dir / create=file for bind mounts and /dev/null vs tmpfs for
+	// masked paths. When nil, bind sources are assumed to be directories
+	// unless they look like well-known files.
+	StatHost func(hostPath string) (isDir bool, err error)
+	// InitPath is the host-side absolute path, inside the container, of the
+	// static zfslxc-init helper; it becomes lxc.init.cmd. Required.
+	InitPath string
+	// InitArgs are extra arguments for the helper (e.g. the path of the
+	// process file). LXC splits lxc.init.cmd on blanks with no quoting, so
+	// each must be free of blanks.
+	InitArgs []string
+	// LogFile and LogLevel become lxc.log.file and lxc.log.level.
+	LogFile  string
+	LogLevel string
+	// CgroupVersion is the host's cgroup version: 1 (legacy or hybrid,
+	// lxc.cgroup.* keys) or 2 (unified, lxc.cgroup2.* keys). Required.
+	CgroupVersion int
+	// SeccompProfilePath is where the shim writes Result.SeccompProfile;
+	// required when the spec has linux.seccomp.
+	SeccompProfilePath string
+	// HookCommand is the command line LXC runs as lxc.hook.mount for work
+	// that must happen inside the container's mount namespace before
+	// pivot_root (createContainer hooks, extra device nodes). LXC splits it
+	// on blanks; Convert appends the word "mount". Required only when the
+	// spec has createContainer hooks or extra linux.devices.
+	HookCommand string
+	// DefaultAppArmorProfile is used when process.apparmorProfile is empty
+	// ("unconfined" on hosts where LXC's default profile is missing, as on
+	// Debian here). Empty leaves LXC's default.
+	DefaultAppArmorProfile string
+}
+
+// Warning reports an OCI field that was applied only in part, as runc too
+// treats it as best effort.
+type Warning struct {
+	Field   string
+	Message string
+}
+
+func (w Warning) String() string { return w.Field + ": " + w.Message }
+
+// Process is what the zfslxc-init helper applies inside the container
+// before it execs the payload. None of it goes through LXC config: LXC 5.0
+// splits lxc.init.cmd on blanks with no quoting, cannot carry newlines,
+// and chdirs to lxc.init.cwd before init runs (failing if it is missing).
+type Process struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	// Cwd is created by the helper if missing, as runc does.
+	Cwd            string   `json:"cwd"`
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additionalGids,omitempty"`
+	Umask          *uint32  `json:"umask,omitempty"`
+	Terminal       bool     `json:"terminal,omitempty"`
+	// ConsoleSize is the initial terminal size when Terminal is set.
+	ConsoleSize *specs.Box `json:"consoleSize,omitempty"`
+	// Capabilities: LXC applies the bounding set (lxc.cap.keep) before the
+	// helper runs; the helper sets effective, permitted, inheritable and
+	// ambient after it changes uid/gid, which only it can do.
+	Capabilities *specs.LinuxCapabilities `json:"capabilities,omitempty"`
+	// StartContainerHooks run in the container after setup, just before
+	// the payload is executed (OCI startContainer).
+	StartContainerHooks []specs.Hook `json:"startContainerHooks,omitempty"`
+	// StopSignal is the image's stop signal (0 when unset); the shim uses
+	// it, the helper ignores it.
+	StopSignal syscall.Signal `json:"stopSignal,omitempty"`
+}
+
+// Device is a device node the hook runner creates under the container's
+// /dev (LXC has no key for arbitrary device nodes).
+type Device struct {
+	Path     string       `json:"path"`
+	Type     string       `json:"type"`
+	Major    int64        `json:"major"`
+	Minor    int64        `json:"minor"`
+	FileMode *fs.FileMode `json:"fileMode,omitempty"`
+	UID      *uint32      `json:"uid,omitempty"`
+	GID      *uint32      `json:"gid,omitempty"`
+}
+
+// Hooks are the OCI hooks sorted by who runs them.
+type Hooks struct {
+	// Runtime holds prestart and createRuntime hooks: the shim runs them
+	// in the runtime namespace, with the OCI state on stdin, once the
+	// container's init exists and before Create returns (nerdctl's
+	// networking depends on these).
+	Prestart      []specs.Hook `json:"prestart,omitempty"`
+	CreateRuntime []specs.Hook `json:"createRuntime,omitempty"`
+	// CreateContainer hooks are run by HookCommand from lxc.hook.mount, in
+	// the container's mount namespace before pivot_root.
+	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
+	// Poststart and Poststop hooks are run by the shim in the runtime
+	// namespace.
+	Poststart []specs.Hook `json:"poststart,omitempty"`
+	Poststop  []specs.Hook `json:"poststop,omitempty"`
+}
+
+// Result is the outcome of Convert.
+type Result struct {
+	Config   *Config
+	Warnings []Warning
+	// Process is for the init helper; the shim writes it to a file.
+	Process *Process
+	// SeccompProfile is the LXC seccomp v2 policy text, to be written to
+	// Options.SeccompProfilePath; empty when the spec has no seccomp.
+	SeccompProfile string
+	// Hooks lists the OCI hooks; startContainer hooks are in Process.
+	Hooks Hooks
+	// Devices are extra device nodes for HookCommand to create.
+	Devices []Device
+}
+
+// FieldError is a refusal: the OCI field (or Options field) cannot be
+// expressed in LXC or is invalid. It matches errdefs.ErrInvalidArgument, so
+// the shim reports it to containerd with the right gRPC code.
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Unwrap classifies every refusal as an invalid argument.
+func (e *FieldError) Unwrap() error { return errdefs.ErrInvalidArgument }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// noBlank reports an error if s holds a blank, which LXC would split on.
+func noBlank(field, s string) error {
+	if strings.ContainsAny(s, " \t\n\r\x00") {
+		return fieldErr(field, "%q contains a blank or line break, which LXC would split on", s)
+	}
+	return nil
+}
