@@ -40,6 +40,10 @@ func Instrument(s *Snapshotter, reg prometheus.Registerer) (*Instrumented, error
 			Namespace: "zfslxc", Subsystem: "snapshotter", Name: "zfs_commands_total",
 			Help: "zfs and zpool commands run.",
 		}, func() float64 { return float64(s.zfs.Commands()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "zfslxc", Subsystem: "snapshotter", Name: "zfs_busy_retries_total",
+			Help: "zfs commands run again because zfs answered that a dataset was busy.",
+		}, func() float64 { return float64(s.zfs.Retries()) }),
 		&snapshotCounter{s: s, desc: prometheus.NewDesc("zfslxc_snapshotter_snapshots",
 			"Snapshots (one dataset each) by kind.", []string{"kind"}, nil)},
 	}

@@ -123,6 +123,7 @@ type Driver struct {
 	caps               Capabilities
 	capsSet            bool
 	commands           atomic.Int64 // commands started, for metrics and benchmarks
+	retries            atomic.Int64 // of those, runs again after a busy answer
 }
 
 // New returns a Driver for the zfs installed here. Unless WithCapabilities
@@ -204,8 +205,13 @@ func unavailable(stderr []byte) error {
 // Capabilities returns what was detected (or given).
 func (d *Driver) Capabilities() Capabilities { return d.caps }
 
-// Commands returns how many zfs/zpool commands this Driver has started.
+// Commands returns how many zfs/zpool commands this Driver has started,
+// retries included.
 func (d *Driver) Commands() int64 { return d.commands.Load() }
+
+// Retries returns how many of the commands were runs again after zfs
+// answered busy.
+func (d *Driver) Retries() int64 { return d.retries.Load() }
 
 // exec runs one command, counts and logs it.
 func (d *Driver) exec(ctx context.Context, path string, args []string) ([]byte, []byte, int, error) {
@@ -270,6 +276,7 @@ func (d *Driver) run(ctx context.Context, c command) ([]byte, error) {
 			return nil, fmt.Errorf("zfs %s %q: %w (last: %v)", c.op, c.name, ctx.Err(), e)
 		case <-time.After(wait):
 		}
+		d.retries.Add(1)
 		wait *= 2
 		if d.retry.Max > 0 && wait > d.retry.Max {
 			wait = d.retry.Max

@@ -282,8 +282,8 @@ func TestBusyIsRetried(t *testing.T) {
 	if err := d.Destroy(context.Background(), "t/a", DestroyOptions{}); err != nil {
 		t.Fatalf("busy twice then ok: %v", err)
 	}
-	if len(f.calls) != 3 {
-		t.Errorf("ran %d times, want 3: %q", len(f.calls), f.calls)
+	if len(f.calls) != 3 || d.Retries() != 2 {
+		t.Errorf("ran %d times with %d retries, want 3 and 2: %q", len(f.calls), d.Retries(), f.calls)
 	}
 
 	d, f = newFake(t, OpenZFSCapabilities("2.1"), map[string][]reply{"destroy": {busy}})
