@@ -53,9 +53,12 @@ demo: deps build ## set everything up on this machine and show it working
 demo-clean: ## undo what make demo set up
 	scripts/demo.sh clean
 
-install: build ## install binaries into $(PREFIX)/bin
-	install -d $(DESTDIR)$(PREFIX)/bin
+install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and a sample config (kept if present)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/zfslxc $(DESTDIR)/etc/systemd/system
 	install -m 0755 $(addprefix $(BIN)/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
+	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/systemd/zfslxc-snapshotter.service > $(DESTDIR)/etc/systemd/system/zfslxc-snapshotter.service
+	test -e $(DESTDIR)/etc/zfslxc/snapshotter.toml || install -m 0644 docs/snapshotter.toml $(DESTDIR)/etc/zfslxc/snapshotter.toml
+	@echo "installed; edit /etc/zfslxc/snapshotter.toml (dataset), then: systemctl daemon-reload && systemctl enable --now zfslxc-snapshotter"
 
 clean: ## remove build output
 	rm -rf $(BIN)

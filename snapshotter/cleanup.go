@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/containerd/containerd/v2/core/snapshots/storage"
+	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
 	"github.com/zfslxc/zfslxc/zfsdriver"
@@ -49,6 +50,12 @@ func (s *Snapshotter) Reconcile(ctx context.Context, dryRun bool) (CleanupReport
 	var orphans []string
 	err := s.ms.WithTransaction(ctx, !dryRun, func(ctx context.Context) error {
 		ids, err := storage.IDMap(ctx)
+		if errdefs.IsNotFound(err) {
+			// A MetaStore that never held a snapshot has no bucket yet;
+			// every snapshot dataset is then an orphan (a crash during
+			// the first Prepare leaves one).
+			ids, err = map[string]string{}, nil
+		}
 		if err != nil {
 			return err
 		}

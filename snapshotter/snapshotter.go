@@ -359,9 +359,20 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 // Walk calls fn for each snapshot matching the filters. It does not touch
 // ZFS.
 func (s *Snapshotter) Walk(ctx context.Context, fn snapshots.WalkFunc, filters ...string) error {
-	return s.ms.WithTransaction(ctx, false, func(ctx context.Context) error {
-		return storage.WalkInfo(ctx, fn, filters...)
+	var fnErr error
+	err := s.ms.WithTransaction(ctx, false, func(ctx context.Context) error {
+		return storage.WalkInfo(ctx, func(ctx context.Context, info snapshots.Info) error {
+			fnErr = fn(ctx, info)
+			return fnErr
+		}, filters...)
 	})
+	if err != nil && fnErr == nil && errdefs.IsNotFound(err) {
+		// A MetaStore that never held a snapshot has no bucket yet
+		// ("bucket does not exist"): there is nothing to walk. containerd's
+		// garbage collection walks every snapshotter and would fail.
+		return nil
+	}
+	return err
 }
 
 // Close closes the metadata store. Closing twice is fine.

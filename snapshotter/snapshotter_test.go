@@ -32,7 +32,13 @@ type fixture struct {
 }
 
 // newFixture gives the test its own pool, so tests share nothing.
-func newFixture(t *testing.T, opts ...snapshotter.Opt) *fixture {
+func newFixture(t testing.TB, opts ...snapshotter.Opt) *fixture {
+	t.Helper()
+	return newFixtureOnPool(t, testpool.Options{}, opts...)
+}
+
+// newFixtureOnPool is newFixture with pool options.
+func newFixtureOnPool(t testing.TB, popts testpool.Options, opts ...snapshotter.Opt) *fixture {
 	t.Helper()
 	// The state dir is removed after the pool is gone (cleanups run last
 	// first), since the datasets are mounted below it.
@@ -41,7 +47,7 @@ func newFixture(t *testing.T, opts ...snapshotter.Opt) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
-	p := testpool.New(t)
+	p := testpool.New(t, popts)
 	parent := p.Name + "/zfslxc"
 	ctx := namespaces.WithNamespace(context.Background(), "test")
 	sn, err := snapshotter.New(ctx, root, append([]snapshotter.Opt{snapshotter.WithDataset(parent), snapshotter.WithDriver(p.Driver)}, opts...)...)
@@ -53,7 +59,7 @@ func newFixture(t *testing.T, opts ...snapshotter.Opt) *fixture {
 }
 
 // datasets lists the snapshot datasets under the parent.
-func (f *fixture) datasets(t *testing.T) []string {
+func (f *fixture) datasets(t testing.TB) []string {
 	t.Helper()
 	list, err := f.zfs.List(f.ctx, f.parent, zfsdriver.ListOptions{Depth: 1})
 	if err != nil {
@@ -81,7 +87,7 @@ func (f *fixture) keys(t *testing.T) []string {
 	return keys
 }
 
-func source(t *testing.T, m []mount.Mount) string {
+func source(t testing.TB, m []mount.Mount) string {
 	t.Helper()
 	if len(m) != 1 || m[0].Type != "bind" {
 		t.Fatalf("mounts = %+v, want one bind mount", m)
@@ -90,7 +96,7 @@ func source(t *testing.T, m []mount.Mount) string {
 }
 
 // commitLayer prepares key on parent, writes files, commits as name.
-func (f *fixture) commitLayer(t *testing.T, name, parent string, files map[string]string) {
+func (f *fixture) commitLayer(t testing.TB, name, parent string, files map[string]string) {
 	t.Helper()
 	m, err := f.sn.Prepare(f.ctx, name+"-active", parent)
 	if err != nil {

@@ -79,6 +79,9 @@ func loadConfig(path string, named bool) (Config, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
+			if key := de.Key(); len(key) > 0 {
+				return cfg, fmt.Errorf("config file %s:%d:%d: key %s: %v", path, row, col, strings.Join(key, "."), de)
+			}
 			return cfg, fmt.Errorf("config file %s:%d:%d: %v", path, row, col, de)
 		}
 		return cfg, fmt.Errorf("config file %s: %w", path, err)

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# make demo: a file-backed ZFS pool, the zfslxc snapshotter, a private
+# containerd with it registered, a locally built image imported onto ZFS and
+# run. `scripts/demo.sh clean` (make demo-clean) undoes it all.
+# Expects `make deps build` to have run (make demo does that).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+POOL=${DEMO_POOL:-zfslxcdemo}
+DATASET=$POOL/snapshots
+STATE=/var/lib/zfslxc-demo
+RUN=/run/zfslxc-demo
+IMAGE=docker.io/zfslxc/demo:latest
+BIN=$PWD/bin
+CONTAINERD=/usr/bin/containerd # Debian's 1.6; see README for 2.x
+CTR=(/usr/bin/ctr --address "$RUN/containerd.sock")
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+stop_pid() { # pidfile
+	[ -f "$1" ] || return 0
+	local pid; pid=$(cat "$1")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$1"
+}
+
+clean() {
+	step "stopping containerd and the snapshotter"
+	if [ -S "$RUN/containerd.sock" ]; then
+		for c in $("${CTR[@]}" containers ls -q 2>/dev/null); do
+			"${CTR[@]}" tasks kill -s KILL "$c" >/dev/null 2>&1 || true
+			"${CTR[@]}" tasks delete "$c" >/dev/null 2>&1 || true
+			"${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true
+		done
+	fi
+	stop_pid "$RUN/containerd.pid"
+	stop_pid "$RUN/snapshotter.pid"
+	grep -o " $STATE[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	step "destroying pool $POOL"
+	if [ -x "$BIN/zfslxc" ]; then "$BIN/zfslxc" devpool down --name "$POOL" || true; fi
+	rm -rf "$STATE" "$RUN"
+	echo "demo cleaned up"
+}
+
+wait_socket() { # path, what, log
+	for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
+	echo "$2 did not start; its log ($3):" >&2; tail -20 "$3" >&2; exit 1
+}
+
+demo() {
+	mkdir -p "$STATE" "$RUN"
+	chmod 700 "$RUN"
+	stop_pid "$RUN/containerd.pid"
+	stop_pid "$RUN/snapshotter.pid"
+
+	step "ZFS pool $POOL on a sparse file (zfs-fuse is started if the kernel has no ZFS)"
+	"$BIN/zfslxc" devpool up --name "$POOL" --size 4G --keep
+
+	step "zfslxc-snapshotter on dataset $DATASET, socket $RUN/snapshotter.sock"
+	"$BIN/zfslxc-snapshotter" --dataset "$DATASET" --root "$STATE/snapshotter" \
+		--address "$RUN/snapshotter.sock" --metrics-address 127.0.0.1:9338 \
+		>"$STATE/snapshotter.log" 2>&1 &
+	echo $! >"$RUN/snapshotter.pid"
+	wait_socket "$RUN/snapshotter.sock" zfslxc-snapshotter "$STATE/snapshotter.log"
+
+	step "a private containerd ($($CONTAINERD --version | awk '{print $3}')) with the snapshotter as proxy plugin 'zfslxc'"
+	cat >"$STATE/containerd.toml" <<TOML
+version = 2
+root = "$STATE/containerd/root"
+state = "$RUN/containerd-state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "$RUN/containerd.sock"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+
+[proxy_plugins.zfslxc]
+  type = "snapshot"
+  address = "$RUN/snapshotter.sock"
+TOML
+	sed 's/^/    /' "$STATE/containerd.toml"
+	env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$CONTAINERD" --config "$STATE/containerd.toml" \
+		>"$STATE/containerd.log" 2>&1 &
+	echo $! >"$RUN/containerd.pid"
+	wait_socket "$RUN/containerd.sock" containerd "$STATE/containerd.log"
+
+	step "building the demo image locally (busybox-static, 3 layers with whiteouts)"
+	go run ./integration/imagebuild/mkimage -o "$STATE/demo.tar" -name "$IMAGE" \
+		-cmd 'echo "hello from a container on ZFS: $(cat /data/keep.txt)"; ls /data'
+
+	step "ctr images import --snapshotter zfslxc"
+	"${CTR[@]}" images import --snapshotter zfslxc "$STATE/demo.tar"
+	echo "one dataset per layer, each with its @committed snapshot:"
+	zfs list -r -t all -o name,used,refer,origin "$DATASET"
+
+	step "ctr run --snapshotter zfslxc (runtime: runc)"
+	"${CTR[@]}" run --rm --snapshotter zfslxc "$IMAGE" demo1
+	echo
+	echo "The container's root was a zfs clone of the top layer; containerd's garbage"
+	echo "collection has the snapshotter destroy it once the container is gone:"
+	for _ in $(seq 50); do
+		[ "$(zfs list -H -o name -d 1 "$DATASET" | wc -l)" -le 4 ] && break
+		sleep 0.2
+	done
+	zfs list -r -o name,origin "$DATASET"
+
+	step "metrics"
+	curl -fsS 127.0.0.1:9338/metrics 2>/dev/null | grep -E '^zfslxc_snapshotter_(operations_total|snapshots|zfs_commands_total)' || true
+
+	cat <<MSG
+
+The demo stays up. Try:
+  ${CTR[*]} run --rm -t --snapshotter zfslxc $IMAGE demo2 sh
+  zfs list -r -t all $DATASET
+Logs: $STATE/snapshotter.log, $STATE/containerd.log
+Undo everything: make demo-clean
+(The LXC runtime shim is not built yet: containers run with runc.)
+MSG
+}
+
+case "${1:-}" in
+clean) clean ;;
+"") demo ;;
+*) echo "usage: $0 [clean]" >&2; exit 2 ;;
+esac
