@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,21 +18,6 @@ import (
 // docs/benchmarks.md. They report zfs-procs/op: the zfs processes spawned
 // per operation (busy retries included).
 
-// zfsBare runs zfs directly, running a busy answer again like any script
-// on zfs-fuse must.
-func zfsBare(b *testing.B, args ...string) {
-	b.Helper()
-	for try := 0; ; try++ {
-		out, err := exec.Command("zfs", args...).CombinedOutput()
-		if err == nil {
-			return
-		}
-		if !strings.Contains(string(out), "busy") || try == 40 {
-			b.Fatalf("zfs %v: %v: %s", args, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 // BenchmarkLayer is what an image unpack costs per layer: Prepare on the
 // previous layer, Commit, and (for a steady state) Remove.
@@ -64,13 +48,13 @@ func BenchmarkLayer(b *testing.B) {
 		for b.Loop() {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
 			i++
-			zfsBare(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
-			zfsBare(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
-			zfsBare(b, "set", "readonly=on", ds)
+			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "set", "readonly=on", ds)
 			if explicitUnmount {
-				zfsBare(b, "unmount", ds)
+				testpool.ZFS(b, "unmount", ds)
 			}
-			zfsBare(b, "destroy", "-r", ds)
+			testpool.ZFS(b, "destroy", "-r", ds)
 		}
 	})
 }
@@ -95,9 +79,9 @@ func BenchmarkPrepare(b *testing.B) {
 	b.Run("bare-zfs", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
-			zfsBare(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
 			b.StopTimer()
-			zfsBare(b, "destroy", ds)
+			testpool.ZFS(b, "destroy", ds)
 			b.StartTimer()
 		}
 	})
@@ -126,10 +110,10 @@ func BenchmarkCommit(b *testing.B) {
 			n++
 			ds := fmt.Sprintf("%s/bare%d", f.parent, n)
 			b.StopTimer()
-			zfsBare(b, "create", ds)
+			testpool.ZFS(b, "create", ds)
 			b.StartTimer()
-			zfsBare(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
-			zfsBare(b, "set", "readonly=on", ds)
+			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "set", "readonly=on", ds)
 		}
 	})
 }
@@ -153,13 +137,13 @@ func BenchmarkRemove(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
 			b.StopTimer()
-			zfsBare(b, "create", ds)
-			zfsBare(b, "snapshot", ds+"@committed")
+			testpool.ZFS(b, "create", ds)
+			testpool.ZFS(b, "snapshot", ds+"@committed")
 			b.StartTimer()
 			if explicitUnmount {
-				zfsBare(b, "unmount", ds)
+				testpool.ZFS(b, "unmount", ds)
 			}
-			zfsBare(b, "destroy", "-r", ds)
+			testpool.ZFS(b, "destroy", "-r", ds)
 		}
 	})
 }

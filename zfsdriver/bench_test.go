@@ -3,10 +3,7 @@ package zfsdriver_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/zfsdriver"
@@ -17,21 +14,6 @@ import (
 // cost (validation, parsing, logging). `make bench` runs them and writes
 // docs/benchmarks.md.
 
-// bare runs zfs directly. Like any script on zfs-fuse it must run a
-// destroy again when it answers busy, so it retries that (every 50 ms).
-func bare(b *testing.B, args ...string) {
-	b.Helper()
-	for try := 0; ; try++ {
-		out, err := exec.Command("zfs", args...).CombinedOutput()
-		if err == nil {
-			return
-		}
-		if !strings.Contains(string(out), "busy") || try == 40 {
-			b.Fatalf("zfs %v: %v: %s", args, err, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func benchPool(b *testing.B) (*zfsdriver.Driver, string, context.Context) {
 	b.Helper()
@@ -58,7 +40,7 @@ func BenchmarkGet(b *testing.B) {
 	})
 	b.Run("bare", func(b *testing.B) {
 		for b.Loop() {
-			bare(b, "get", "-H", "-p", "-o", "property,value,source", "used,referenced,io.zfslxc:key", ds)
+			testpool.ZFS(b, "get", "-H", "-p", "-o", "property,value,source", "used,referenced,io.zfslxc:key", ds)
 		}
 	})
 }
@@ -75,7 +57,7 @@ func BenchmarkExists(b *testing.B) {
 	})
 	b.Run("bare", func(b *testing.B) {
 		for b.Loop() {
-			bare(b, "list", "-H", "-o", "name", "-t", "all", ds)
+			testpool.ZFS(b, "list", "-H", "-o", "name", "-t", "all", ds)
 		}
 	})
 }
@@ -102,11 +84,11 @@ func BenchmarkCloneDestroy(b *testing.B) {
 		for b.Loop() {
 			ds := fmt.Sprintf("%s/b%d", pool, i)
 			i++
-			bare(b, "clone", pool+"/base@s", ds)
+			testpool.ZFS(b, "clone", pool+"/base@s", ds)
 			if d.Capabilities().ExplicitUnmount {
-				bare(b, "unmount", ds)
+				testpool.ZFS(b, "unmount", ds)
 			}
-			bare(b, "destroy", ds)
+			testpool.ZFS(b, "destroy", ds)
 		}
 	})
 }
@@ -134,8 +116,8 @@ func BenchmarkSnapshotDestroy(b *testing.B) {
 		for b.Loop() {
 			s := fmt.Sprintf("%s@b%d", ds, i)
 			i++
-			bare(b, "snapshot", s)
-			bare(b, "destroy", s)
+			testpool.ZFS(b, "snapshot", s)
+			testpool.ZFS(b, "destroy", s)
 		}
 	})
 }
@@ -158,9 +140,9 @@ func BenchmarkList(b *testing.B) {
 	b.Run("bare", func(b *testing.B) {
 		for b.Loop() {
 			if d.Capabilities().ParsableList {
-				bare(b, "list", "-H", "-p", "-o", "name,type,origin,mountpoint,mounted,used,referenced,available", "-d", "1", pool+"/base")
+				testpool.ZFS(b, "list", "-H", "-p", "-o", "name,type,origin,mountpoint,mounted,used,referenced,available", "-d", "1", pool+"/base")
 			} else {
-				bare(b, "get", "-H", "-p", "-o", "name,property,value", "-d", "1", "type,origin,mountpoint,mounted,used,referenced,available", pool+"/base")
+				testpool.ZFS(b, "get", "-H", "-p", "-o", "name,property,value", "-d", "1", "type,origin,mountpoint,mounted,used,referenced,available", pool+"/base")
 			}
 		}
 	})

@@ -66,7 +66,7 @@ func (d *Driver) Create(ctx context.Context, name string, opts CreateOptions) er
 	if opts.Parents {
 		args = append(args, "-p")
 	}
-	props, err := propertyArgs(opts.Properties)
+	props, err := propertyArgs("-o", opts.Properties)
 	if err != nil {
 		return refuse("create", name, err)
 	}
@@ -182,7 +182,7 @@ func (d *Driver) Snapshot(ctx context.Context, names []string, opts SnapshotOpti
 	if opts.Recursive {
 		args = append(args, "-r")
 	}
-	props, err := propertyArgs(opts.Properties)
+	props, err := propertyArgs("-o", opts.Properties)
 	if err != nil {
 		return refuse("snapshot", names[0], err)
 	}
@@ -218,7 +218,7 @@ func (d *Driver) Clone(ctx context.Context, snapshot, target string, opts CloneO
 	if opts.Parents {
 		args = append(args, "-p")
 	}
-	props, err := propertyArgs(opts.Properties)
+	props, err := propertyArgs("-o", opts.Properties)
 	if err != nil {
 		return refuse("clone", target, err)
 	}
@@ -517,15 +517,16 @@ func propertyPairs(props map[string]string) ([]string, error) {
 	return out, nil
 }
 
-// propertyArgs turns props into "-o k=v" arguments.
-func propertyArgs(props map[string]string) ([]string, error) {
+// propertyArgs turns props into "flag k=v" arguments (flag "-o", or "-O"
+// for the root dataset of a new pool).
+func propertyArgs(flag string, props map[string]string) ([]string, error) {
 	kv, err := propertyPairs(props)
 	if err != nil {
 		return nil, err
 	}
 	args := make([]string, 0, 2*len(kv))
 	for _, p := range kv {
-		args = append(args, "-o", p)
+		args = append(args, flag, p)
 	}
 	return args, nil
 }

@@ -48,20 +48,15 @@ func (d *Driver) PoolCreate(ctx context.Context, name string, vdevs []string, op
 		}
 		args = append(args, "-m", opts.Mountpoint)
 	}
-	kv, err := propertyPairs(opts.Properties)
+	poolProps, err := propertyArgs("-o", opts.Properties)
 	if err != nil {
 		return refuse("pool create", name, err)
 	}
-	for _, p := range kv {
-		args = append(args, "-o", p)
-	}
-	if kv, err = propertyPairs(opts.FSProperties); err != nil {
+	fsProps, err := propertyArgs("-O", opts.FSProperties)
+	if err != nil {
 		return refuse("pool create", name, err)
 	}
-	for _, p := range kv {
-		args = append(args, "-O", p)
-	}
-	args = append(append(args, name), vdevs...)
+	args = append(append(append(append(args, poolProps...), fsProps...), name), vdevs...)
 	_, err = d.run(ctx, command{op: "pool create", name: name, pool: true, args: args})
 	return err
 }

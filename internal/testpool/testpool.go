@@ -13,8 +13,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/log"
 
 	"github.com/zfslxc/zfslxc/internal/devpool"
 	"github.com/zfslxc/zfslxc/zfsdriver"
@@ -41,11 +44,34 @@ type Options struct {
 	Size int64 // default 2 GiB (sparse)
 }
 
+// DebugEnv set to 1 logs every zfs command the test runs.
+const DebugEnv = "ZFSLXC_TEST_DEBUG"
+
+// ZFS runs the zfs command directly (benchmarks compare the code under test
+// with it), running it again when zfs answers busy, as any script on
+// zfs-fuse must (every 50 ms, 2 s at most).
+func ZFS(t testing.TB, args ...string) {
+	t.Helper()
+	for try := 0; ; try++ {
+		out, err := exec.Command("zfs", args...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if !strings.Contains(string(out), "busy") || try == 40 {
+			t.Fatalf("zfs %v: %v: %s", args, err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // New creates a uniquely named pool for t and destroys it when t ends,
 // passed or failed. Pools left by earlier runs that died are reaped first.
 func New(t testing.TB, opts ...Options) *Pool {
 	t.Helper()
 	Require(t)
+	if os.Getenv(DebugEnv) == "1" {
+		_ = log.SetLevel("debug")
+	}
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
