@@ -18,7 +18,6 @@ import (
 // docs/benchmarks.md. They report zfs-procs/op: the zfs processes spawned
 // per operation (busy retries included).
 
-
 // BenchmarkLayer is what an image unpack costs per layer: Prepare on the
 // previous layer, Commit, and (for a steady state) Remove.
 func BenchmarkLayer(b *testing.B) {

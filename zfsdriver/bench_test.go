@@ -14,7 +14,6 @@ import (
 // cost (validation, parsing, logging). `make bench` runs them and writes
 // docs/benchmarks.md.
 
-
 func benchPool(b *testing.B) (*zfsdriver.Driver, string, context.Context) {
 	b.Helper()
 	p := testpool.New(b)
