@@ -1,40 +1,22 @@
 package imagebuild
 
 import (
-	"context"
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-// nativeUnpackConfig lets containerd 2.x's transfer service unpack into
-// the native snapshotter at import; without it `ctr images import
-// --snapshotter native` fails ("no unpack platforms defined").
-func nativeUnpackConfig() string {
-	return fmt.Sprintf(`
-[plugins."io.containerd.transfer.v1.local"]
-  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
-    platform = "linux/%[1]s"
-    snapshotter = "overlayfs"
-    differ = "walking"
-  [[plugins."io.containerd.transfer.v1.local".unpack_config]]
-    platform = "linux/%[1]s"
-    snapshotter = "native"
-    differ = "walking"
-`, runtime.GOARCH)
-}
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+)
 
 // TestCtrImportAndRun imports MultiLayerTestImage into a private
 // containerd (Debian's 1.6, and 2.4 when built), runs it with runc on the
 // native snapshotter and checks what the container sees.
 func TestCtrImportAndRun(t *testing.T) {
 	if _, err := os.Stat(DefaultBusyboxPath); err != nil {
-		skipOrFail(t, "busybox-static missing: %v", err)
+		containerdtest.SkipOrFail(t, "busybox-static missing: %v", err)
 	}
 	img, err := MultiLayerTestImage(DefaultTestImageName, DefaultBusyboxPath)
 	if err != nil {
@@ -57,39 +39,25 @@ func TestCtrImportAndRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tests := []struct {
-		flavor   containerdFlavor
-		extra    string
-		optional bool // skip, even when integration is required, if absent
-	}{
-		{flavor: debianFlavor()},
-		{flavor: v2Flavor(), extra: nativeUnpackConfig(), optional: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.flavor.Name, func(t *testing.T) {
-			if tt.optional {
-				if _, err := os.Stat(tt.flavor.Daemon); err != nil {
-					t.Skipf("%s not built: %v", tt.flavor.Name, err)
-				}
-			}
-			requireContainerdHost(t, tt.flavor)
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
 			start := time.Now()
-			d := startContainerd(t, tt.flavor, tt.extra)
-			t.Logf("%s ready in %v", tt.flavor.Name, time.Since(start).Round(time.Millisecond))
+			// 2.x's transfer service unpacks at import only into the
+			// snapshotters its unpack_config lists.
+			d := containerdtest.Start(t, f, containerdtest.UnpackConfig(f.ConfigVersion, "overlayfs", "native"))
+			t.Logf("%s ready in %v", f.Name, time.Since(start).Round(time.Millisecond))
 			checkImportAndRun(t, d, img.Ref(), tarPath)
 			checkImageUser(t, d, userImg.Ref(), userTar)
-			t.Logf("%s: whole sub-test %v", tt.flavor.Name, time.Since(start).Round(time.Millisecond))
+			t.Logf("%s: whole sub-test %v", f.Name, time.Since(start).Round(time.Millisecond))
 		})
 	}
 }
 
-func checkImportAndRun(t *testing.T, d *containerd, ref, tarPath string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+func checkImportAndRun(t *testing.T, d *containerdtest.Daemon, ref, tarPath string) {
 	step := func(what string, args ...string) string {
 		t.Helper()
 		start := time.Now()
-		out, err := d.Ctr(ctx, args...)
+		out, _, err := d.Ctr(t, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
@@ -123,13 +91,11 @@ func checkImportAndRun(t *testing.T, d *containerd, ref, tarPath string) {
 
 // checkImageUser runs an image whose config says User "app": containerd
 // resolves it through the image's /etc/passwd and /etc/group.
-func checkImageUser(t *testing.T, d *containerd, ref, tarPath string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := d.Ctr(ctx, "images", "import", "--snapshotter", "native", tarPath); err != nil {
+func checkImageUser(t *testing.T, d *containerdtest.Daemon, ref, tarPath string) {
+	if _, _, err := d.Ctr(t, "images", "import", "--snapshotter", "native", tarPath); err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	out, err := d.Ctr(ctx, "run", "--rm", "--snapshotter", "native", ref, "imagebuild-user")
+	out, _, err := d.Ctr(t, "run", "--rm", "--snapshotter", "native", ref, "imagebuild-user")
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
@@ -141,7 +107,7 @@ func checkImageUser(t *testing.T, d *containerd, ref, tarPath string) {
 
 // checkXattrs looks for the expected xattrs in the native snapshotter's
 // directories on the host (busybox has no getfattr).
-func checkXattrs(t *testing.T, d *containerd, want Expectation) {
+func checkXattrs(t *testing.T, d *containerdtest.Daemon, want Expectation) {
 	t.Helper()
 	for p, attrs := range want.Xattrs {
 		matches, _ := filepath.Glob(filepath.Join(d.Root, "io.containerd.snapshotter.v1.native", "snapshots", "*", p))
