@@ -13,9 +13,11 @@ OUT=${OUT:-docs/benchmarks.md}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
 
-run() { # package, benchmark regexp, benchtime
-	echo "==> go test -bench '$2' $1 (benchtime $3, count $COUNT)" >&2
-	ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 go test -run '^$' -bench "$2" -benchtime "$3" -count "$COUNT" -timeout 60m "$1" 2>"$raw/stderr" |
+run() { # package, benchmark regexp, benchtime[, count]
+	local count=${4:-$COUNT}
+	echo "==> go test -bench '$2' $1 (benchtime $3, count $count)" >&2
+	ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+		go test -run '^$' -bench "$2" -benchtime "$3" -count "$count" -timeout 60m "$1" 2>"$raw/stderr" |
 		tee -a "$raw/all.txt" | grep -E '^Benchmark' >&2 || { cat "$raw/stderr" >&2; exit 1; }
 }
 
@@ -23,7 +25,7 @@ run ./zfsdriver/ . "$BENCHTIME"
 run ./snapshotter/ 'Layer|Prepare$|Commit|Remove' "$BENCHTIME"
 run ./snapshotter/ 'PrepareImageSize' "$BENCHTIME"
 if ls integration/snapshotter/*_test.go >/dev/null 2>&1 && grep -q 'func BenchmarkImport' integration/snapshotter/*_test.go; then
-	run ./integration/snapshotter/ 'Import' "${IMPORT_BENCHTIME:-5x}"
+	run ./integration/snapshotter/ 'Import' "${IMPORT_BENCHTIME:-5x}" "${IMPORT_COUNT:-1}"
 fi
 
 # Median of the runs of each benchmark, in ms, with the extra metrics.
@@ -63,7 +65,8 @@ END {
 Written by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d); do not edit by hand.
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r);
 zfs: $(zfs version 2>/dev/null | head -1 || true)$( [ -e /sys/module/zfs ] || echo "zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null)").
-Median of $COUNT runs of $BENCHTIME iterations each; ms per operation. Each
+Median of $COUNT runs of $BENCHTIME iterations each (the import rows: ${IMPORT_COUNT:-1}
+run of ${IMPORT_BENCHTIME:-5x}); ms per operation. Each
 row with a ratio is measured against its baseline in the same run: the bare
 \`zfs\` commands the operation runs, or overlayfs in the same containerd.
 

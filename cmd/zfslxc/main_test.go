@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/zfslxc/zfslxc/internal/testpool"
+)
+
+func runApp(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	app := newApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	err := app.Run(append([]string{"zfslxc"}, args...))
+	return out.String(), err
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	out, err := runApp(t, "--help")
+	if err != nil || !strings.Contains(out, "devpool up") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+	out, err = runApp(t, "version")
+	if err != nil || !strings.HasPrefix(out, "zfslxc ") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+	if _, err := runApp(t, "devpool", "up", "--size", "12"); err == nil || !strings.Contains(err.Error(), "--size") {
+		t.Errorf("bad size: %v", err)
+	}
+}
+
+func TestDevpoolCommands(t *testing.T) {
+	testpool.Require(t)
+	dir := t.TempDir()
+	name := testpool.UniqueName()
+	t.Cleanup(func() { _, _ = runApp(t, "devpool", "down", "--name", name, "--dir", dir) })
+	out, err := runApp(t, "devpool", "up", "--name", name, "--dir", dir, "--size", "256M")
+	if err != nil || !strings.Contains(out, "pool "+name) {
+		t.Fatalf("up: %v\n%s", err, out)
+	}
+	if out, err := runApp(t, "devpool", "up", "--name", name, "--dir", dir, "--size", "256M", "--keep"); err != nil || !strings.Contains(out, "kept") {
+		t.Errorf("up --keep: %v\n%s", err, out)
+	}
+	if out, err := runApp(t, "devpool", "status", "--name", name); err != nil || !strings.Contains(out, "ONLINE") {
+		t.Errorf("status: %v\n%s", err, out)
+	}
+	if out, err := runApp(t, "devpool", "down", "--name", name, "--dir", dir); err != nil || !strings.Contains(out, "destroyed") {
+		t.Errorf("down: %v\n%s", err, out)
+	}
+	if _, err := runApp(t, "devpool", "status", "--name", name); err == nil || !strings.Contains(err.Error(), "devpool up") {
+		t.Errorf("status of a missing pool: %v", err)
+	}
+}
