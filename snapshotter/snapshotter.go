@@ -216,7 +216,7 @@ func (s *Snapshotter) mountAll(ctx context.Context) error {
 		return fmt.Errorf("list snapshot datasets: %w", err)
 	}
 	for _, ds := range list {
-		if ds.Name == s.dataset || ds.Mounted {
+		if ds.Name == s.dataset || ds.Mounted || !isID(ds.Name[len(s.dataset)+1:]) {
 			continue
 		}
 		if err := s.zfs.Mount(ctx, ds.Name); err != nil && !errors.Is(err, zfsdriver.ErrAlreadyMounted) {
