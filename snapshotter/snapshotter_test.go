@@ -553,3 +553,38 @@ func TestStartupErrors(t *testing.T) {
 		t.Errorf("parent without mountpoint: err = %v", err)
 	}
 }
+
+// TestStartMountsUnmountedDatasets: after a reboot or a zfs-fuse restart
+// datasets may be unmounted; a new snapshotter mounts its own again and
+// leaves other children alone.
+func TestStartMountsUnmountedDatasets(t *testing.T) {
+	f := newFixture(t)
+	f.commitLayer(t, "base", "", map[string]string{"a": "1"})
+	m, err := f.sn.Prepare(f.ctx, "active", "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.zfs.Create(f.ctx, f.parent+"/notours", zfsdriver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ds := range []string{"2", "notours"} {
+		if err := f.zfs.Unmount(f.ctx, f.parent+"/"+ds, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sn, err := snapshotter.New(f.ctx, f.root, snapshotter.WithDataset(f.parent), snapshotter.WithDriver(f.zfs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sn.Close()
+	if got, err := os.ReadFile(filepath.Join(source(t, m), "a")); err != nil || string(got) != "1" {
+		t.Errorf("active snapshot not mounted again: %q, %v", got, err)
+	}
+	list, err := f.zfs.List(f.ctx, f.parent+"/notours", zfsdriver.ListOptions{})
+	if err != nil || len(list) != 1 || list[0].Mounted {
+		t.Errorf("a dataset that is not the snapshotter's was mounted: %+v, %v", list, err)
+	}
+}
