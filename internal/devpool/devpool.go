@@ -214,7 +214,7 @@ func Create(ctx context.Context, drv *zfsdriver.Driver, name string, opts Option
 		_ = os.Remove(p.Image)
 		return nil, err
 	}
-	log.G(ctx).WithFields(log.Fields{"pool": name, "image": p.Image, "size": opts.Size}).Info("created pool")
+	log.G(ctx).WithFields(log.Fields{"pool": name, "image": p.Image, "size": opts.Size}).Debug("created pool")
 	if err := checkXattr(p.Mount); err != nil {
 		if derr := p.Destroy(ctx); derr != nil {
 			log.G(ctx).WithError(derr).WithField("pool", name).Warn("destroy pool without xattrs")
@@ -259,7 +259,7 @@ func (p *Pool) Destroy(ctx context.Context) error {
 		if err := p.drv.PoolDestroy(ctx, p.Name, true); err != nil && !zfsdriver.IsNotFound(err) {
 			return err
 		}
-		log.G(ctx).WithField("pool", p.Name).Info("destroyed pool")
+		log.G(ctx).WithField("pool", p.Name).Debug("destroyed pool")
 	}
 	if err := os.Remove(p.Image); err != nil && !os.IsNotExist(err) {
 		return err
