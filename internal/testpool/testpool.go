@@ -44,7 +44,8 @@ type Options struct {
 	Size int64 // default 2 GiB (sparse)
 }
 
-// DebugEnv set to 1 logs every zfs command the test runs.
+// DebugEnv set to 1 logs every zfs command the test runs; otherwise
+// tests with a pool log warnings and errors only.
 const DebugEnv = "ZFSLXC_TEST_DEBUG"
 
 // ZFS runs the zfs command directly (benchmarks compare the code under test
@@ -69,9 +70,13 @@ func ZFS(t testing.TB, args ...string) {
 func New(t testing.TB, opts ...Options) *Pool {
 	t.Helper()
 	Require(t)
+	// Info lines of the code under test would cut benchmark result lines
+	// (go test prints both on one stream); warnings and errors still show.
+	level := "warn"
 	if os.Getenv(DebugEnv) == "1" {
-		_ = log.SetLevel("debug")
+		level = "debug"
 	}
+	_ = log.SetLevel(level)
 	var o Options
 	if len(opts) > 0 {
 		o = opts[0]
