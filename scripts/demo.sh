@@ -78,11 +78,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 [plugins."io.containerd.internal.v1.opt"]
   path = "$STATE/containerd/opt"
-
-[proxy_plugins.zfslxc]
-  type = "snapshot"
-  address = "$RUN/snapshotter.sock"
 TOML
+	"$BIN/zfslxc" config containerd --version 1 --address "$RUN/snapshotter.sock" >>"$STATE/containerd.toml"
 	sed 's/^/    /' "$STATE/containerd.toml"
 	env PATH=/usr/sbin:/usr/bin:/sbin:/bin "$CONTAINERD" --config "$STATE/containerd.toml" \
 		>"$STATE/containerd.log" 2>&1 &

@@ -100,39 +100,3 @@ func (c Config) quotaBytes() (uint64, error) {
 	}
 	return uint64(n), nil
 }
-
-// sampleConfig is printed by --print-config and shipped as
-// docs/snapshotter.toml.
-const sampleConfig = `# zfslxc-snapshotter configuration (/etc/zfslxc/snapshotter.toml).
-# Command-line flags override these keys.
-
-# Unix socket containerd's [proxy_plugins.zfslxc] entry points at.
-address = "/run/zfslxc/snapshotter.sock"
-
-# State directory: metadata.db, and the parent dataset's mountpoint when the
-# snapshotter creates the dataset.
-root = "/var/lib/zfslxc-snapshotter"
-
-# Parent dataset of all snapshot datasets (created when absent; the pool
-# must exist).
-dataset = "tank/zfslxc"
-
-# Mountpoint of the parent dataset when created (default <root>/datasets).
-# mountpoint = "/var/lib/zfslxc-snapshotter/datasets"
-
-# refquota of active snapshots without the
-# containerd.io/snapshot/zfslxc.quota label; empty: none.
-default_quota = ""
-
-# trace, debug, info, warn, error; text or json.
-log_level = "info"
-log_format = "text"
-
-# Prometheus metrics at http://ADDRESS/metrics; empty: off.
-metrics_address = ""
-
-[zfs]
-# Paths of the zfs tools; empty: looked up on PATH.
-zfs_path = ""
-zpool_path = ""
-`

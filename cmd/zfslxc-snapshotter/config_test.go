@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zfslxc/zfslxc/snapshotter"
 )
 
 func TestSampleConfigIsShippedAndParses(t *testing.T) {
@@ -12,7 +14,7 @@ func TestSampleConfigIsShippedAndParses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(shipped) != sampleConfig {
+	if string(shipped) != snapshotter.SampleConfig {
 		t.Fatal("docs/snapshotter.toml differs from --print-config: run go run ./cmd/zfslxc-snapshotter --print-config > docs/snapshotter.toml")
 	}
 	path := filepath.Join(t.TempDir(), "c.toml")

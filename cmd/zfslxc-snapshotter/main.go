@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/zfslxc/zfslxc/internal/version"
+	"github.com/zfslxc/zfslxc/snapshotter"
 )
 
 func main() {
@@ -101,7 +102,7 @@ func run(args []string) error {
 		fmt.Println("zfslxc-snapshotter", version.String())
 		return nil
 	case o.printConfig:
-		fmt.Print(sampleConfig)
+		fmt.Print(snapshotter.SampleConfig)
 		return nil
 	}
 	cfg, err := loadConfig(o.configPath, o.configNamed)

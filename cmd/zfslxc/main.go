@@ -1,6 +1,6 @@
-// Command zfslxc is the admin tool of zfslxc: development pools now;
-// environment checks, containerd config, garbage collection and ZFS
-// templates of OCI images as later commands.
+// Command zfslxc is the admin tool of zfslxc: development pools and
+// configuration snippets now; environment checks, garbage collection and
+// ZFS templates of OCI images as later commands.
 package main
 
 import (
@@ -30,7 +30,9 @@ Examples:
    zfslxc devpool up                 # start zfs-fuse if needed, make pool "zfslxc" on a sparse file
    zfslxc devpool up --name dev --size 20G
    zfslxc devpool status
-   zfslxc devpool down               # destroy the pool and its file`,
+   zfslxc devpool down               # destroy the pool and its file
+   zfslxc config containerd --version 2 >> /etc/containerd/config.toml
+   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
 		Version: version.String(),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: trace, debug, info, warn, error"},
@@ -40,6 +42,7 @@ Examples:
 		},
 		Commands: []*cli.Command{
 			devpoolCommand(),
+			configCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

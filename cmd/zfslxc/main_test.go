@@ -53,3 +53,23 @@ func TestDevpoolCommands(t *testing.T) {
 		t.Errorf("status of a missing pool: %v", err)
 	}
 }
+
+func TestConfigCommands(t *testing.T) {
+	out, err := runApp(t, "config", "containerd", "--version", "1", "--address", "/run/x.sock")
+	if err != nil || !strings.Contains(out, "[proxy_plugins.zfslxc]") || !strings.Contains(out, `address = "/run/x.sock"`) ||
+		strings.Contains(out, "unpack_config") {
+		t.Errorf("containerd 1: %v\n%s", err, out)
+	}
+	out, err = runApp(t, "config", "containerd", "--version", "2", "--platform", "linux/arm64")
+	if err != nil || !strings.Contains(out, `snapshotter = "zfslxc"`) || !strings.Contains(out, `snapshotter = "overlayfs"`) ||
+		!strings.Contains(out, `platform = "linux/arm64"`) {
+		t.Errorf("containerd 2: %v\n%s", err, out)
+	}
+	if _, err := runApp(t, "config", "containerd", "--version", "3"); err == nil || !strings.Contains(err.Error(), "--version") {
+		t.Errorf("bad version: %v", err)
+	}
+	out, err = runApp(t, "config", "snapshotter")
+	if err != nil || !strings.Contains(out, "dataset = ") {
+		t.Errorf("snapshotter: %v\n%s", err, out)
+	}
+}

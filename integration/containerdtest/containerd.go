@@ -71,7 +71,7 @@ type Daemon struct {
 
 // Start starts flavor f with a config of its own in fresh directories and
 // waits until it answers; extraConfig is appended to the config (see
-// ProxySnapshotterConfig). Everything is torn down at cleanup (tasks and
+// containerdconfig.Snippet). Everything is torn down at cleanup (tasks and
 // containers removed, daemon stopped), also when the test fails; a failed
 // test gets the daemon's log tail.
 func Start(t testing.TB, f Flavor, extraConfig string) *Daemon {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 )
 
 // TestCtrImportAndRun imports MultiLayerTestImage into a private
@@ -44,7 +45,7 @@ func TestCtrImportAndRun(t *testing.T) {
 			start := time.Now()
 			// 2.x's transfer service unpacks at import only into the
 			// snapshotters its unpack_config lists.
-			d := containerdtest.Start(t, f, containerdtest.UnpackConfig(f.ConfigVersion, "overlayfs", "native"))
+			d := containerdtest.Start(t, f, containerdconfig.UnpackConfig(f.ConfigVersion, "", "overlayfs", "native"))
 			t.Logf("%s ready in %v", f.Name, time.Since(start).Round(time.Millisecond))
 			checkImportAndRun(t, d, img.Ref(), tarPath)
 			checkImageUser(t, d, userImg.Ref(), userTar)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 )
@@ -45,7 +46,7 @@ func BenchmarkImport(b *testing.B) {
 			containerdtest.RequireHost(b, f)
 			p := testpool.New(b, testpool.Options{Size: 4 << 30})
 			s := containerdtest.StartSnapshotter(b, containerdtest.SnapshotterOptions{Dataset: p.Name + "/zfslxc", Driver: p.Driver})
-			d := containerdtest.Start(b, f, containerdtest.ProxySnapshotterConfig(f.ConfigVersion, sn, s.Address))
+			d := containerdtest.Start(b, f, containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: f.ConfigVersion, SnapshotterName: sn, SnapshotterAddress: s.Address}))
 			for _, name := range []string{"3layers-3MiB", "2layers-128MiB"} {
 				for _, snapshotter := range []string{sn, "overlayfs"} {
 					b.Run(fmt.Sprintf("%s/%s", name, snapshotter), func(b *testing.B) {

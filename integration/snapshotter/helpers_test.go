@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
@@ -145,7 +146,7 @@ func setup(t *testing.T, f *containerdtest.Flavor, args ...string) *env {
 	e := &env{Pool: p, Parent: p.Name + "/zfslxc"}
 	e.Sn = containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: e.Parent, Args: args, Driver: p.Driver})
 	if f != nil {
-		e.D = containerdtest.Start(t, *f, containerdtest.ProxySnapshotterConfig(f.ConfigVersion, sn, e.Sn.Address))
+		e.D = containerdtest.Start(t, *f, containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: f.ConfigVersion, SnapshotterName: sn, SnapshotterAddress: e.Sn.Address}))
 	}
 	return e
 }

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/snapshotter"
+)
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "print configuration snippets",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "containerd",
+				Usage: "the containerd config that registers the zfslxc snapshotter",
+				Description: `Prints what to add to containerd's config.toml: the proxy snapshotter and,
+for containerd 2.x, its entry in the transfer service's unpack list (without
+it, "ctr images pull/import --snapshotter zfslxc" and CRI pulls refuse to
+unpack into it). The same text is what the integration tests run Debian's
+containerd 1.6 and containerd 2.4 with.
+
+Examples:
+   zfslxc config containerd --version 1 >> /etc/containerd/config.toml   # 1.6/1.7, config version 2
+   zfslxc config containerd --version 2                                   # 2.x, config version 3`,
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "version", Value: 2, Usage: "containerd major version: 1 (1.6/1.7) or 2 (2.x)"},
+					&cli.StringFlag{Name: "address", Value: containerdconfig.DefaultSnapshotterAddress, Usage: "the snapshotter's socket"},
+					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
+					&cli.StringFlag{Name: "platform", Usage: "platform of the unpack entries (default linux/<this arch>)"},
+				},
+				Action: func(c *cli.Context) error {
+					v, err := containerdconfig.ConfigVersionFor(c.Int("version"))
+					if err != nil {
+						return fmt.Errorf("--version: %w", err)
+					}
+					fmt.Fprintf(c.App.Writer, "# zfslxc for containerd %d.x (config version = %d)", c.Int("version"), v)
+					fmt.Fprint(c.App.Writer, containerdconfig.Snippet(containerdconfig.Options{
+						ConfigVersion:      v,
+						SnapshotterName:    c.String("name"),
+						SnapshotterAddress: c.String("address"),
+						Platform:           c.String("platform"),
+					}))
+					return nil
+				},
+			},
+			{
+				Name:  "snapshotter",
+				Usage: "the default zfslxc-snapshotter config file, commented",
+				Action: func(c *cli.Context) error {
+					fmt.Fprint(c.App.Writer, snapshotter.SampleConfig)
+					return nil
+				},
+			},
+		},
+	}
+}
