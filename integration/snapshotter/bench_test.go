@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
-	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 )
 

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
-	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
 )
