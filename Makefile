@@ -15,7 +15,7 @@ REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X github.com/zfslxc/zfslxc/internal/version.Version=$(VERSION) \
            -X github.com/zfslxc/zfslxc/internal/version.Revision=$(REVISION)
 
-BINARIES := zfslxc-snapshotter containerd-shim-lxc-v1 zfslxc zfslxc-init
+BINARIES := zfslxc-snapshotter containerd-shim-lxc-v1 zfslxc zfslxc-init zfslxc-start
 
 # Tests that need root, ZFS, LXC or containerd fail instead of skipping.
 TEST_ENV := ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN)
@@ -33,6 +33,7 @@ build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/zfslxc-snapshotter ./cmd/containerd-shim-lxc-v1 ./cmd/zfslxc
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -extldflags -static' -o $(BIN)/zfslxc-init ./cmd/zfslxc-init
+	$(CC) -O2 -Wall -o $(BIN)/zfslxc-start cmd/zfslxc-start/zfslxc-start.c -llxc
 
 test: deps build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -498,8 +498,16 @@ func (c *converter) capabilities() error {
 			}
 		}
 	}
-	if len(keep) == 0 {
-		return c.add("lxc.cap.keep", "none")
+	// LXC drops the bounding set before it execs zfslxc-init, so init's
+	// permitted set is this list: without setuid and setgid it could not
+	// change to the process's user, without setpcap not drop the bounding
+	// set. runc drops the bounding set before it changes the user and so
+	// keeps them; to match, they are kept here and zfslxc-init drops
+	// whatever the spec's bounding set lacks before it execs the process.
+	for _, helper := range []string{"setgid", "setuid", "setpcap"} {
+		if !seen[helper] {
+			keep = append(keep, helper)
+		}
 	}
 	return c.add("lxc.cap.keep", strings.Join(keep, " "))
 }

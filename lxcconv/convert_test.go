@@ -78,7 +78,7 @@ func TestConvertMappings(t *testing.T) {
 			"lxc.autodev.tmpfs.size = 67108864",
 			"lxc.pty.max = 1024",
 			"lxc.mount.auto = proc:rw sys:ro",
-			"lxc.cap.keep = chown kill",
+			"lxc.cap.keep = chown kill setgid setuid setpcap",
 			"lxc.cgroup2.devices.deny = a",
 			"lxc.cgroup2.devices.allow = c 1:3 rwm",
 		}, not: []string{"lxc.environment", "lxc.seccomp.profile", "lxc.apparmor.profile", "lxc.hook.mount"}},
@@ -107,11 +107,11 @@ func TestConvertMappings(t *testing.T) {
 		}, want: []string{"lxc.net.1.type = phys", "lxc.net.1.link = eth1", "lxc.net.1.name = net0"}},
 		{name: "linux32", spec: func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32} },
 			want: []string{"lxc.arch = linux32"}},
-		{name: "capabilities none", spec: func(s *specs.Spec) { s.Process.Capabilities = nil }, want: []string{"lxc.cap.keep = none"}},
+		{name: "capabilities none", spec: func(s *specs.Spec) { s.Process.Capabilities = nil }, want: []string{"lxc.cap.keep = setgid setuid setpcap"}},
 		{name: "unknown capability warns", spec: func(s *specs.Spec) {
 			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_FUTURE")
 		},
-			want: []string{"lxc.cap.keep = chown kill"}, warn: "process.capabilities.bounding[2]"},
+			want: []string{"lxc.cap.keep = chown kill setgid setuid setpcap"}, warn: "process.capabilities.bounding[2]"},
 		{name: "rlimits", spec: func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 1024, Hard: 4096}, {Type: "RLIMIT_CORE", Soft: ^uint64(0), Hard: ^uint64(0)}}
 		}, want: []string{"lxc.prlimit.nofile = 1024:4096", "lxc.prlimit.core = unlimited:unlimited"}},

@@ -86,9 +86,11 @@ type Process struct {
 	Terminal       bool     `json:"terminal,omitempty"`
 	// ConsoleSize is the initial terminal size when Terminal is set.
 	ConsoleSize *specs.Box `json:"consoleSize,omitempty"`
-	// Capabilities: LXC applies the bounding set (lxc.cap.keep) before the
-	// helper runs; the helper sets effective, permitted, inheritable and
-	// ambient after it changes uid/gid, which only it can do.
+	// Capabilities: LXC applies lxc.cap.keep (the bounding set plus the
+	// setuid, setgid and setpcap the helper needs) before the helper runs;
+	// the helper drops the bounding set to Bounding, then sets effective,
+	// permitted, inheritable and ambient after it changes uid/gid, which
+	// only it can do.
 	Capabilities *specs.LinuxCapabilities `json:"capabilities,omitempty"`
 	// StartContainerHooks run in the container after setup, just before
 	// the payload is executed (OCI startContainer).

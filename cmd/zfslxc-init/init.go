@@ -1,0 +1,306 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
+)
+
+// defaultPath is used to resolve args[0] when the process has no PATH (as
+// runc and containerd's default spec).
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// maxProcessFile bounds the process file (argv and env of a real container
+// stay far below it).
+const maxProcessFile = 64 << 20
+
+// exitError carries the helper's exit code with the reason.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// exitCode returns the exit code for err.
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitSetupFailed
+}
+
+// run sets up and starts the process. It returns only on failure, or in
+// reaper mode when the payload has ended.
+func run(o *options) (int, error) {
+	// Nothing inherited (the helper binary, the process file, the fifo,
+	// the sync socket, LXC's own leftovers) may reach the payload. The
+	// descriptors stay usable until exec.
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		markCloexecSlow()
+	}
+	// Under lxcrun the helper binary itself is an inherited descriptor
+	// (LXC executed /proc/self/fd/3); the running image does not need it.
+	closeFDPath(os.Args[0])
+	sync := newSyncer(o.syncFD)
+	p, path, err := prepare(o)
+	if err != nil {
+		sync.fail(err)
+		return exitCode(err), err
+	}
+	if err := sync.ready(); err != nil {
+		return exitSetupFailed, err
+	}
+	if o.fifo != "" {
+		if err := waitStart(o.fifo); err != nil {
+			return exitSetupFailed, err
+		}
+		closeFDPath(o.fifo)
+	}
+	if err := runHooks(p.StartContainerHooks); err != nil {
+		return exitSetupFailed, err
+	}
+	env := p.Env
+	if o.reaper {
+		return reap(path, p.Args, env)
+	}
+	err = syscall.Exec(path, p.Args, env)
+	return execExitCode(err), fmt.Errorf("exec %q: %w", path, err)
+}
+
+// prepare reads the process file and applies everything up to the wait for
+// start: umask, cwd, args[0] lookup, user and capabilities. It returns the
+// process and the resolved executable.
+func prepare(o *options) (*lxcconv.Process, string, error) {
+	p, err := readProcess(o.processFile)
+	if err != nil {
+		return nil, "", err
+	}
+	umask := 0o022 // runc's default
+	if p.Umask != nil {
+		umask = int(*p.Umask & 0o777)
+	}
+	unix.Umask(umask)
+	if p.Terminal {
+		setupTerminal(p)
+	}
+	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+		return nil, "", fail(exitSetupFailed, "creating cwd: %w", err)
+	}
+	if err := unix.Chdir(p.Cwd); err != nil {
+		return nil, "", fail(exitSetupFailed, "cwd %q: %w", p.Cwd, err)
+	}
+	if err := setUser(p); err != nil {
+		return nil, "", fail(exitSetupFailed, "%w", err)
+	}
+	// As runc: looked up as the process's user, before the wait, so that a
+	// missing executable fails create rather than start.
+	path, err := lookPath(p.Args[0], envPath(p.Env))
+	if err != nil {
+		return nil, "", err
+	}
+	return p, path, nil
+}
+
+func readProcess(name string) (*lxcconv.Process, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fail(exitSetupFailed, "process file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxProcessFile+1))
+	if err != nil {
+		return nil, fail(exitSetupFailed, "process file: %w", err)
+	}
+	if len(data) > maxProcessFile {
+		return nil, fail(exitSetupFailed, "process file: larger than %d bytes", maxProcessFile)
+	}
+	closeFDPath(name)
+	var p lxcconv.Process
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fail(exitSetupFailed, "process file: %w", err)
+	}
+	if len(p.Args) == 0 {
+		return nil, fail(exitSetupFailed, "process file: args is empty")
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return nil, fail(exitSetupFailed, "process file: cwd %q is not absolute", p.Cwd)
+	}
+	return &p, nil
+}
+
+// envPath returns PATH from env, or defaultPath when it is unset.
+func envPath(env []string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "PATH="); ok {
+			return v
+		}
+	}
+	return defaultPath
+}
+
+// lookPath resolves file as execvp does, on the container's PATH: a name
+// with a slash is used as is (relative to cwd), otherwise each PATH entry is
+// tried (an empty entry is the cwd). The error says not found (127) or not
+// executable (126).
+func lookPath(file, path string) (string, error) {
+	if file == "" {
+		return "", fail(exitNotFound, "args[0] is empty")
+	}
+	if strings.Contains(file, "/") {
+		if err := checkExecutable(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	var denied error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		err := checkExecutable(p)
+		if err == nil {
+			if !filepath.IsAbs(p) && !strings.HasPrefix(p, ".") {
+				p = "./" + p
+			}
+			return p, nil
+		}
+		if exitCode(err) == exitCannotExecute && denied == nil {
+			denied = err
+		}
+	}
+	if denied != nil {
+		return "", denied
+	}
+	return "", fail(exitNotFound, "exec: %q: executable file not found in $PATH", file)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fail(exitNotFound, "exec: %q: %w", p, err)
+		}
+		return fail(exitCannotExecute, "exec: %q: %w", p, err)
+	}
+	if fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return fail(exitCannotExecute, "exec: %q: permission denied", p)
+	}
+	// As the process's user. ENOSYS and EPERM mean a seccomp policy
+	// refused faccessat2; execve will tell then.
+	err = unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, unix.AT_EACCESS)
+	if err != nil && err != unix.ENOSYS && err != unix.EPERM {
+		return fail(exitCannotExecute, "exec: %q: %w", p, err)
+	}
+	return nil
+}
+
+// execExitCode maps an execve error as a shell does.
+func execExitCode(err error) int {
+	if errors.Is(err, unix.ENOENT) {
+		return exitNotFound
+	}
+	return exitCannotExecute
+}
+
+// closeFDPath closes the descriptor behind a /proc/self/fd/N path once the
+// helper is done with it. Close-on-exec already keeps such descriptors from
+// the payload; closing them also keeps them from a reaper-mode helper that
+// stays in the container as PID 1.
+func closeFDPath(p string) {
+	if s, ok := strings.CutPrefix(p, "/proc/self/fd/"); ok {
+		if fd, err := strconv.Atoi(s); err == nil && fd > 2 {
+			unix.Close(fd)
+		}
+	}
+}
+
+// markCloexecSlow marks every descriptor above stderr close-on-exec, for
+// kernels without close_range(CLOSE_RANGE_CLOEXEC) (before 5.11).
+func markCloexecSlow() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		var fd int
+		if _, err := fmt.Sscan(e.Name(), &fd); err == nil && fd > 2 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// waitStart blocks until the host opens the fifo for reading (OCI start),
+// then writes one byte so the host knows the helper went on. It reopens the
+// fifo through its path (under lxcrun an O_PATH descriptor in
+// /proc/self/fd), as runc's init does with exec.fifo.
+func waitStart(fifo string) error {
+	fd, err := unix.Open(fifo, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("opening exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte{'0'}); err != nil {
+		return fmt.Errorf("writing exec fifo: %w", err)
+	}
+	return nil
+}
+
+// setupTerminal makes stdin the controlling terminal when it is one, and
+// sets the initial window size. Best effort: LXC's own console (process
+// .terminal without lxc.console.path = none) is not wired to the host's
+// stdio by zfslxc-start yet (docs/adr/0002, open points).
+func setupTerminal(p *lxcconv.Process) {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
+		return
+	}
+	_, _ = unix.Setsid() // EPERM when LXC already made init a session leader
+	_ = unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
+	if p.ConsoleSize != nil {
+		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
+		_ = unix.IoctlSetWinsize(0, unix.TIOCSWINSZ, ws)
+	}
+}
+
+// syncer reports progress on the sync socket; with no socket it does
+// nothing.
+type syncer struct{ fd int }
+
+func newSyncer(fd int) *syncer { return &syncer{fd: fd} }
+
+func (s *syncer) send(msg string) error {
+	if s.fd < 0 {
+		return nil
+	}
+	_, err := unix.Write(s.fd, []byte(msg))
+	unix.Close(s.fd)
+	s.fd = -1
+	if err != nil {
+		return fmt.Errorf("sync socket: %w", err)
+	}
+	return nil
+}
+
+func (s *syncer) ready() error { return s.send("ready") }
+
+func (s *syncer) fail(err error) {
+	_ = s.send("error " + err.Error())
+}
