@@ -175,5 +175,8 @@ func (c *converter) seccomp() error {
 		}
 	}
 	c.res.SeccompProfile = b.String()
-	return c.add("lxc.seccomp.profile", c.opts.SeccompProfilePath)
+	if err := c.add("lxc.seccomp.profile", c.opts.SeccompProfilePath); err != nil {
+		return fieldErr("Options.SeccompProfilePath", "%v", err)
+	}
+	return nil
 }
