@@ -2,6 +2,7 @@ package lxcconv
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"slices"
@@ -455,11 +456,12 @@ func (c *converter) console() error {
 	if err := c.add("lxc.tty.max", "0"); err != nil {
 		return err
 	}
-	if !c.spec.Process.Terminal {
-		// No console pty: the helper's stdio are the shim's pipes.
-		return c.add("lxc.console.path", "none")
-	}
-	return nil
+	// Always none, process.terminal or not: a console pty of LXC's own
+	// would be wired to nothing the starter is given, and the output
+	// would be lost. With a terminal the shim allocates the pty and
+	// passes its slave as stdio; zfslxc-init makes it the controlling
+	// terminal (Result.Process.Terminal).
+	return c.add("lxc.console.path", "none")
 }
 
 // capNames are the capabilities LXC 5.0 knows, by OCI name.
@@ -749,8 +751,18 @@ func (c *converter) process() error {
 		ConsoleSize:    p.ConsoleSize,
 		Capabilities:   p.Capabilities,
 	}
-	if c.spec.Hooks != nil {
+	if c.spec.Hooks != nil && len(c.spec.Hooks.StartContainer) > 0 {
 		proc.StartContainerHooks = slices.Clone(c.spec.Hooks.StartContainer)
+		// Only the hooks read the state; annotations can be large
+		// (Kubernetes puts whole objects in them), so it is left out
+		// when there are none.
+		proc.State = &specs.State{
+			Version:     c.spec.Version,
+			ID:          c.opts.ContainerName,
+			Status:      specs.StateCreated,
+			Bundle:      c.opts.BundleDir,
+			Annotations: maps.Clone(c.spec.Annotations),
+		}
 	}
 	c.res.Process = proc
 	return nil

@@ -95,6 +95,13 @@ type Process struct {
 	// StartContainerHooks run in the container after setup, just before
 	// the payload is executed (OCI startContainer).
 	StartContainerHooks []specs.Hook `json:"startContainerHooks,omitempty"`
+	// State is the OCI state the helper gives the startContainer hooks on
+	// stdin: ociVersion (the spec's), id (Options.ContainerName), status
+	// "created", bundle (Options.BundleDir) and annotations. The helper
+	// sets pid to its own pid in the container's pid namespace, as runc's
+	// init does for these hooks (1 unless the pid namespace is shared).
+	// Set only when there are startContainer hooks.
+	State *specs.State `json:"state,omitempty"`
 	// StopSignal is the image's stop signal (0 when unset); the shim uses
 	// it, the helper ignores it.
 	StopSignal syscall.Signal `json:"stopSignal,omitempty"`

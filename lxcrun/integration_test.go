@@ -257,6 +257,15 @@ var nameSeq struct {
 // stdin, and registers its removal.
 func create(t *testing.T, spec *specs.Spec, stdin string, reaper bool) *box {
 	t.Helper()
+	b := prepare(t, spec, reaper)
+	b.start(t, lxcrun.Stdio{Stdin: strings.NewReader(stdin), Stdout: b.stdout, Stderr: b.stderr})
+	return b
+}
+
+// prepare prepares a container from spec (bundle: the rootfs's parent)
+// and registers its removal.
+func prepare(t *testing.T, spec *specs.Spec, reaper bool) *box {
+	t.Helper()
 	bin := requireLXC(t)
 	nameSeq.Lock()
 	nameSeq.n++
@@ -270,6 +279,7 @@ func create(t *testing.T, spec *specs.Spec, stdin string, reaper bool) *box {
 		Reaper: reaper,
 		BinDir: bin,
 		Convert: lxcconv.Options{
+			BundleDir:              filepath.Dir(spec.Root.Path),
 			RootFS:                 os.DirFS(spec.Root.Path),
 			DefaultAppArmorProfile: "unconfined",
 			LogLevel:               "warn",
@@ -298,15 +308,21 @@ func create(t *testing.T, spec *specs.Spec, stdin string, reaper bool) *box {
 			t.Logf("stdout %q\nstderr %q", b.stdout.String(), b.stderr.String())
 		}
 	})
-	var in io.Reader = strings.NewReader(stdin)
-	if err := c.Start(ctx, lxcrun.Stdio{Stdin: in, Stdout: b.stdout, Stderr: b.stderr}); err != nil {
-		log, _ := os.ReadFile(c.LogPath())
+	return b
+}
+
+// start starts (OCI create) a prepared container.
+func (b *box) start(t *testing.T, stdio lxcrun.Stdio) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.c.Start(ctx, stdio); err != nil {
+		log, _ := os.ReadFile(b.c.LogPath())
 		t.Fatalf("Start: %v\nlxc.log:\n%s", err, log)
 	}
-	if c.Pid() <= 0 {
-		t.Fatalf("Pid() = %d after Start", c.Pid())
+	if b.c.Pid() <= 0 {
+		t.Fatalf("Pid() = %d after Start", b.c.Pid())
 	}
-	return b
 }
 
 func (b *box) release(t *testing.T) {
@@ -432,7 +448,8 @@ func TestContainer(t *testing.T) {
 					Path: "/bin/sh", Args: []string{"sh", "-c", `cat > /tmp/hook; echo " $X" >> /tmp/hook`}, Env: []string{"X=from hook"},
 				}}}
 			},
-			wantOut: `{"ociVersion":"` + specs.Version + `","id":"","status":"created","pid":1,"bundle":""} from hook` + "\n"},
+			// The whole state: TestStartContainerHookState.
+			wantOutHas: `,"status":"created","pid":1,"bundle":"/`},
 		{name: "failing startContainer hook", args: []string{"echo", "must not run"},
 			spec: func(s *specs.Spec) {
 				s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/false"}}}
@@ -673,5 +690,171 @@ func TestStartFailure(t *testing.T) {
 	}
 	if _, err := c.Wait(ctx); !errors.Is(err, lxcrun.ErrStartFailed) {
 		t.Errorf("Wait = %v, want ErrStartFailed", err)
+	}
+}
+
+// TestStartContainerHookState checks the OCI state a startContainer hook
+// gets on stdin: as runc's init passes it, with status "created" and the
+// pid as seen in the container (the hook runs there, before the payload).
+func TestStartContainerHookState(t *testing.T) {
+	for _, reaper := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reaper=%v", reaper), func(t *testing.T) {
+			t.Parallel()
+			requireLXC(t)
+			bundle := t.TempDir()
+			rootfs := filepath.Join(bundle, "rootfs")
+			makeRootfs(t, rootfs)
+			spec := baseSpec(rootfs, "cat", "/tmp/hook")
+			spec.Annotations = map[string]string{"io.example/a": "1", "io.example/b": "two words, \"quoted\""}
+			spec.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > /tmp/hook"}}}}
+			b := create(t, spec, "", reaper)
+			b.release(t)
+			if st := b.wait(t); st != (lxcrun.Status{}) {
+				t.Errorf("status = %v", st)
+			}
+			var got specs.State
+			if err := json.Unmarshal([]byte(b.stdout.String()), &got); err != nil {
+				t.Fatalf("hook stdin %q: %v", b.stdout.String(), err)
+			}
+			want := specs.State{
+				Version: specs.Version, ID: b.c.Name(), Status: specs.StateCreated, Pid: 1,
+				Bundle: bundle, Annotations: spec.Annotations,
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("hook state = %+v\nwant         %+v", got, want)
+			}
+		})
+	}
+}
+
+// ctlTTYScript prints ctty-ok when the shell is a session leader with a
+// controlling terminal whose foreground process group is its own, and
+// writes through /dev/tty.
+const ctlTTYScript = `set -- $(cat /proc/$$/stat); [ "$6" = $$ ] && [ "$7" != 0 ] && [ "$8" = "$5" ] && echo ctty-ok; echo via-dev-tty > /dev/tty`
+
+// TestTerminal runs process.terminal containers on a pty that the test
+// allocates, as the shim will: the slave is the container's stdio, the
+// output is read from the master until EIO (every slave closed).
+func TestTerminal(t *testing.T) {
+	requireLXC(t)
+	tests := []struct {
+		name   string
+		args   []string
+		size   *specs.Box
+		resize func(t *testing.T, master *os.File) // after Start, before Release
+		input  string                              // written after Release
+		act    func(t *testing.T, b *box, master *os.File, out *syncBuffer)
+		want   []string
+		code   int
+	}{
+		// The slave is a pty of the host's devpts: its link reads
+		// /dev/pts/N, but that name in the container is the container's
+		// own devpts, so ttyname(3) fails and tty(1) says "not a tty"
+		// although stdin is one (a known limitation: docs/adr/0002).
+		{name: "tty, size, isatty", args: []string{"sh", "-c", `echo "link=$(readlink /proc/self/fd/0)"; tty; stty size; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo is-a-tty; ` + ctlTTYScript + `; exit 7`},
+			size: &specs.Box{Height: 33, Width: 101},
+			want: []string{"link=/dev/pts/", "\r\nnot a tty\r\n", "\n33 101\r\n", "is-a-tty\r\n", "ctty-ok\r\n", "via-dev-tty\r\n"}, code: 7},
+		{name: "interactive", args: []string{"sh"}, input: "echo h''i\nexit 3\n", want: []string{"hi\r\n"}, code: 3},
+		{name: "resize before start", args: []string{"stty", "size"}, size: &specs.Box{Height: 24, Width: 80},
+			resize: func(t *testing.T, master *os.File) {
+				if err := lxcrun.Resize(master, 132, 43); err != nil {
+					t.Fatal(err)
+				}
+			}, want: []string{"43 132\r\n"}},
+		{name: "resize sends SIGWINCH", args: []string{"sh", "-c", `trap 'stty size; exit 5' WINCH; echo ready; while :; do sleep 0.05; done`},
+			act: func(t *testing.T, b *box, master *os.File, out *syncBuffer) {
+				waitFor(t, out, "ready\r\n")
+				if err := lxcrun.Resize(master, 90, 20); err != nil {
+					t.Fatal(err)
+				}
+			}, want: []string{"20 90\r\n"}, code: 5},
+		{name: "stdin eof", args: []string{"cat"}, input: "abc\n\x04", want: []string{"abc\r\n"}},
+		// ^C reaches the foreground job (the shell's job control needs
+		// the controlling terminal), not PID 1 in reaper mode.
+		{name: "ctrl-c", args: []string{"sh"}, input: "echo st''art; sleep 100\n",
+			act: func(t *testing.T, b *box, master *os.File, out *syncBuffer) {
+				waitFor(t, out, "start\r\n")
+				time.Sleep(200 * time.Millisecond)
+				if _, err := io.WriteString(master, "\x03"); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, out, "^C\r\n")
+				if _, err := io.WriteString(master, "echo rc-$?; exit 4\n"); err != nil {
+					t.Fatal(err)
+				}
+			}, want: []string{"rc-130\r\n"}, code: 4},
+	}
+	for _, reaper := range []bool{false, true} {
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/reaper=%v", tc.name, reaper), func(t *testing.T) {
+				t.Parallel()
+				rootfs := filepath.Join(t.TempDir(), "rootfs")
+				makeRootfs(t, rootfs)
+				spec := baseSpec(rootfs, tc.args...)
+				spec.Process.Terminal = true
+				spec.Process.ConsoleSize = tc.size
+				spec.Process.Env = append(spec.Process.Env, "TERM=xterm")
+				b := prepare(t, spec, reaper)
+				master, slave, err := lxcrun.OpenPty()
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer master.Close()
+				out := &syncBuffer{}
+				b.stdout = out
+				copied := make(chan error, 1)
+				go func() {
+					_, err := io.Copy(out, master)
+					copied <- err
+				}()
+				b.start(t, lxcrun.Stdio{Stdin: slave, Stdout: slave, Stderr: slave})
+				slave.Close() // the container holds it now; the master sees EIO once it ends
+				if tc.resize != nil {
+					tc.resize(t, master)
+				}
+				b.release(t)
+				if tc.input != "" {
+					if _, err := io.WriteString(master, tc.input); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if tc.act != nil {
+					tc.act(t, b, master, out)
+				}
+				if st := b.wait(t); st != (lxcrun.Status{Code: tc.code}) {
+					t.Errorf("status = %v, want exited %d", st, tc.code)
+				}
+				select {
+				case err := <-copied:
+					if !errors.Is(err, syscall.EIO) {
+						t.Errorf("reading the master: %v, want EIO", err)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("the master did not report EIO after the container ended")
+				}
+				got := out.String()
+				for _, w := range tc.want {
+					if !strings.Contains(got, w) {
+						t.Errorf("output %q does not contain %q", got, w)
+					}
+				}
+				t.Logf("output %q", got)
+			})
+		}
+	}
+}
+
+// TestTerminalNeedsPty checks that a terminal spec without a pty is refused
+// by Start, not run without a terminal.
+func TestTerminalNeedsPty(t *testing.T) {
+	requireLXC(t)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	makeRootfs(t, rootfs)
+	spec := baseSpec(rootfs, "true")
+	spec.Process.Terminal = true
+	b := prepare(t, spec, false)
+	err := b.c.Start(context.Background(), lxcrun.Stdio{Stdin: strings.NewReader("")})
+	if !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("Start = %v, want InvalidArgument", err)
 	}
 }

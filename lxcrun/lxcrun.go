@@ -27,8 +27,9 @@
 // mount /proc (every containerd and nerdctl spec does); Prepare checks it.
 //
 // Stdio: the payload's stdin, stdout and stderr are zfslxc-start's. With
-// lxc.console.path = none (lxcconv's mapping when process.terminal is
-// false) liblxc leaves them alone in foreground mode.
+// lxc.console.path = none (lxcconv's mapping, terminal or not) liblxc
+// leaves them alone in foreground mode. For process.terminal the caller
+// passes a pty slave as all three (OpenPty, Resize; see pty.go).
 package lxcrun
 
 import (
@@ -115,7 +116,9 @@ type Options struct {
 
 // Stdio are the container process's standard streams. *os.File values are
 // passed down as they are; other readers and writers are copied through
-// pipes, as os/exec does. Nil means /dev/null.
+// pipes, as os/exec does. Nil means /dev/null. When the spec has
+// process.terminal, Stdin must be a pty slave (*os.File), normally also
+// Stdout and Stderr; zfslxc-init makes it the controlling terminal.
 type Stdio struct {
 	Stdin  io.Reader
 	Stdout io.Writer
@@ -332,6 +335,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return fmt.Errorf("container %s already started: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 
+	if c.result.Process.Terminal {
+		if f, ok := stdio.Stdin.(*os.File); !ok || f == nil || !isTerminal(f) {
+			return fmt.Errorf("container %s: process.terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty): %w", c.name, errdefs.ErrInvalidArgument)
+		}
+	}
 	files, hostSync, err := c.openInherited()
 	if err != nil {
 		return err

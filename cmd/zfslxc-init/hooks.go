@@ -13,18 +13,22 @@ import (
 )
 
 // runHooks runs the OCI startContainer hooks in the container, after start
-// and before the payload, with the state on stdin as runc passes it. The
-// process file has no container id, bundle or annotations, so the state
-// carries only the version, status and pid. A failing hook fails the start.
-func runHooks(hooks []specs.Hook) error {
+// and before the payload, with the container's state on stdin. The state
+// comes from the process file (id, bundle, annotations, ociVersion: filled
+// by lxcconv); status is "created" and pid the helper's own pid in the
+// container's pid namespace, as runc's init passes them (runc calls
+// getpid() in the container too). A failing hook fails the start.
+func runHooks(hooks []specs.Hook, base *specs.State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
-	state, err := json.Marshal(specs.State{
-		Version: specs.Version,
-		Status:  specs.StateCreated,
-		Pid:     os.Getpid(),
-	})
+	st := specs.State{Version: specs.Version}
+	if base != nil {
+		st = *base
+	}
+	st.Status = specs.StateCreated
+	st.Pid = os.Getpid()
+	state, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}

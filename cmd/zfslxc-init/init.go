@@ -74,12 +74,12 @@ func run(o *options) (int, error) {
 		}
 		closeFDPath(o.fifo)
 	}
-	if err := runHooks(p.StartContainerHooks); err != nil {
+	if err := runHooks(p.StartContainerHooks, p.State); err != nil {
 		return exitSetupFailed, err
 	}
 	env := p.Env
 	if o.reaper {
-		return reap(path, p.Args, env)
+		return reap(path, p.Args, env, p.Terminal)
 	}
 	err = syscall.Exec(path, p.Args, env)
 	return execExitCode(err), fmt.Errorf("exec %q: %w", path, err)
@@ -99,7 +99,9 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 	}
 	unix.Umask(umask)
 	if p.Terminal {
-		setupTerminal(p)
+		if err := setupTerminal(p, o.reaper); err != nil {
+			return nil, "", fail(exitSetupFailed, "%w", err)
+		}
 	}
 	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
 		return nil, "", fail(exitSetupFailed, "creating cwd: %w", err)
@@ -264,20 +266,48 @@ func waitStart(fifo string) error {
 	return nil
 }
 
-// setupTerminal makes stdin the controlling terminal when it is one, and
-// sets the initial window size. Best effort: LXC's own console (process
-// .terminal without lxc.console.path = none) is not wired to the host's
-// stdio by zfslxc-start yet (docs/adr/0002, open points).
-func setupTerminal(p *lxcconv.Process) {
+// setupTerminal prepares the terminal of a process.terminal process. The
+// shim allocates a pty and passes its slave as stdin, stdout and stderr
+// (lxc.console.path is always none: docs/adr/0002); a terminal spec with
+// any other stdin is refused. The slave gets process.consoleSize, and is
+// given to the process's user as runc does (best effort: a user who does
+// not own the tty can still use the descriptors it inherited).
+//
+// In exec mode the helper becomes a session leader with the slave as its
+// controlling terminal, and the payload inherits both over exec. In reaper
+// mode the helper stays out of it: the child does setsid and TIOCSCTTY
+// (reap), so that it, not PID 1, is the terminal's foreground process group
+// and gets ^C, ^Z and SIGWINCH directly.
+func setupTerminal(p *lxcconv.Process, reaper bool) error {
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err != nil {
-		return
+		return fmt.Errorf("process.terminal is set but stdin is not a terminal (%w): pass a pty slave as stdio", err)
 	}
-	_, _ = unix.Setsid() // EPERM when LXC already made init a session leader
-	_ = unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
 	if p.ConsoleSize != nil {
-		ws := &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)}
-		_ = unix.IoctlSetWinsize(0, unix.TIOCSWINSZ, ws)
+		ws := &unix.Winsize{Row: clampUint16(p.ConsoleSize.Height), Col: clampUint16(p.ConsoleSize.Width)}
+		if err := unix.IoctlSetWinsize(0, unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("process.consoleSize: %w", err)
+		}
 	}
+	var st unix.Stat_t
+	if err := unix.Fstat(0, &st); err == nil && st.Uid != p.UID {
+		_ = unix.Fchown(0, int(p.UID), -1)
+	}
+	if reaper {
+		return nil
+	}
+	// EPERM: already a session (or group) leader; TIOCSCTTY then tells.
+	_, _ = unix.Setsid()
+	if err := unix.IoctlSetInt(0, unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("making stdin the controlling terminal: %w", err)
+	}
+	return nil
+}
+
+func clampUint16(v uint) uint16 {
+	if v > math.MaxUint16 {
+		return math.MaxUint16
+	}
+	return uint16(v)
 }
 
 // syncer reports progress on the sync socket; with no socket it does

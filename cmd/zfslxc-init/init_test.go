@@ -213,3 +213,48 @@ func TestCloseFDPath(t *testing.T) {
 		t.Errorf("stderr closed: %v", err)
 	}
 }
+
+// TestRunHooksState checks the state on a startContainer hook's stdin:
+// the process file's state, with status "created" and the helper's pid.
+func TestRunHooksState(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("needs /bin/sh")
+	}
+	out := filepath.Join(t.TempDir(), "state.json")
+	hook := specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$OUT"`}, Env: []string{"OUT=" + out}}
+	base := &specs.State{Version: "1.2.0", ID: "c1", Status: "ignored", Pid: 42, Bundle: "/b", Annotations: map[string]string{"a": "b c"}}
+	if err := runHooks([]specs.Hook{hook}, base); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(`{"ociVersion":"1.2.0","id":"c1","status":"created","pid":%d,"bundle":"/b","annotations":{"a":"b c"}}`, os.Getpid())
+	if string(data) != want {
+		t.Errorf("hook stdin = %s\nwant          %s", data, want)
+	}
+	if base.Status != "ignored" || base.Pid != 42 {
+		t.Errorf("runHooks changed the process file's state: %+v", base)
+	}
+	// An older process file without a state still gives the hooks one.
+	if err := runHooks([]specs.Hook{hook}, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, _ = os.ReadFile(out)
+	if want := fmt.Sprintf(`{"ociVersion":"%s","id":"","status":"created","pid":%d,"bundle":""}`, specs.Version, os.Getpid()); string(data) != want {
+		t.Errorf("hook stdin without state = %s, want %s", data, want)
+	}
+}
+
+// TestSetupTerminalNeedsTTY checks that process.terminal with a stdin that
+// is not a terminal is refused rather than run without one.
+func TestSetupTerminalNeedsTTY(t *testing.T) {
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		t.Skip("stdin is a terminal")
+	}
+	err := setupTerminal(&lxcconv.Process{Terminal: true}, false)
+	if err == nil || !strings.Contains(err.Error(), "stdin is not a terminal") {
+		t.Errorf("setupTerminal = %v", err)
+	}
+}

@@ -15,14 +15,16 @@
 //	lxc.init.cmd = /proc/self/fd/3 --fifo=/proc/self/fd/5 --sync-fd=6 /proc/self/fd/4
 //
 // Steps, in the order runc's init takes them: mark every inherited
-// descriptor close-on-exec; read the process file; set the umask; create and
+// descriptor close-on-exec; read the process file; set the umask; with
+// process.terminal, set up the terminal on stdin (a pty slave: window size,
+// owner, and in exec mode setsid + TIOCSCTTY); create and
 // enter the working directory (as root); drop the capability bounding set
 // to process.capabilities.bounding; set the additional groups, gid and uid
 // (keeping capabilities across the change); set the effective, permitted,
 // inheritable and ambient sets; resolve args[0] on the process's PATH (as
 // the user); report "ready" on the sync socket; block opening the fifo for
 // writing until the host opens it for reading (OCI start); run the
-// startContainer hooks; exec.
+// startContainer hooks (the process file's OCI state on stdin); exec.
 // A failure before "ready" is sent on the sync socket as "error TEXT" as
 // well as printed on stderr, so the host's create fails with the reason.
 //

@@ -18,7 +18,11 @@ import (
 // signaled process, so containerd sees the same exit code either way. Only
 // SIGKILL (and SIGSTOP) reach the helper itself, with the same result as
 // without it: the container's init is killed by that signal.
-func reap(path string, args, env []string) (int, error) {
+//
+// With a terminal (stdin is the pty slave, see setupTerminal) the child
+// becomes a session leader with stdin as its controlling terminal, so the
+// terminal's signals (^C, ^Z, SIGWINCH, SIGHUP) go to it and not to PID 1.
+func reap(path string, args, env []string, terminal bool) (int, error) {
 	sigs := make(chan os.Signal, 128)
 	// Before the fork, so no SIGCHLD is lost.
 	signal.Notify(sigs)
@@ -27,6 +31,7 @@ func reap(path string, args, env []string) (int, error) {
 	pid, err := syscall.ForkExec(path, args, &syscall.ProcAttr{
 		Env:   env,
 		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: terminal, Setctty: terminal, Ctty: 0},
 	})
 	if err != nil {
 		return execExitCode(err), fmt.Errorf("starting %q: %w", path, err)
