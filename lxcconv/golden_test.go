@@ -100,12 +100,19 @@ func checkGolden(t *testing.T, path, got string) {
 }
 
 func TestGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/specs/*.json")
+	goldenCorpus(t, "testdata/specs", filepath.Join("testdata", "golden"), goldenOptions)
+}
+
+// goldenCorpus converts every spec in specDir for cgroup v2 and v1, checks
+// that the output parses back to itself, and compares it (and, for v2, the
+// rest of the result) with the files in goldenDir.
+func goldenCorpus(t *testing.T, specDir, goldenDir string, options func(name string, cgroupVersion int) Options) {
+	inputs, err := filepath.Glob(filepath.Join(specDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(inputs) == 0 {
-		t.Fatal("no inputs under testdata/specs")
+		t.Fatalf("no inputs under %s", specDir)
 	}
 	for _, in := range inputs {
 		name := strings.TrimSuffix(filepath.Base(in), ".json")
@@ -119,9 +126,9 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, v := range []int{2, 1} {
-				res, err := Convert(&spec, goldenOptions(name, v))
+				res, err := Convert(&spec, options(name, v))
 				if err != nil {
-					t.Fatalf("cgroup v%d: %v", v, err)
+					t.Fatalf("cgroup v%d: spec refused: %v", v, err)
 				}
 				conf := res.Config.String()
 				back, err := Parse(strings.NewReader(conf))
@@ -131,9 +138,9 @@ func TestGolden(t *testing.T) {
 				if back.String() != conf {
 					t.Fatalf("cgroup v%d: round trip differs", v)
 				}
-				checkGolden(t, filepath.Join("testdata", "golden", fmt.Sprintf("%s.cgroup%d.lxc.conf", name, v)), conf)
+				checkGolden(t, filepath.Join(goldenDir, fmt.Sprintf("%s.cgroup%d.lxc.conf", name, v)), conf)
 				if v == 2 {
-					checkGolden(t, filepath.Join("testdata", "golden", name+".result.txt"), resultExtra(t, res))
+					checkGolden(t, filepath.Join(goldenDir, name+".result.txt"), resultExtra(t, res))
 				}
 			}
 		})

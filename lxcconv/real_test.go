@@ -1,17 +1,13 @@
 package lxcconv
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // busyboxRootfs mirrors the root filesystem of the image the captures in
@@ -82,43 +78,6 @@ func realOptions(name string, cgroupVersion int) Options {
 // result with testdata/golden/real. containerd's own specs must be
 // runnable: a refusal fails the test.
 func TestGoldenReal(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/real/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inputs) == 0 {
-		t.Fatal("no inputs under testdata/real (integration/speccapture makes them)")
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".json")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var spec specs.Spec
-			if err := json.Unmarshal(data, &spec); err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range []int{2, 1} {
-				res, err := Convert(&spec, realOptions(name, v))
-				if err != nil {
-					t.Fatalf("cgroup v%d: containerd's spec refused: %v", v, err)
-				}
-				conf := res.Config.String()
-				back, err := Parse(strings.NewReader(conf))
-				if err != nil {
-					t.Fatalf("cgroup v%d: output does not parse back: %v", v, err)
-				}
-				if back.String() != conf {
-					t.Fatalf("cgroup v%d: round trip differs", v)
-				}
-				dir := filepath.Join("testdata", "golden", "real")
-				checkGolden(t, filepath.Join(dir, fmt.Sprintf("%s.cgroup%d.lxc.conf", name, v)), conf)
-				if v == 2 {
-					checkGolden(t, filepath.Join(dir, name+".result.txt"), resultExtra(t, res))
-				}
-			}
-		})
-	}
+	// (integration/speccapture makes the inputs.)
+	goldenCorpus(t, "testdata/real", filepath.Join("testdata", "golden", "real"), realOptions)
 }
