@@ -50,10 +50,10 @@ END {
 		base = ""
 		for (j = 1; j <= n; j++) {
 			o = order[j]; g = o; sub(/\/[^\/]*$/, "", g)
-			if (g == group && o != name && o ~ /\/(bare|bare-zfs|overlayfs)$/) base = o
+			if (g == group && o != name && o ~ /\/(bare|bare-zfs|overlayfs|1MiB)$/) base = o
 		}
 		ratio = "";
-		if (base != "" && name !~ /\/(bare|bare-zfs|overlayfs)$/) ratio = sprintf("%.2f× %s", m / median(v[base]), substr(base, length(group) + 2))
+		if (base != "" && name !~ /\/(bare|bare-zfs|overlayfs|1MiB)$/) ratio = sprintf("%.2f× %s", m / median(v[base]), substr(base, length(group) + 2))
 		printf("| `%s` | %.3f | %s | %s |\n", name, m, ratio, extra[name])
 	}
 }' "$raw/all.txt")
