@@ -1,6 +1,7 @@
-// Command zfslxc is the admin tool of zfslxc: development pools and
-// configuration snippets now; environment checks, garbage collection and
-// ZFS templates of OCI images as later commands.
+// Command zfslxc is the admin tool of zfslxc: development pools,
+// configuration snippets, environment checks (doctor) and snapshot garbage
+// collection now; ZFS templates of OCI images and plain LXC containers
+// cloned from them are to come.
 package main
 
 import (
@@ -32,7 +33,9 @@ Examples:
    zfslxc devpool status
    zfslxc devpool down               # destroy the pool and its file
    zfslxc config containerd --version 2 >> /etc/containerd/config.toml
-   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
+   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml
+   zfslxc doctor                     # what is missing or wrong, with the command that fixes it
+   zfslxc gc --dry-run               # what the snapshotter's cleanup would destroy (daemon stopped)`,
 		Version: version.String(),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: trace, debug, info, warn, error"},
@@ -43,6 +46,8 @@ Examples:
 		Commands: []*cli.Command{
 			devpoolCommand(),
 			configCommand(),
+			doctorCommand(),
+			gcCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -1,0 +1,517 @@
+// Package task is the containerd task API v2 (ttrpc) of
+// containerd-shim-lxc-v1: one LXC container per task, run with lxcrun.
+// This file is the only place errors become gRPC statuses (errgrpc), so
+// errdefs classes (NotFound, NotImplemented, ...) survive the wire.
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	eventstypes "github.com/containerd/containerd/api/events"
+	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
+	tasktypes "github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/core/mount"
+	"github.com/containerd/containerd/v2/core/runtime"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/errdefs/pkg/errgrpc"
+	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
+	"github.com/zfslxc/zfslxc/lxcrun"
+)
+
+// StateDirName is the LXC state directory (lxcrun's) inside the bundle:
+// config, process.json, exec fifo, status, lxc.log. Never /var/lib/lxc.
+const StateDirName = "lxc"
+
+// exitUnknown is the status reported when the starter gave none.
+const exitUnknown = 255
+
+// Config configures New.
+type Config struct {
+	Namespace string
+	Publisher *Publisher
+	// Shutdown is called (once) when containerd asks the shim to exit
+	// and no task is left.
+	Shutdown func()
+}
+
+// Service implements taskapi.TTRPCTaskService.
+type Service struct {
+	cfg          Config
+	shutdownOnce sync.Once
+
+	mu    sync.Mutex       // guards tasks
+	tasks map[string]*task // guarded by mu
+}
+
+var _ taskapi.TTRPCTaskService = (*Service)(nil)
+
+// New returns the task service.
+func New(ctx context.Context, cfg Config) *Service {
+	return &Service{cfg: cfg, tasks: map[string]*task{}}
+}
+
+// task states (the init process's).
+type state int
+
+const (
+	stateCreated state = iota
+	stateRunning
+	stateStopped
+)
+
+type task struct {
+	id, bundle string
+	rootfs     string // mounted rootfs; "" when containerd gave none
+	stdin      string
+	stdout     string
+	stderr     string
+	pid        int
+	lxc        *lxcrun.Container
+	io         *pipeIO
+
+	exited     chan struct{} // closed once the exit is recorded
+	exitStatus uint32        // written before exited is closed
+	exitedAt   time.Time     // written before exited is closed
+
+	// mu orders Start and the exit: the exit event is published after
+	// the start event.
+	mu    sync.Mutex
+	state state // guarded by mu
+}
+
+func (s *Service) get(id, execID string) (*task, error) {
+	if execID != "" {
+		return nil, fmt.Errorf("exec %s: %w", execID, errdefs.ErrNotFound)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tasks[id]
+	if t == nil {
+		return nil, fmt.Errorf("task %s: %w", id, errdefs.ErrNotFound)
+	}
+	return t, nil
+}
+
+func toGRPC(err error) error { return errgrpc.ToGRPC(err) }
+
+// Create mounts the rootfs, converts config.json and starts the container
+// up to the point where init waits for Start.
+func (s *Service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (*taskapi.CreateTaskResponse, error) {
+	resp, err := s.create(ctx, r)
+	return resp, toGRPC(err)
+}
+
+func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
+	if r.Terminal {
+		return nil, fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
+	}
+	if r.Checkpoint != "" {
+		return nil, fmt.Errorf("checkpoint: %w", errdefs.ErrNotImplemented)
+	}
+	s.mu.Lock()
+	if _, ok := s.tasks[r.ID]; ok {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("task %s: %w", r.ID, errdefs.ErrAlreadyExists)
+	}
+	s.tasks[r.ID] = nil // reserved
+	s.mu.Unlock()
+	defer func() {
+		if retErr != nil {
+			s.mu.Lock()
+			delete(s.tasks, r.ID)
+			s.mu.Unlock()
+		}
+	}()
+
+	t := &task{id: r.ID, bundle: r.Bundle, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, exited: make(chan struct{})}
+	data, err := os.ReadFile(filepath.Join(r.Bundle, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return nil, fmt.Errorf("config.json: %w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	if spec.Process != nil && spec.Process.Terminal {
+		return nil, fmt.Errorf("process.terminal: %w", errdefs.ErrNotImplemented)
+	}
+
+	rootfs := filepath.Join(r.Bundle, "rootfs")
+	if len(r.Rootfs) > 0 {
+		if err := os.MkdirAll(rootfs, 0o711); err != nil {
+			return nil, err
+		}
+		if err := mount.All(mount.FromProto(r.Rootfs), rootfs); err != nil {
+			return nil, fmt.Errorf("mounting rootfs: %w", err)
+		}
+		t.rootfs = rootfs
+		defer func() {
+			if retErr != nil {
+				if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil {
+					log.G(ctx).WithError(err).Warn("unmounting rootfs")
+				}
+			}
+		}()
+	}
+
+	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor()}
+	if t.rootfs != "" {
+		co.RootfsPath = t.rootfs
+	}
+	if spec.Root != nil {
+		root := spec.Root.Path
+		if !filepath.IsAbs(root) {
+			root = filepath.Join(r.Bundle, root)
+		}
+		co.RootFS = os.DirFS(root)
+	}
+	c, err := lxcrun.Prepare(ctx, filepath.Join(r.Bundle, StateDirName), &spec, lxcrun.Options{Name: r.ID, Convert: co})
+	if err != nil {
+		return nil, err
+	}
+	t.lxc = c
+	defer func() {
+		if retErr != nil {
+			if err := c.Delete(context.WithoutCancel(ctx)); err != nil {
+				log.G(ctx).WithError(err).Warn("removing LXC state")
+			}
+		}
+	}()
+	pio, err := newPipeIO(ctx, r.Stdin, r.Stdout, r.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	stdio := lxcrun.Stdio{}
+	// Typed nil *os.File would not be nil interfaces: set only what exists.
+	if pio.childIn != nil {
+		stdio.Stdin = pio.childIn
+	}
+	if pio.childOut != nil {
+		stdio.Stdout = pio.childOut
+	}
+	if pio.childErr != nil {
+		stdio.Stderr = pio.childErr
+	}
+	err = c.Start(ctx, stdio)
+	pio.closeChild()
+	if err != nil {
+		pio.Close()
+		return nil, err
+	}
+	t.io = pio
+	t.pid = c.Pid()
+	go s.waitExit(t)
+
+	s.mu.Lock()
+	s.tasks[r.ID] = t
+	s.mu.Unlock()
+	s.cfg.Publisher.Publish(ctx, runtime.TaskCreateEventTopic, &eventstypes.TaskCreate{
+		ContainerID: r.ID,
+		Bundle:      r.Bundle,
+		Rootfs:      r.Rootfs,
+		IO:          &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal},
+		Pid:         uint32(t.pid),
+	})
+	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
+}
+
+// defaultAppArmor is "unconfined" where AppArmor is off (LXC's default
+// profile cannot be loaded there), else empty (LXC's default).
+func defaultAppArmor() string {
+	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
+	if err == nil && strings.TrimSpace(string(data)) == "Y" {
+		return ""
+	}
+	return "unconfined"
+}
+
+// waitExit records the container's exit once its output is copied, and
+// publishes it (after the start event, if Start is under way).
+func (s *Service) waitExit(t *task) {
+	ctx := log.WithLogger(context.Background(), log.L.WithField("id", t.id))
+	st, err := t.lxc.Wait(ctx)
+	code := uint32(st.ExitCode())
+	if err != nil {
+		log.G(ctx).WithError(err).Error("container ended without a status")
+		code = exitUnknown
+	}
+	t.io.waitOutput()
+	t.mu.Lock()
+	t.exitStatus = code
+	t.exitedAt = time.Now()
+	t.state = stateStopped
+	close(t.exited)
+	t.mu.Unlock()
+	log.G(ctx).WithField("status", st.String()).Debug("container exited")
+	s.cfg.Publisher.Publish(ctx, runtime.TaskExitEventTopic, &eventstypes.TaskExit{
+		ContainerID: t.id,
+		ID:          t.id,
+		Pid:         uint32(t.pid),
+		ExitStatus:  code,
+		ExitedAt:    timestamppb.New(t.exitedAt),
+	})
+}
+
+// Start lets the created container's process run.
+func (s *Service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
+	resp, err := s.start(ctx, r)
+	return resp, toGRPC(err)
+}
+
+func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
+	t, err := s.get(r.ID, r.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state {
+	case stateRunning:
+		return nil, fmt.Errorf("cannot start task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
+	case stateStopped:
+		return nil, fmt.Errorf("cannot start task %s in stopped state: %w", t.id, errdefs.ErrFailedPrecondition)
+	}
+	if err := t.lxc.Release(ctx); err != nil {
+		return nil, err
+	}
+	t.state = stateRunning
+	s.cfg.Publisher.Publish(ctx, runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(t.pid)})
+	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
+}
+
+// Wait returns the exit status; callers may come before Start and
+// concurrently.
+func (s *Service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
+	t, err := s.get(r.ID, r.ExecID)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	select {
+	case <-t.exited:
+		return &taskapi.WaitResponse{ExitStatus: t.exitStatus, ExitedAt: timestamppb.New(t.exitedAt)}, nil
+	case <-ctx.Done():
+		return nil, toGRPC(ctx.Err())
+	}
+}
+
+// State reports the task.
+func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
+	t, err := s.get(r.ID, r.ExecID)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	resp := &taskapi.StateResponse{
+		ID: t.id, Bundle: t.bundle, Pid: uint32(t.pid),
+		Stdin: t.stdin, Stdout: t.stdout, Stderr: t.stderr,
+	}
+	switch t.state {
+	case stateCreated:
+		resp.Status = tasktypes.Status_CREATED
+	case stateRunning:
+		resp.Status = tasktypes.Status_RUNNING
+	case stateStopped:
+		resp.Status = tasktypes.Status_STOPPED
+		resp.ExitStatus = t.exitStatus
+		resp.ExitedAt = timestamppb.New(t.exitedAt)
+	}
+	return resp, nil
+}
+
+// Kill signals the container's init. All: the same for now (see Pids).
+func (s *Service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
+	t, err := s.get(r.ID, r.ExecID)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	select {
+	case <-t.exited:
+		return nil, toGRPC(fmt.Errorf("task %s: process already finished: %w", t.id, errdefs.ErrNotFound))
+	default:
+	}
+	if err := t.lxc.Kill(ctx, syscall.Signal(r.Signal)); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, nil
+}
+
+// Delete removes a stopped (or never started) task: LXC state, rootfs
+// mount.
+func (s *Service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
+	resp, err := s.delete(ctx, r)
+	return resp, toGRPC(err)
+}
+
+func (s *Service) delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
+	t, err := s.get(r.ID, r.ExecID)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	st := t.state
+	t.mu.Unlock()
+	if st == stateRunning {
+		return nil, fmt.Errorf("cannot delete task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
+	}
+	if err := s.destroy(ctx, t); err != nil {
+		return nil, err
+	}
+	s.cfg.Publisher.Publish(ctx, runtime.TaskDeleteEventTopic, &eventstypes.TaskDelete{
+		ContainerID: t.id, ID: t.id, Pid: uint32(t.pid),
+		ExitStatus: t.exitStatus, ExitedAt: timestamppb.New(t.exitedAt),
+	})
+	return &taskapi.DeleteResponse{Pid: uint32(t.pid), ExitStatus: t.exitStatus, ExitedAt: timestamppb.New(t.exitedAt)}, nil
+}
+
+// destroy kills the container if needed, waits for its exit, removes its
+// state and rootfs mount, and forgets it.
+func (s *Service) destroy(ctx context.Context, t *task) error {
+	// lxcrun's Delete kills what still runs and removes the state dir.
+	if err := t.lxc.Delete(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-t.exited:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	t.io.Close()
+	if t.rootfs != "" {
+		if err := mount.UnmountAll(t.rootfs, syscall.MNT_DETACH); err != nil {
+			return fmt.Errorf("unmounting rootfs: %w", err)
+		}
+	}
+	s.mu.Lock()
+	delete(s.tasks, t.id)
+	s.mu.Unlock()
+	return nil
+}
+
+// Cleanup destroys every task (the shim got SIGTERM).
+func (s *Service) Cleanup(ctx context.Context) {
+	s.mu.Lock()
+	var ts []*task
+	for _, t := range s.tasks {
+		if t != nil {
+			ts = append(ts, t)
+		}
+	}
+	s.mu.Unlock()
+	for _, t := range ts {
+		if err := s.destroy(ctx, t); err != nil {
+			log.G(ctx).WithError(err).WithField("id", t.id).Warn("cleanup")
+		}
+	}
+}
+
+// CleanupBundle removes what a shim that is gone left in bundle: the
+// rootfs mount and the LXC state directory (the `delete` action).
+func CleanupBundle(ctx context.Context, bundle string) error {
+	var errs []error
+	rootfs := filepath.Join(bundle, "rootfs")
+	if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("unmounting rootfs: %w", err))
+	}
+	if err := os.RemoveAll(filepath.Join(bundle, StateDirName)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Pids lists the task's init (only, for now).
+func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	select {
+	case <-t.exited:
+		return &taskapi.PidsResponse{}, nil
+	default:
+	}
+	return &taskapi.PidsResponse{Processes: []*tasktypes.ProcessInfo{{Pid: uint32(t.pid)}}}, nil
+}
+
+// Connect reports the shim's and the task's pids.
+func (s *Service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*taskapi.ConnectResponse, error) {
+	resp := &taskapi.ConnectResponse{ShimPid: uint32(os.Getpid())}
+	if t, err := s.get(r.ID, ""); err == nil {
+		resp.TaskPid = uint32(t.pid)
+	}
+	return resp, nil
+}
+
+// Shutdown makes the shim exit once no task is left.
+func (s *Service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*emptypb.Empty, error) {
+	s.mu.Lock()
+	n := len(s.tasks)
+	s.mu.Unlock()
+	if n > 0 && !r.Now {
+		return &emptypb.Empty{}, nil
+	}
+	s.shutdownOnce.Do(func() {
+		if s.cfg.Shutdown != nil {
+			s.cfg.Shutdown()
+		}
+	})
+	return &emptypb.Empty{}, nil
+}
+
+func notImplemented(what string) error {
+	return toGRPC(fmt.Errorf("%s: %w", what, errdefs.ErrNotImplemented))
+}
+
+// Exec is not implemented yet.
+func (s *Service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("exec")
+}
+
+// Pause is not implemented yet.
+func (s *Service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("pause")
+}
+
+// Resume is not implemented yet.
+func (s *Service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("resume")
+}
+
+// Checkpoint is not implemented.
+func (s *Service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("checkpoint")
+}
+
+// ResizePty is not implemented yet (no terminal mode).
+func (s *Service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("resize pty")
+}
+
+// CloseIO is not implemented yet.
+func (s *Service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("close io")
+}
+
+// Update is not implemented yet.
+func (s *Service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*emptypb.Empty, error) {
+	return nil, notImplemented("update")
+}
+
+// Stats is not implemented yet.
+func (s *Service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.StatsResponse, error) {
+	return nil, notImplemented("stats")
+}
