@@ -363,6 +363,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	}
 	c.cmd = cmd
 	go c.wait()
+	// Recorded at once, so that a shim killed during create leaves
+	// enough for Cleanup.
+	if err := c.writePids(cmd.Process.Pid, 0); err != nil {
+		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
+	}
 	for _, f := range files {
 		f.Close()
 	}
@@ -382,6 +387,9 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return err
 	}
 	c.pid = pid
+	if err := c.writePids(cmd.Process.Pid, pid); err != nil {
+		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
+	}
 	return nil
 }
 

@@ -333,7 +333,8 @@ func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 	return resp, nil
 }
 
-// Kill signals the container's init. All: the same for now (see Pids).
+// Kill signals the container's init, or with All every process of the
+// container (see Pids).
 func (s *Service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
@@ -344,7 +345,11 @@ func (s *Service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 		return nil, toGRPC(fmt.Errorf("task %s: process already finished: %w", t.id, errdefs.ErrNotFound))
 	default:
 	}
-	if err := t.lxc.Kill(ctx, syscall.Signal(r.Signal)); err != nil {
+	kill := t.lxc.Kill
+	if r.All {
+		kill = t.lxc.KillAll
+	}
+	if err := kill(ctx, syscall.Signal(r.Signal)); err != nil {
 		return nil, toGRPC(err)
 	}
 	return &emptypb.Empty{}, nil
@@ -419,21 +424,25 @@ func (s *Service) Cleanup(ctx context.Context) {
 	}
 }
 
-// CleanupBundle removes what a shim that is gone left in bundle: the
-// rootfs mount and the LXC state directory (the `delete` action).
+// CleanupBundle removes what a shim that is gone left in bundle (the
+// `delete` action): it kills the container if it still runs (init, then
+// zfslxc-start, identified by the pids and start times lxcrun recorded in
+// the state directory), removes the LXC state directory and unmounts the
+// rootfs.
 func CleanupBundle(ctx context.Context, bundle string) error {
 	var errs []error
+	if err := lxcrun.Cleanup(ctx, filepath.Join(bundle, StateDirName)); err != nil {
+		errs = append(errs, fmt.Errorf("stopping the container: %w", err))
+	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("unmounting rootfs: %w", err))
 	}
-	if err := os.RemoveAll(filepath.Join(bundle, StateDirName)); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
 }
 
-// Pids lists the task's init (only, for now).
+// Pids lists every process of the container (host pids, from its
+// cgroup); empty once it has ended.
 func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
 	t, err := s.get(r.ID, "")
 	if err != nil {
@@ -444,7 +453,18 @@ func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.Pi
 		return &taskapi.PidsResponse{}, nil
 	default:
 	}
-	return &taskapi.PidsResponse{Processes: []*tasktypes.ProcessInfo{{Pid: uint32(t.pid)}}}, nil
+	pids, err := t.lxc.Pids(ctx)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return &taskapi.PidsResponse{}, nil
+		}
+		return nil, toGRPC(err)
+	}
+	resp := &taskapi.PidsResponse{}
+	for _, p := range pids {
+		resp.Processes = append(resp.Processes, &tasktypes.ProcessInfo{Pid: uint32(p)})
+	}
+	return resp, nil
 }
 
 // Connect reports the shim's and the task's pids.
