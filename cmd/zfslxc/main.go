@@ -1,7 +1,7 @@
 // Command zfslxc is the admin tool of zfslxc: development pools,
-// configuration snippets, environment checks (doctor) and snapshot garbage
-// collection now; ZFS templates of OCI images and plain LXC containers
-// cloned from them are to come.
+// configuration snippets, environment checks (doctor), snapshot garbage
+// collection, ZFS templates of OCI images and plain LXC containers cloned
+// from them.
 package main
 
 import (
@@ -35,7 +35,9 @@ Examples:
    zfslxc config containerd --version 2 >> /etc/containerd/config.toml
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml
    zfslxc doctor                     # what is missing or wrong, with the command that fixes it
-   zfslxc gc --dry-run               # what the snapshotter's cleanup would destroy (daemon stopped)`,
+   zfslxc gc --dry-run               # what the snapshotter's cleanup would destroy (daemon stopped)
+   zfslxc template create busybox --from busybox.oci.tar
+   zfslxc lxc create web --template busybox -- echo hello   # then: lxc-start -n web -F`,
 		Version: version.String(),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "log level: trace, debug, info, warn, error"},
@@ -48,6 +50,8 @@ Examples:
 			configCommand(),
 			doctorCommand(),
 			gcCommand(),
+			templateCommand(),
+			lxcCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
+	"github.com/zfslxc/zfslxc/lxcct"
+	"github.com/zfslxc/zfslxc/lxcrun"
+)
+
+func lxcPathFlag() cli.Flag {
+	return &cli.StringFlag{Name: "lxcpath", Aliases: []string{"P"}, Value: lxcct.DefaultLXCPath, Usage: "LXC's lxcpath: the container goes to <lxcpath>/CT"}
+}
+
+func openContainers(c *cli.Context) (*lxcct.Manager, error) {
+	s, err := openTemplates(c)
+	if err != nil {
+		return nil, err
+	}
+	initBin, err := lxcrun.FindBinary(c.String("bin-dir"), lxcrun.InitBinary)
+	if err != nil {
+		return nil, err
+	}
+	return lxcct.NewManager(s, c.String("lxcpath"), initBin)
+}
+
+func lxcCommonFlags() []cli.Flag {
+	return []cli.Flag{
+		templateDatasetFlag(),
+		lxcPathFlag(),
+		&cli.StringFlag{Name: "bin-dir", Usage: "directory holding zfslxc-init (default: $" + lxcrun.EnvBinDir + ", next to zfslxc, or on PATH)"},
+	}
+}
+
+func lxcCommand() *cli.Command {
+	createFlags := append(lxcCommonFlags(),
+		&cli.StringFlag{Name: "template", Aliases: []string{"t"}, Usage: "(required) template to clone (zfslxc template ls)"},
+		&cli.StringFlag{Name: "entrypoint", Usage: "replace the image's ENTRYPOINT (one word, like docker run --entrypoint; drops the image's CMD)"},
+		&cli.GenericFlag{Name: "env", Aliases: []string{"e"}, Value: &multiValue{}, Usage: "set an environment variable `K=V` (repeatable; commas are kept)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "user: name, uid, name:group or uid:gid, looked up in the image"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory (created if missing)"},
+		&cli.BoolFlag{Name: "init", Usage: "keep zfslxc-init as PID 1, reaping zombies and forwarding signals (docker run --init)"},
+		&cli.BoolFlag{Name: "json", Usage: "print the container as JSON"},
+	)
+	return &cli.Command{
+		Name:  "lxc",
+		Usage: "plain LXC containers whose rootfs is a ZFS clone of a template",
+		Description: `The container's rootfs is <dataset>/ct-CT, a zfs clone of TEMPLATE@template
+(O(1), no copy); <lxcpath>/CT/config runs the image's ENTRYPOINT+CMD through
+zfslxc-init with its argv byte for byte, so the lxc-* tools work as usual.
+
+Examples:
+   zfslxc lxc create web --template busybox
+   zfslxc lxc create job --template busybox --env MODE=x -- /bin/sh -c 'echo "$MODE"'
+   lxc-start -n web -F                  # the process's stdio is lxc-start's
+   lxc-start -n web && lxc-attach -n web -- ps
+   zfslxc lxc snapshot web before-upgrade
+   zfslxc lxc rollback web before-upgrade   # container stopped
+   zfslxc lxc rm web                    # lxc-stop -k if running, destroys the clone and <lxcpath>/web`,
+		Subcommands: []*cli.Command{
+			{
+				Name:            "create",
+				Usage:           "create container CT from a template",
+				ArgsUsage:       "CT [-- ARGS...]",
+				Flags:           createFlags,
+				SkipFlagParsing: true,
+				Description: `ARGS replace the image's CMD (appended to the entrypoint). Flags may come
+before or after CT; everything after "--" is ARGS.`,
+				Action: interspersed(lxcCreate),
+			},
+			{
+				Name:            "rm",
+				Aliases:         []string{"remove"},
+				Usage:           "stop (lxc-stop -k) and remove container CT: its clone and <lxcpath>/CT",
+				ArgsUsage:       "CT",
+				Flags:           lxcCommonFlags(),
+				SkipFlagParsing: true,
+				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
+					if err := positional(pos, "CT"); err != nil {
+						return err
+					}
+					name := pos[0]
+					m, err := openContainers(c)
+					if err != nil {
+						return err
+					}
+					removed, err := m.Remove(c.Context, name)
+					for _, r := range removed {
+						fmt.Fprintln(c.App.Writer, "removed", r)
+					}
+					return err
+				}),
+			},
+			{
+				Name:            "snapshot",
+				Usage:           "zfs snapshot of container CT's root filesystem",
+				ArgsUsage:       "CT NAME",
+				Flags:           lxcCommonFlags(),
+				SkipFlagParsing: true,
+				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
+					if err := positional(pos, "CT", "NAME"); err != nil {
+						return err
+					}
+					m, err := openContainers(c)
+					if err != nil {
+						return err
+					}
+					snap, err := m.Snapshot(c.Context, pos[0], pos[1])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, "snapshot", snap)
+					return nil
+				}),
+			},
+			{
+				Name:      "rollback",
+				Usage:     "roll container CT's root filesystem back to snapshot NAME (container stopped)",
+				ArgsUsage: "CT NAME",
+				Flags: append(lxcCommonFlags(),
+					&cli.BoolFlag{Name: "destroy-newer", Usage: "roll back past later snapshots, destroying them (zfs rollback -r)"}),
+				SkipFlagParsing: true,
+				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
+					if err := positional(pos, "CT", "NAME"); err != nil {
+						return err
+					}
+					m, err := openContainers(c)
+					if err != nil {
+						return err
+					}
+					snap, err := m.Rollback(c.Context, pos[0], pos[1], c.Bool("destroy-newer"))
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(c.App.Writer, "rolled back to", snap)
+					return nil
+				}),
+			},
+		},
+	}
+}
+
+// parseInterspersed parses flags anywhere before "--": urfave/cli v2 stops
+// at the first positional argument, and `lxc create CT --template X` must
+// work. It returns the positional arguments, the arguments after "--" (nil
+// without "--"), and the flag set.
+func parseInterspersed(c *cli.Context, args []string) (*flag.FlagSet, []string, []string, error) {
+	set := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	for _, f := range c.Command.Flags {
+		if err := f.Apply(set); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	var pos, after []string
+	for {
+		if err := set.Parse(args); err != nil {
+			return nil, nil, nil, err
+		}
+		rest := set.Args()
+		// flag.Parse consumes a "--" terminator: it was there when the
+		// argument before rest is "--".
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			after = append([]string{}, rest...)
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	return set, pos, after, nil
+}
+
+// interspersed wraps a subcommand's action (the command must set
+// SkipFlagParsing) so that flags may come anywhere before "--", as in
+// `zfslxc template create NAME --from X`: urfave/cli v2 stops parsing at the
+// first positional argument. The action gets a context whose flags are
+// parsed, the positional arguments, and the arguments after "--" (nil when
+// there is no "--").
+func interspersed(action func(c *cli.Context, pos, after []string) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		for _, a := range c.Args().Slice() {
+			if a == "--" {
+				break
+			}
+			if a == "-h" || a == "--help" || a == "-help" {
+				return cli.ShowSubcommandHelp(c)
+			}
+		}
+		set, pos, after, err := parseInterspersed(c, c.Args().Slice())
+		if err != nil {
+			return err
+		}
+		cc := cli.NewContext(c.App, set, c.Lineage()[1])
+		cc.Command = c.Command
+		cc.Context = c.Context
+		return action(cc, pos, after)
+	}
+}
+
+// positional checks the number of positional arguments.
+func positional(pos []string, want ...string) error {
+	if len(pos) != len(want) {
+		return fmt.Errorf("want %s, got %q", strings.Join(want, " "), strings.Join(pos, " "))
+	}
+	return nil
+}
+
+func lxcCreate(cc *cli.Context, pos, after []string) error {
+	if err := positional(pos, "CT"); err != nil {
+		return err
+	}
+	ov := lxcconv.Overrides{
+		Env:        cc.Generic("env").(*multiValue).values,
+		User:       cc.String("user"),
+		WorkingDir: cc.String("workdir"),
+	}
+	if cc.IsSet("entrypoint") {
+		ep := cc.String("entrypoint")
+		ov.Entrypoint = []string{}
+		if ep != "" {
+			ov.Entrypoint = []string{ep}
+		}
+	}
+	if after != nil {
+		ov.Args = after
+	}
+	if cc.String("template") == "" {
+		return errors.New(`required flag "template" not set`)
+	}
+	m, err := openContainers(cc)
+	if err != nil {
+		return err
+	}
+	ct, err := m.Create(cc.Context, pos[0], lxcct.CreateOptions{Template: cc.String("template"), Overrides: ov, Reaper: cc.Bool("init")})
+	if err != nil {
+		return err
+	}
+	if cc.Bool("json") {
+		enc := json.NewEncoder(cc.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(ct)
+	}
+	argv, _ := json.Marshal(ct.Process.Args)
+	fmt.Fprintf(cc.App.Writer, "container %s: rootfs %s (clone of %s)\n  config %s\n  runs %s as %d:%d in %s\n  start: lxc-start -n %s -P %s [-F]\n",
+		ct.Name, ct.Dataset, ct.Origin, ct.ConfigPath, argv, ct.Process.UID, ct.Process.GID, ct.Process.Cwd, ct.Name, m.LXCPath())
+	return nil
+}
+
+func isSet(set *flag.FlagSet, name string) bool {
+	found := false
+	set.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
+}
+
+// multiValue is a repeatable string flag that, unlike cli.StringSlice,
+// does not split values on commas (K=a,b is one variable).
+type multiValue struct{ values []string }
+
+func (m *multiValue) Set(v string) error { m.values = append(m.values, v); return nil }
+func (m *multiValue) String() string {
+	if m == nil {
+		return ""
+	}
+	return strings.Join(m.values, " ")
+}

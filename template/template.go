@@ -1,0 +1,508 @@
+// Package template makes ZFS templates of OCI images for plain LXC
+// containers: the image's layers unpacked, in order, onto one dataset
+// <parent>/<name>, frozen as <parent>/<name>@template (readonly=on), with
+// the image config and digest kept in user properties of the dataset.
+// Containers are `zfs clone`s of that snapshot (package lxcct), so a
+// container costs no copy whatever the image size.
+//
+// Properties of a template dataset (docs/templates.md):
+//
+//	io.zfslxc:template      the template name (marks the dataset as one)
+//	io.zfslxc:image-digest  digest of the image manifest (the cache key)
+//	io.zfslxc:source        where it was made from
+//	io.zfslxc:config        the image config (ocispec.ImageConfig) as
+//	                        base64 JSON, split over io.zfslxc:config.0, .1,
+//	                        … when longer than one property value may be;
+//	                        io.zfslxc:config holds the number of parts
+//
+// A dataset without its @template snapshot is an interrupted create: the
+// next create of that name destroys it and starts over.
+package template
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/pkg/archive"
+	"github.com/containerd/containerd/v2/pkg/archive/compression"
+	"github.com/containerd/errdefs"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/zfslxc/zfslxc/zfsdriver"
+)
+
+// User properties of a template dataset.
+const (
+	PropTemplate = "io.zfslxc:template"
+	PropDigest   = "io.zfslxc:image-digest"
+	PropSource   = "io.zfslxc:source"
+	PropConfig   = "io.zfslxc:config"
+)
+
+// SnapshotName is the snapshot every container is cloned from.
+const SnapshotName = "template"
+
+// DefaultParentName is the parent dataset under a pool: <pool>/zfslxc-templates.
+const DefaultParentName = "zfslxc-templates"
+
+// ContainerPrefix starts the names of container clones under the parent
+// (package lxcct); template names may not start with it.
+const ContainerPrefix = "ct-"
+
+// configChunk is the size of one part of io.zfslxc:config: zfs-fuse and
+// old pools cap a property value at 1024 bytes.
+const configChunk = 1000
+
+// Template is a template as found on ZFS.
+type Template struct {
+	Name     string              `json:"name"`
+	Dataset  string              `json:"dataset"`
+	Snapshot string              `json:"snapshot"`
+	Digest   digest.Digest       `json:"image_digest"`
+	Source   string              `json:"source,omitempty"`
+	Config   ocispec.ImageConfig `json:"config"`
+	// Size is what the template's files take (referenced).
+	Size uint64 `json:"size"`
+	// Clones are the datasets cloned from Snapshot.
+	Clones []string `json:"clones"`
+}
+
+// Store manages the templates under one parent dataset.
+type Store struct {
+	zfs    *zfsdriver.Driver
+	parent string
+}
+
+// NewStore returns the store of templates under parent (created on the
+// first Create).
+func NewStore(zfs *zfsdriver.Driver, parent string) (*Store, error) {
+	if err := zfsdriver.ValidateDataset(parent); err != nil {
+		return nil, fmt.Errorf("template dataset %q: %w", parent, err)
+	}
+	return &Store{zfs: zfs, parent: parent}, nil
+}
+
+// Parent returns the parent dataset.
+func (s *Store) Parent() string { return s.parent }
+
+// Driver returns the zfs driver.
+func (s *Store) Driver() *zfsdriver.Driver { return s.zfs }
+
+// Dataset returns the dataset of template name.
+func (s *Store) Dataset(name string) string { return s.parent + "/" + name }
+
+// ValidateName checks a template (or container) name: one dataset name
+// component, not starting with ContainerPrefix.
+func ValidateName(name string) error {
+	if name == "" || strings.ContainsAny(name, "/@# ") {
+		return fmt.Errorf("name %q: must be one dataset name component: %w", name, errdefs.ErrInvalidArgument)
+	}
+	if err := zfsdriver.ValidateDataset("p/" + name); err != nil {
+		return fmt.Errorf("name %q: %w", name, err)
+	}
+	return nil
+}
+
+func validateTemplateName(name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	if strings.HasPrefix(name, ContainerPrefix) {
+		return fmt.Errorf("template name %q: %q starts container datasets: %w", name, ContainerPrefix, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// CreateResult says what Create did.
+type CreateResult struct {
+	Template *Template
+	// Cached is set when the template already held this image: nothing
+	// was done.
+	Cached bool
+	// Elapsed is the time the unpack took.
+	Elapsed time.Duration
+}
+
+// Create makes template name from the OCI image layout (tar or directory)
+// at from. Progress lines go to progress (may be nil). A template of that
+// name with the same image digest is a cache hit; with another image it is
+// an AlreadyExists error.
+func (s *Store) Create(ctx context.Context, name, from string, progress io.Writer) (*CreateResult, error) {
+	if err := validateTemplateName(name); err != nil {
+		return nil, err
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	l, err := openLayout(from)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	img, err := readImage(l)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", from, err)
+	}
+	for i, ld := range img.layers {
+		if !layerSupported(ld.MediaType) {
+			return nil, fmt.Errorf("layer %d (%s): media type %q: %w", i, ld.Digest, ld.MediaType, errdefs.ErrNotImplemented)
+		}
+	}
+	ds := s.Dataset(name)
+	existing, err := s.Get(ctx, name)
+	switch {
+	case err == nil && existing.Digest == img.digest:
+		return &CreateResult{Template: existing, Cached: true}, nil
+	case err == nil:
+		return nil, fmt.Errorf("template %s exists with image %s (not %s): remove it first: %w",
+			name, existing.Digest, img.digest, errdefs.ErrAlreadyExists)
+	case !errdefs.IsNotFound(err):
+		return nil, err
+	}
+	// A dataset without @template is an interrupted create (or not ours).
+	if ok, err := s.zfs.Exists(ctx, ds); err != nil {
+		return nil, err
+	} else if ok {
+		props, err := s.zfs.Get(ctx, ds, PropTemplate)
+		if err != nil {
+			return nil, err
+		}
+		if v := props[PropTemplate]; !v.IsSet() || v.Value != name {
+			return nil, fmt.Errorf("dataset %s exists and is not a zfslxc template: %w", ds, errdefs.ErrAlreadyExists)
+		}
+		fmt.Fprintf(progress, "destroying %s left by an interrupted create\n", ds)
+		if err := s.zfs.Destroy(ctx, ds, zfsdriver.DestroyOptions{Recursive: true}); err != nil {
+			return nil, err
+		}
+	}
+	start := time.Now()
+	cfgProps, err := configProps(img.config.Config)
+	if err != nil {
+		return nil, err
+	}
+	props := map[string]string{
+		PropTemplate:            name,
+		PropSource:              from,
+		"com.sun:auto-snapshot": "false",
+	}
+	if err := s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Parents: true, Properties: props}); err != nil {
+		return nil, err
+	}
+	if err := s.unpack(ctx, ds, l, img, progress); err != nil {
+		return nil, fmt.Errorf("template %s: %w (the dataset %s is left for the next create to replace)", name, err, ds)
+	}
+	// The digest goes last before the snapshot: it is the cache key.
+	cfgProps[PropDigest] = img.digest.String()
+	if err := s.zfs.Set(ctx, ds, cfgProps); err != nil {
+		return nil, err
+	}
+	if err := s.zfs.Snapshot(ctx, []string{ds + "@" + SnapshotName}, zfsdriver.SnapshotOptions{}); err != nil {
+		return nil, err
+	}
+	if err := s.zfs.Set(ctx, ds, map[string]string{"readonly": "on"}); err != nil {
+		return nil, err
+	}
+	t, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &CreateResult{Template: t, Elapsed: time.Since(start)}, nil
+}
+
+// unpack applies the layers in order on the dataset's mountpoint.
+func (s *Store) unpack(ctx context.Context, ds string, l layout, img *image, progress io.Writer) error {
+	root, err := s.zfs.GetProperty(ctx, ds, "mountpoint")
+	if err != nil {
+		return err
+	}
+	if mounted, err := s.zfs.GetProperty(ctx, ds, "mounted"); err == nil && mounted != "yes" {
+		if err := s.zfs.Mount(ctx, ds); err != nil {
+			return err
+		}
+	}
+	for i, ld := range img.layers {
+		fmt.Fprintf(progress, "layer %d/%d %s (%s)\n", i+1, len(img.layers), ld.Digest, humanSize(ld.Size))
+		if err := applyLayer(ctx, root, l, ld, progress); err != nil {
+			return fmt.Errorf("layer %d (%s): %w", i, ld.Digest, err)
+		}
+	}
+	return nil
+}
+
+// progressEvery is how often a long layer reports how far it got.
+const progressEvery = 5 * time.Second
+
+// progressReader prints how much of a blob was read, at most every
+// progressEvery.
+type progressReader struct {
+	r     io.Reader
+	w     io.Writer
+	total int64
+	n     int64
+	last  time.Time
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if now := time.Now(); now.Sub(p.last) >= progressEvery {
+		p.last = now
+		pct := 0
+		if p.total > 0 {
+			pct = int(p.n * 100 / p.total)
+		}
+		fmt.Fprintf(p.w, "  %s of %s (%d%%)\n", humanSize(p.n), humanSize(p.total), pct)
+	}
+	return n, err
+}
+
+func applyLayer(ctx context.Context, root string, l layout, ld ocispec.Descriptor, progress io.Writer) error {
+	p, err := blobPath(ld.Digest)
+	if err != nil {
+		return err
+	}
+	rc, err := l.open(p)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	verifier := ld.Digest.Verifier()
+	pr := &progressReader{r: io.TeeReader(rc, verifier), w: progress, total: ld.Size, last: time.Now()}
+	dr, err := compression.DecompressStream(pr)
+	if err != nil {
+		return err
+	}
+	// Apply removes whiteouts' targets and empties opaque directories, as
+	// the layers of an image mean on a plain directory.
+	if _, err := archive.Apply(ctx, root, dr); err != nil {
+		dr.Close()
+		return err
+	}
+	// Read what the tar reader left (padding), then close the decompressor
+	// (with unpigz/igzip a goroutine reads the blob until then), then the
+	// rest of the blob, so the digest covers all of it.
+	if _, err := io.Copy(io.Discard, dr); err != nil {
+		dr.Close()
+		return err
+	}
+	if err := dr.Close(); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, pr); err != nil {
+		return err
+	}
+	if !verifier.Verified() {
+		return fmt.Errorf("blob content does not match its digest: %w", errdefs.ErrDataLoss)
+	}
+	return nil
+}
+
+// configProps encodes an image config as the io.zfslxc:config properties.
+func configProps(cfg ocispec.ImageConfig) (map[string]string, error) {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	enc := base64.StdEncoding.EncodeToString(data)
+	props := map[string]string{}
+	n := 0
+	for len(enc) > 0 {
+		k := min(configChunk, len(enc))
+		props[PropConfig+"."+strconv.Itoa(n)] = enc[:k]
+		enc = enc[k:]
+		n++
+	}
+	props[PropConfig] = strconv.Itoa(n)
+	return props, nil
+}
+
+// decodeConfig reverses configProps.
+func decodeConfig(props map[string]zfsdriver.Property) (ocispec.ImageConfig, error) {
+	var cfg ocispec.ImageConfig
+	n, err := strconv.Atoi(props[PropConfig].Value)
+	if err != nil {
+		return cfg, fmt.Errorf("%s=%q: %w", PropConfig, props[PropConfig].Value, errdefs.ErrDataLoss)
+	}
+	var b strings.Builder
+	for i := range n {
+		p, ok := props[PropConfig+"."+strconv.Itoa(i)]
+		if !ok || !p.IsSet() {
+			return cfg, fmt.Errorf("%s.%d missing: %w", PropConfig, i, errdefs.ErrDataLoss)
+		}
+		b.WriteString(p.Value)
+	}
+	data, err := base64.StdEncoding.DecodeString(b.String())
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %v: %w", PropConfig, err, errdefs.ErrDataLoss)
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %v: %w", PropConfig, err, errdefs.ErrDataLoss)
+	}
+	return cfg, nil
+}
+
+// Get returns template name; NotFound unless its dataset has its
+// @template snapshot.
+func (s *Store) Get(ctx context.Context, name string) (*Template, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	all, err := s.list(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("template %s: %w", name, errdefs.ErrNotFound)
+	}
+	return &all[0], nil
+}
+
+// List returns every template, by name.
+func (s *Store) List(ctx context.Context) ([]Template, error) { return s.list(ctx, "") }
+
+// list returns the templates (only name when not empty), with their clones.
+func (s *Store) list(ctx context.Context, only string) ([]Template, error) {
+	all, err := s.zfs.List(ctx, s.parent, zfsdriver.ListOptions{Depth: 1})
+	if zfsdriver.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []Template
+	for _, d := range all {
+		name, ok := strings.CutPrefix(d.Name, s.parent+"/")
+		if !ok || strings.Contains(name, "/") || (only != "" && name != only) {
+			continue
+		}
+		snap := d.Name + "@" + SnapshotName
+		if ok, err := s.zfs.Exists(ctx, snap); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		props, err := s.zfs.Get(ctx, d.Name, PropTemplate, PropDigest, PropSource, PropConfig)
+		if err != nil {
+			return nil, err
+		}
+		if props[PropTemplate].Value != name || !props[PropDigest].IsSet() {
+			continue
+		}
+		n, _ := strconv.Atoi(props[PropConfig].Value)
+		if n > 0 {
+			parts := make([]string, n)
+			for i := range n {
+				parts[i] = PropConfig + "." + strconv.Itoa(i)
+			}
+			more, err := s.zfs.Get(ctx, d.Name, parts...)
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range more {
+				props[k] = v
+			}
+		}
+		cfg, err := decodeConfig(props)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+		t := Template{
+			Name: name, Dataset: d.Name, Snapshot: snap,
+			Digest: digest.Digest(props[PropDigest].Value), Config: cfg,
+			Size: d.Referenced, Clones: []string{},
+		}
+		if v := props[PropSource]; v.IsSet() {
+			t.Source = v.Value
+		}
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	// Clones: every filesystem of the pool whose origin is a template.
+	pool, _, _ := strings.Cut(s.parent, "/")
+	every, err := s.zfs.List(ctx, pool, zfsdriver.ListOptions{Depth: -1})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		for _, d := range every {
+			if d.Origin == out[i].Snapshot {
+				out[i].Clones = append(out[i].Clones, d.Name)
+			}
+		}
+		sort.Strings(out[i].Clones)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Remove destroys template name. With clones it is refused
+// (FailedPrecondition naming them) unless force, which destroys the clones
+// first. It returns what it destroyed.
+func (s *Store) Remove(ctx context.Context, name string, force bool) ([]string, error) {
+	t, err := s.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if len(t.Clones) > 0 && !force {
+		return nil, fmt.Errorf("template %s has clones %s (remove those containers, or --force destroys them): %w",
+			name, strings.Join(t.Clones, ", "), errdefs.ErrFailedPrecondition)
+	}
+	var destroyed []string
+	for _, c := range t.Clones {
+		if err := s.zfs.Destroy(ctx, c, zfsdriver.DestroyOptions{Recursive: true, Force: true}); err != nil && !zfsdriver.IsNotFound(err) {
+			return destroyed, err
+		}
+		destroyed = append(destroyed, c)
+	}
+	if err := s.zfs.Destroy(ctx, t.Dataset, zfsdriver.DestroyOptions{Recursive: true, Force: true}); err != nil && !zfsdriver.IsNotFound(err) {
+		return destroyed, err
+	}
+	return append(destroyed, t.Dataset), nil
+}
+
+// Prune destroys every template without clones and returns their names.
+func (s *Store) Prune(ctx context.Context) ([]string, error) {
+	all, err := s.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pruned []string
+	for _, t := range all {
+		if len(t.Clones) > 0 {
+			continue
+		}
+		if _, err := s.Remove(ctx, t.Name, false); err != nil {
+			if errors.Is(err, errdefs.ErrFailedPrecondition) {
+				continue // cloned meanwhile
+			}
+			return pruned, err
+		}
+		pruned = append(pruned, t.Name)
+	}
+	return slices.Clip(pruned), nil
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
