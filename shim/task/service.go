@@ -24,6 +24,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/errdefs/pkg/errgrpc"
 	"github.com/containerd/log"
+	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -70,6 +71,7 @@ type state int
 const (
 	stateCreated state = iota
 	stateRunning
+	statePaused // running, cgroup frozen
 	stateStopped
 )
 
@@ -282,6 +284,8 @@ func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	switch t.state {
 	case stateRunning:
 		return nil, fmt.Errorf("cannot start task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
+	case statePaused:
+		return nil, fmt.Errorf("cannot start task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition)
 	case stateStopped:
 		return nil, fmt.Errorf("cannot start task %s in stopped state: %w", t.id, errdefs.ErrFailedPrecondition)
 	}
@@ -325,6 +329,8 @@ func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 		resp.Status = tasktypes.Status_CREATED
 	case stateRunning:
 		resp.Status = tasktypes.Status_RUNNING
+	case statePaused:
+		resp.Status = tasktypes.Status_PAUSED
 	case stateStopped:
 		resp.Status = tasktypes.Status_STOPPED
 		resp.ExitStatus = t.exitStatus
@@ -352,6 +358,11 @@ func (s *Service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Em
 	if err := kill(ctx, syscall.Signal(r.Signal)); err != nil {
 		return nil, toGRPC(err)
 	}
+	if syscall.Signal(r.Signal) == syscall.SIGKILL {
+		// A frozen process does not die of SIGKILL (cgroup v1) until
+		// it is thawed; runc thaws too.
+		s.thawIfPaused(ctx, t)
+	}
 	return &emptypb.Empty{}, nil
 }
 
@@ -370,8 +381,11 @@ func (s *Service) delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	t.mu.Lock()
 	st := t.state
 	t.mu.Unlock()
-	if st == stateRunning {
+	switch st {
+	case stateRunning:
 		return nil, fmt.Errorf("cannot delete task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
+	case statePaused:
+		return nil, fmt.Errorf("cannot delete task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition)
 	}
 	if err := s.destroy(ctx, t); err != nil {
 		return nil, err
@@ -386,6 +400,17 @@ func (s *Service) delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 // destroy kills the container if needed, waits for its exit, removes its
 // state and rootfs mount, and forgets it.
 func (s *Service) destroy(ctx context.Context, t *task) error {
+	t.mu.Lock()
+	paused := t.state == statePaused
+	t.mu.Unlock()
+	if paused {
+		// Frozen processes would not die of lxcrun's SIGKILL: signal,
+		// then thaw.
+		if err := t.lxc.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+			log.G(ctx).WithError(err).WithField("id", t.id).Warn("killing the paused container")
+		}
+		s.thawIfPaused(ctx, t)
+	}
 	// lxcrun's Delete kills what still runs and removes the state dir.
 	if err := t.lxc.Delete(ctx); err != nil {
 		return err
@@ -501,14 +526,70 @@ func (s *Service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emp
 	return nil, notImplemented("exec")
 }
 
-// Pause is not implemented yet.
+// Pause freezes every process of a running task (its cgroup) and
+// returns once they are frozen; State then reports PAUSED.
 func (s *Service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("pause")
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch t.state {
+	case stateCreated:
+		return nil, toGRPC(fmt.Errorf("cannot pause task %s in created state: %w", t.id, errdefs.ErrFailedPrecondition))
+	case statePaused:
+		return nil, toGRPC(fmt.Errorf("cannot pause task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition))
+	case stateStopped:
+		return nil, toGRPC(fmt.Errorf("cannot pause task %s in stopped state: %w", t.id, errdefs.ErrFailedPrecondition))
+	}
+	if err := t.lxc.Freeze(ctx); err != nil {
+		if errdefs.IsNotFound(err) {
+			err = fmt.Errorf("cannot pause task %s: %w: %w", t.id, err, errdefs.ErrFailedPrecondition)
+		}
+		return nil, toGRPC(err)
+	}
+	t.state = statePaused
+	s.cfg.Publisher.Publish(ctx, runtime.TaskPausedEventTopic, &eventstypes.TaskPaused{ContainerID: t.id})
+	return &emptypb.Empty{}, nil
 }
 
-// Resume is not implemented yet.
+// Resume thaws a paused task.
 func (s *Service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("resume")
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != statePaused {
+		names := map[state]string{stateCreated: "created", stateRunning: "running", stateStopped: "stopped"}
+		return nil, toGRPC(fmt.Errorf("cannot resume task %s in %s state: %w", t.id, names[t.state], errdefs.ErrFailedPrecondition))
+	}
+	if err := t.lxc.Thaw(ctx); err != nil {
+		return nil, toGRPC(err)
+	}
+	t.state = stateRunning
+	s.cfg.Publisher.Publish(ctx, runtime.TaskResumedEventTopic, &eventstypes.TaskResumed{ContainerID: t.id})
+	return &emptypb.Empty{}, nil
+}
+
+// thawIfPaused thaws a paused task (to let SIGKILL take effect); the
+// task is RUNNING again until its exit is recorded.
+func (s *Service) thawIfPaused(ctx context.Context, t *task) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.state != statePaused {
+		return
+	}
+	if err := t.lxc.Thaw(ctx); err != nil {
+		if !errdefs.IsNotFound(err) {
+			log.G(ctx).WithError(err).WithField("id", t.id).Warn("thawing the paused container")
+		}
+		return
+	}
+	t.state = stateRunning
+	s.cfg.Publisher.Publish(ctx, runtime.TaskResumedEventTopic, &eventstypes.TaskResumed{ContainerID: t.id})
 }
 
 // Checkpoint is not implemented.
@@ -531,7 +612,26 @@ func (s *Service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*em
 	return nil, notImplemented("update")
 }
 
-// Stats is not implemented yet.
+// Stats returns the container's cgroup metrics, as containerd's runc
+// shim does: a cgroup1/stats.Metrics (cgroup v1) or cgroup2/stats.Metrics
+// (v2) in an Any.
 func (s *Service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.StatsResponse, error) {
-	return nil, notImplemented("stats")
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	select {
+	case <-t.exited:
+		return nil, toGRPC(fmt.Errorf("task %s: process already finished: %w", t.id, errdefs.ErrNotFound))
+	default:
+	}
+	m, err := t.lxc.Metrics(ctx)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	data, err := typeurl.MarshalAnyToProto(m)
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &taskapi.StatsResponse{Stats: data}, nil
 }
