@@ -126,7 +126,7 @@ The demo stays up. Try:
   ${CTR[*]} run --rm --snapshotter zfslxc --runtime io.containerd.lxc.v1 $IMAGE demo3 sh -c 'ls /data'
 Logs: $STATE/snapshotter.log, $STATE/containerd.log
 Undo everything: make demo-clean
-(The LXC shim is a first slice: run, exit codes, kill; no exec, pause or -t yet.)
+(The LXC shim is a first slice: run, exit codes, kill, ps, pause/resume, metrics; no exec or -t yet.)
 MSG
 }
 
