@@ -27,23 +27,39 @@ const cgroupRoot = "/sys/fs/cgroup"
 // /proc/PID/cgroup, and the cgroups below it). It reports
 // errdefs.ErrNotFound once the container has ended.
 func (c *Container) Pids(ctx context.Context) ([]int, error) {
+	pid, err := c.runningPid()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := cgroupDir(pid)
+	if err != nil {
+		return nil, c.goneIfMissing(err)
+	}
+	return cgroupProcs(dir)
+}
+
+// runningPid returns init's host pid while the container runs:
+// FailedPrecondition before it is created, NotFound once it has ended.
+func (c *Container) runningPid() (int, error) {
 	c.mu.Lock()
 	pid, done := c.pid, c.finished()
 	c.mu.Unlock()
 	if pid == 0 {
-		return nil, fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
+		return 0, fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 	if done {
-		return nil, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
+		return 0, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
 	}
-	dir, err := cgroupDir(pid)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
-		}
-		return nil, err
+	return pid, nil
+}
+
+// goneIfMissing reports a /proc or cgroup file that vanished as the
+// container having ended.
+func (c *Container) goneIfMissing(err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
 	}
-	return cgroupProcs(dir)
+	return err
 }
 
 // KillAll sends sig to every process of the container (Pids), init
@@ -205,21 +221,13 @@ func parseCgroups(data, root string, version int) (*cgroups, error) {
 
 // runningCgroups returns the cgroups of the running container's init.
 func (c *Container) runningCgroups() (*cgroups, error) {
-	c.mu.Lock()
-	pid, done := c.pid, c.finished()
-	c.mu.Unlock()
-	if pid == 0 {
-		return nil, fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
-	}
-	if done {
-		return nil, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
+	pid, err := c.runningPid()
+	if err != nil {
+		return nil, err
 	}
 	cg, err := cgroupsOf(pid)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
-		}
-		return nil, err
+		return nil, c.goneIfMissing(err)
 	}
 	return cg, nil
 }

@@ -75,6 +75,25 @@ const (
 	stateStopped
 )
 
+func (st state) String() string {
+	switch st {
+	case stateCreated:
+		return "created"
+	case stateRunning:
+		return "running"
+	case statePaused:
+		return "paused"
+	case stateStopped:
+		return "stopped"
+	}
+	return fmt.Sprintf("state(%d)", int(st))
+}
+
+// wrongState is the error for an operation the task's state does not allow.
+func wrongState(op, id string, st state) error {
+	return fmt.Errorf("cannot %s task %s in %s state: %w", op, id, st, errdefs.ErrFailedPrecondition)
+}
+
 type task struct {
 	id, bundle string
 	rootfs     string // mounted rootfs; "" when containerd gave none
@@ -281,13 +300,8 @@ func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch t.state {
-	case stateRunning:
-		return nil, fmt.Errorf("cannot start task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
-	case statePaused:
-		return nil, fmt.Errorf("cannot start task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition)
-	case stateStopped:
-		return nil, fmt.Errorf("cannot start task %s in stopped state: %w", t.id, errdefs.ErrFailedPrecondition)
+	if t.state != stateCreated {
+		return nil, wrongState("start", t.id, t.state)
 	}
 	if err := t.lxc.Release(ctx); err != nil {
 		return nil, err
@@ -381,11 +395,8 @@ func (s *Service) delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	t.mu.Lock()
 	st := t.state
 	t.mu.Unlock()
-	switch st {
-	case stateRunning:
-		return nil, fmt.Errorf("cannot delete task %s in running state: %w", t.id, errdefs.ErrFailedPrecondition)
-	case statePaused:
-		return nil, fmt.Errorf("cannot delete task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition)
+	if st == stateRunning || st == statePaused {
+		return nil, wrongState("delete", t.id, st)
 	}
 	if err := s.destroy(ctx, t); err != nil {
 		return nil, err
@@ -535,13 +546,8 @@ func (s *Service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch t.state {
-	case stateCreated:
-		return nil, toGRPC(fmt.Errorf("cannot pause task %s in created state: %w", t.id, errdefs.ErrFailedPrecondition))
-	case statePaused:
-		return nil, toGRPC(fmt.Errorf("cannot pause task %s in paused state: %w", t.id, errdefs.ErrFailedPrecondition))
-	case stateStopped:
-		return nil, toGRPC(fmt.Errorf("cannot pause task %s in stopped state: %w", t.id, errdefs.ErrFailedPrecondition))
+	if t.state != stateRunning {
+		return nil, toGRPC(wrongState("pause", t.id, t.state))
 	}
 	if err := t.lxc.Freeze(ctx); err != nil {
 		if errdefs.IsNotFound(err) {
@@ -563,8 +569,7 @@ func (s *Service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptyp
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.state != statePaused {
-		names := map[state]string{stateCreated: "created", stateRunning: "running", stateStopped: "stopped"}
-		return nil, toGRPC(fmt.Errorf("cannot resume task %s in %s state: %w", t.id, names[t.state], errdefs.ErrFailedPrecondition))
+		return nil, toGRPC(wrongState("resume", t.id, t.state))
 	}
 	if err := t.lxc.Thaw(ctx); err != nil {
 		return nil, toGRPC(err)
