@@ -512,13 +512,31 @@ func parentPid(pid int) (int, error) {
 	return 0, errors.New("no PPid line")
 }
 
+// startFailedCode is zfslxc-start's exit code when the container could
+// not be started at all.
+const startFailedCode = 125
+
 // wait reaps the starter and records init's status.
 func (c *Container) wait() {
 	err := c.cmd.Wait()
 	data, rerr := os.ReadFile(filepath.Join(c.dir, statusFile))
+	var exitErr *exec.ExitError
+	code := 0
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	}
 	switch {
 	case rerr == nil:
 		c.status, c.waitErr = ParseStatus(string(data))
+	case errors.Is(rerr, os.ErrNotExist) && (err == nil || exitErr != nil) && code != startFailedCode:
+		// The state directory was removed under us (Cleanup of a
+		// container whose owner is still waiting): the starter's
+		// shell-style exit code says the same, 128+n for a signal.
+		if code > 128 {
+			c.status = Status{Signal: syscall.Signal(code - 128)}
+		} else {
+			c.status = Status{Code: code}
+		}
 	case err != nil:
 		c.waitErr = fmt.Errorf("zfslxc-start: %w (no status file)", err)
 	default:
