@@ -30,6 +30,11 @@ func (c *converter) cgroups() error {
 	if err := c.deviceRules(r); err != nil {
 		return err
 	}
+	return c.resources(r)
+}
+
+// resources maps linux.resources without the device rules.
+func (c *converter) resources(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
@@ -41,6 +46,28 @@ func (c *converter) cgroups() error {
 		}
 	}
 	return nil
+}
+
+// ResourceEntries returns the cgroup keys (lxc.cgroup.* for cgroup
+// version 1, lxc.cgroup2.* for 2) that Convert writes for r, in the same
+// order, and the warnings, so that updating a running container's
+// resources applies exactly what creating it would have. Device rules are
+// left out: `runc update` does not change them either. An error names the
+// field that cannot be applied.
+func ResourceEntries(r *specs.LinuxResources, cgroupVersion int) ([]Entry, []Warning, error) {
+	if cgroupVersion != 1 && cgroupVersion != 2 {
+		return nil, nil, fmt.Errorf("cgroup version %d: want 1 or 2", cgroupVersion)
+	}
+	c := &converter{
+		spec: &specs.Spec{Linux: &specs.Linux{Resources: r}},
+		opts: Options{CgroupVersion: cgroupVersion},
+		cfg:  &Config{},
+		res:  &Result{},
+	}
+	if err := c.resources(r); err != nil {
+		return nil, nil, err
+	}
+	return c.cfg.Entries, c.res.Warnings, nil
 }
 
 // expandSlice turns a systemd slice name into its cgroup path, as systemd

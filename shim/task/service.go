@@ -612,9 +612,28 @@ func (s *Service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*empt
 	return nil, notImplemented("close io")
 }
 
-// Update is not implemented yet.
+// Update applies new resource limits (a specs.LinuxResources in an Any,
+// as containerd sends for runc) to the container's cgroups.
 func (s *Service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("update")
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	if r.Resources == nil {
+		return nil, toGRPC(fmt.Errorf("update %s: no resources: %w", t.id, errdefs.ErrInvalidArgument))
+	}
+	v, err := typeurl.UnmarshalAny(r.Resources)
+	if err != nil {
+		return nil, toGRPC(fmt.Errorf("update %s: resources: %w: %w", t.id, err, errdefs.ErrInvalidArgument))
+	}
+	res, ok := v.(*specs.LinuxResources)
+	if !ok {
+		return nil, toGRPC(fmt.Errorf("update %s: resources of type %s, want LinuxResources: %w", t.id, r.Resources.GetTypeUrl(), errdefs.ErrInvalidArgument))
+	}
+	if err := t.lxc.Update(ctx, res); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, nil
 }
 
 // Stats returns the container's cgroup metrics, as containerd's runc

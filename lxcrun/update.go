@@ -1,0 +1,163 @@
+package lxcrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
+)
+
+// Update applies new resource limits to the running (or created, or
+// paused) container, as `runc update` does: r is converted with
+// lxcconv.ResourceEntries, the same mapping as at create, and each value
+// is written into the container's cgroup (v1: the controller's
+// directory; v2: the unified one). Fields left nil or 0 keep their
+// value; device rules are not changed. An error names the OCI field or
+// the cgroup file that could not be applied; it reports
+// errdefs.ErrNotFound once the container has ended.
+func (c *Container) Update(ctx context.Context, r *specs.LinuxResources) error {
+	if r == nil {
+		return fmt.Errorf("update %s: no resources: %w", c.name, errdefs.ErrInvalidArgument)
+	}
+	cg, err := c.runningCgroups()
+	if err != nil {
+		return err
+	}
+	return updateCgroups(ctx, cg, r, writeCgroupFile)
+}
+
+// writeFunc writes a cgroup file (writeCgroupFile; tests pass a fake that
+// behaves like the kernel's checks).
+type writeFunc func(path, value string) error
+
+// writeCgroupFile writes value to an existing file: a cgroup file that is
+// missing (a controller option not enabled, as memsw without swap
+// accounting) must fail, not be created.
+func writeCgroupFile(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func updateCgroups(ctx context.Context, cg *cgroups, r *specs.LinuxResources, write writeFunc) error {
+	version := 1
+	if cg.unified != "" {
+		version = 2
+	}
+	r = updateDefaults(r, version)
+	entries, warnings, err := lxcconv.ResourceEntries(r, version)
+	if err != nil {
+		return fmt.Errorf("update: %w", err)
+	}
+	for _, w := range warnings {
+		if strings.HasSuffix(w.Field, ".checkBeforeUpdate") {
+			continue // applied below
+		}
+		log.G(ctx).WithField("field", w.Field).Warn(w.Message)
+	}
+	if m := r.Memory; version == 2 && m != nil && m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate && m.Limit != nil && *m.Limit > 0 {
+		// As runc: refuse a limit below the current usage instead of
+		// letting the kernel reclaim or OOM-kill.
+		if cur, err := readUint(filepath.Join(cg.unified, "memory.current")); err == nil && cur > uint64(*m.Limit) {
+			return fmt.Errorf("linux.resources.memory.limit: %d is below the current usage %d (checkBeforeUpdate): %w", *m.Limit, cur, errdefs.ErrFailedPrecondition)
+		}
+	}
+	writes := make([]cgroupWrite, 0, len(entries))
+	for _, e := range entries {
+		w, err := cgroupFile(cg, e)
+		if err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		writes = append(writes, w)
+	}
+	return applyWrites(writes, write)
+}
+
+// updateDefaults copies r with what runc's update implies: on cgroup v1 an
+// unlimited memory limit without a swap value makes memory+swap
+// unlimited too (else the kernel refuses memory above memsw).
+func updateDefaults(r *specs.LinuxResources, version int) *specs.LinuxResources {
+	if version != 1 || r.Memory == nil || r.Memory.Limit == nil || *r.Memory.Limit != -1 || r.Memory.Swap != nil {
+		return r
+	}
+	cp := *r
+	mem := *r.Memory
+	unlimited := int64(-1)
+	mem.Swap = &unlimited
+	cp.Memory = &mem
+	return &cp
+}
+
+// cgroupWrite is one value for one cgroup file.
+type cgroupWrite struct {
+	path, value string
+}
+
+// cgroupFile maps an lxc.cgroup.FILE / lxc.cgroup2.FILE entry to the file
+// in the container's cgroup: v2, the unified directory; v1, the directory
+// of the controller that prefixes the file name (memory.limit_in_bytes in
+// memory).
+func cgroupFile(cg *cgroups, e lxcconv.Entry) (cgroupWrite, error) {
+	var file string
+	switch {
+	case strings.HasPrefix(e.Key, "lxc.cgroup2."):
+		file = strings.TrimPrefix(e.Key, "lxc.cgroup2.")
+	case strings.HasPrefix(e.Key, "lxc.cgroup."):
+		file = strings.TrimPrefix(e.Key, "lxc.cgroup.")
+	default:
+		return cgroupWrite{}, fmt.Errorf("%s is not a cgroup key", e.Key)
+	}
+	if file == "" || strings.Contains(file, "/") {
+		return cgroupWrite{}, fmt.Errorf("cgroup file %q: %w", file, errdefs.ErrInvalidArgument)
+	}
+	if cg.unified != "" {
+		return cgroupWrite{path: filepath.Join(cg.unified, file), value: e.Value}, nil
+	}
+	ctrl, _, _ := strings.Cut(file, ".")
+	dir, ok := cg.v1[ctrl]
+	if !ok {
+		return cgroupWrite{}, fmt.Errorf("cgroup file %s: the container has no %s cgroup (controller not mounted?): %w", file, ctrl, errdefs.ErrNotImplemented)
+	}
+	return cgroupWrite{path: filepath.Join(dir, file), value: e.Value}, nil
+}
+
+// applyWrites writes every value in order, then retries once those the
+// kernel refused: some pairs must be written in the order that keeps them
+// consistent (memory.limit_in_bytes <= memory.memsw.limit_in_bytes,
+// cpu.cfs_quota_us against cpu.cfs_period_us), which depends on the old
+// values; runc orders them by reading the old ones, one retry does the
+// same for any pair.
+func applyWrites(writes []cgroupWrite, write writeFunc) error {
+	var failed []cgroupWrite
+	for _, w := range writes {
+		if err := write(w.path, w.value); err != nil {
+			failed = append(failed, w)
+		}
+	}
+	var errs []error
+	for _, w := range failed {
+		if err := write(w.path, w.value); err != nil {
+			if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EBUSY) {
+				err = fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+			}
+			errs = append(errs, fmt.Errorf("writing %s to %s: %w", strconv.Quote(w.value), w.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
