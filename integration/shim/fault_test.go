@@ -24,6 +24,7 @@ func TestFaults(t *testing.T) {
 			t.Run("ShimKilled", func(t *testing.T) { e.testShimKilled(t, "shimkill") })
 			t.Run("ContainerdRestart", func(t *testing.T) { e.testContainerdRestart(t, "ctrdrestart") })
 			t.Run("PidsKillAll", func(t *testing.T) { e.testPidsKillAll(t, "pids") })
+			t.Run("ExitWhileContainerdDown", func(t *testing.T) { e.testExitWhileContainerdDown(t, "exitdown") })
 		})
 	}
 }
@@ -228,6 +229,35 @@ func (e *env) testContainerdRestart(t *testing.T, id string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	// ctr task rm warns with the task's exit status.
+	_, stderr, err := e.d.Ctr(t, "task", "rm", id)
+	if err != nil || !strings.Contains(stderr, "exit code 137") {
+		t.Fatalf("ctr task rm: %v, stderr %q (want exit code 137)", err, stderr)
+	}
+	e.d.MustCtr(t, "containers", "rm", id)
+	e.checkClean(t, id)
+}
+
+// testExitWhileContainerdDown: the container exits while containerd is
+// down for longer than a quick restart; the shim retries its exit event
+// until containerd is back, and the task is STOPPED with its status.
+func (e *env) testExitWhileContainerdDown(t *testing.T, id string) {
+	initPid := e.runDetached(t, id, "sleep", "600")
+	e.d.Kill9(t)
+	if err := syscall.Kill(initPid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the container's init %d: %v", initPid, err)
+	}
+	time.Sleep(3 * time.Second) // the exit event fails to publish meanwhile
+	e.d.Restart(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(e.d.LogTail(400), "event published after retries") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the exit event was not delivered after the restart\n%s", e.d.LogTail(60))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if st := taskStatus(e.d.MustCtr(t, "task", "ls"), id); st != "STOPPED" {
+		t.Fatalf("%s: status %q after the restart, want STOPPED", id, st)
+	}
 	_, stderr, err := e.d.Ctr(t, "task", "rm", id)
 	if err != nil || !strings.Contains(stderr, "exit code 137") {
 		t.Fatalf("ctr task rm: %v, stderr %q (want exit code 137)", err, stderr)

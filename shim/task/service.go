@@ -478,21 +478,28 @@ func CleanupBundle(ctx context.Context, bundle string) error {
 }
 
 // Pids lists every process of the container (host pids, from its
-// cgroup); empty once it has ended.
+// cgroup). Once the task has exited it answers FailedPrecondition, as
+// runc's shim does (its `runc ps` fails): neither NotFound nor an empty
+// list, which containerd 2.x's restart takes for a leaked shim and
+// deletes, losing the exit status of a task that ended while containerd
+// was down.
 func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
 	t, err := s.get(r.ID, "")
 	if err != nil {
 		return nil, toGRPC(err)
 	}
+	exited := func() error {
+		return fmt.Errorf("task %s has exited: no processes: %w", t.id, errdefs.ErrFailedPrecondition)
+	}
 	select {
 	case <-t.exited:
-		return &taskapi.PidsResponse{}, nil
+		return nil, toGRPC(exited())
 	default:
 	}
 	pids, err := t.lxc.Pids(ctx)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
-			return &taskapi.PidsResponse{}, nil
+			return nil, toGRPC(exited())
 		}
 		return nil, toGRPC(err)
 	}
