@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -18,34 +18,65 @@ import (
 // fifoOpenTimeout bounds the wait for containerd's side of a FIFO.
 const fifoOpenTimeout = 30 * time.Second
 
-// pipeIO connects the task's FIFOs (as ctr and containerd create them) to
-// pipes the container gets as stdin/stdout/stderr. The container never
-// holds containerd's FIFOs.
+// pipeIO connects the task's stdio, as containerd names it, to pipes the
+// container gets as stdin/stdout/stderr: FIFOs (ctr, containerd's cio),
+// file:// (appended to) and binary:// (a logger process, nerdctl's log
+// driver), as containerd's runc shim does. The container never holds
+// containerd's FIFOs, the log file or the logger's pipes directly.
 type pipeIO struct {
 	// Child ends, given to lxcrun.Start, closed by closeChild.
 	childIn, childOut, childErr *os.File
 
 	outs    sync.WaitGroup // stdout and stderr copies
+	logger  *logger        // binary:// logger, or nil; set once
 	closers []io.Closer    // our ends and FIFOs, closed by Close
 	mu      sync.Mutex     // guards closers
 }
 
-// checkPath accepts a plain FIFO path (or fifo://); other schemes
-// (file://, binary://) are not implemented yet.
-func checkPath(p string) (string, error) {
-	if p == "" {
-		return "", nil
-	}
-	if i := strings.Index(p, "://"); i >= 0 {
-		if p[:i] != "fifo" {
-			return "", fmt.Errorf("stdio %q: scheme %q: %w", p, p[:i], errdefs.ErrNotImplemented)
-		}
-		p = p[i+3:]
-	}
-	return p, nil
+// ioOwner names the process whose stdio a pipeIO serves: a binary://
+// logger gets them as CONTAINER_ID and CONTAINER_NAMESPACE.
+type ioOwner struct {
+	ID, Namespace string
 }
 
-func newPipeIO(ctx context.Context, stdin, stdout, stderr string) (_ *pipeIO, retErr error) {
+// newPipeIO is newProcessIO for FIFOs and file:// (no binary:// logger,
+// which needs the container's id).
+func newPipeIO(ctx context.Context, stdin, stdout, stderr string) (*pipeIO, error) {
+	return newProcessIO(ctx, ioOwner{}, stdin, stdout, stderr)
+}
+
+// newProcessIO parses the three stdio values (see parseStdio) and sets up
+// their copies; with a binary:// stdout it starts the logger and returns
+// once the logger says it is ready.
+func newProcessIO(ctx context.Context, owner ioOwner, stdin, stdout, stderr string) (_ *pipeIO, retErr error) {
+	in, err := parseStdio("stdin", stdin)
+	if err != nil {
+		return nil, err
+	}
+	out, err := parseStdio("stdout", stdout)
+	if err != nil {
+		return nil, err
+	}
+	errURI, err := parseStdio("stderr", stderr)
+	if err != nil {
+		return nil, err
+	}
+	if in.kind == stdioFile || in.kind == stdioBinary {
+		return nil, fmt.Errorf("stdin %q: only a FIFO can be stdin: %w", stdin, errdefs.ErrInvalidArgument)
+	}
+	if out.kind == stdioBinary || errURI.kind == stdioBinary {
+		// One logger reads both streams (fds 3 and 4), as under runc.
+		if out.kind != stdioBinary {
+			return nil, fmt.Errorf("stderr %q: a binary:// logger must be given as stdout too (stdout is %q): %w", stderr, stdout, errdefs.ErrInvalidArgument)
+		}
+		if errURI.kind != stdioNone && stderr != stdout {
+			return nil, fmt.Errorf("stdout %q, stderr %q: a binary:// logger must be given as stdout and stderr alike: %w", stdout, stderr, errdefs.ErrInvalidArgument)
+		}
+		if owner.ID == "" {
+			return nil, fmt.Errorf("stdout %q: a binary:// logger needs the container's id: %w", stdout, errdefs.ErrNotImplemented)
+		}
+	}
+
 	p := &pipeIO{}
 	defer func() {
 		if retErr != nil {
@@ -53,34 +84,33 @@ func newPipeIO(ctx context.Context, stdin, stdout, stderr string) (_ *pipeIO, re
 			p.Close()
 		}
 	}()
-	var err error
-	if stdin, err = checkPath(stdin); err != nil {
-		return nil, err
-	}
-	if stdout, err = checkPath(stdout); err != nil {
-		return nil, err
-	}
-	if stderr, err = checkPath(stderr); err != nil {
-		return nil, err
-	}
-	if stdout != "" {
-		if p.childOut, err = p.output(ctx, stdout); err != nil {
+	if out.kind == stdioBinary {
+		l, wOut, wErr, err := startLogger(ctx, out, owner)
+		if err != nil {
 			return nil, err
 		}
-	}
-	if stderr != "" {
-		if p.childErr, err = p.output(ctx, stderr); err != nil {
-			return nil, err
+		p.logger = l
+		p.childOut, p.childErr = wOut, wErr
+	} else {
+		if out.kind != stdioNone {
+			if p.childOut, err = p.output(ctx, out); err != nil {
+				return nil, err
+			}
+		}
+		if errURI.kind != stdioNone {
+			if p.childErr, err = p.output(ctx, errURI); err != nil {
+				return nil, err
+			}
 		}
 	}
-	if stdin != "" {
+	if in.kind != stdioNone {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
 		}
 		p.childIn = r
 		p.addCloser(w)
-		go p.input(ctx, stdin, w)
+		go p.input(ctx, in.path, w)
 	}
 	return p, nil
 }
@@ -91,10 +121,17 @@ func (p *pipeIO) addCloser(c io.Closer) {
 	p.mu.Unlock()
 }
 
-// output opens FIFO path for writing and returns the write end of a pipe
-// whose output is copied to it until every writer has closed the pipe.
-func (p *pipeIO) output(ctx context.Context, path string) (*os.File, error) {
-	f, err := openWriteFifo(ctx, path)
+// output opens u (a FIFO for writing, or a file to append to) and returns
+// the write end of a pipe whose output is copied to it until every writer
+// has closed the pipe.
+func (p *pipeIO) output(ctx context.Context, u stdioURI) (*os.File, error) {
+	var f *os.File
+	var err error
+	if u.kind == stdioFile {
+		f, err = openLogFile(u.path)
+	} else {
+		f, err = openWriteFifo(ctx, u.path)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -109,11 +146,24 @@ func (p *pipeIO) output(ctx context.Context, path string) (*os.File, error) {
 		defer r.Close()
 		defer f.Close()
 		if _, err := io.Copy(f, r); err != nil {
-			log.G(ctx).WithError(err).WithField("fifo", path).Warn("copying output; discarding the rest")
+			log.G(ctx).WithError(err).WithField("path", u.path).Warn("copying output; discarding the rest")
 			_, _ = io.Copy(io.Discard, r)
 		}
 	}()
 	return w, nil
+}
+
+// openLogFile opens path for appending, creating it (0644, as runc's shim)
+// and its directories (0755).
+func openLogFile(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("log file %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	return f, nil
 }
 
 // input copies FIFO path into w, and closes w at end of file (the
@@ -179,10 +229,17 @@ func (p *pipeIO) closeChild() {
 }
 
 // waitOutput waits until stdout and stderr are copied to the end (every
-// writer in the container is gone).
-func (p *pipeIO) waitOutput() { p.outs.Wait() }
+// writer in the container is gone), and a binary:// logger has read them
+// to the end and exited (bounded by loggerDrainTimeout).
+func (p *pipeIO) waitOutput() {
+	p.outs.Wait()
+	if p.logger != nil {
+		p.logger.waitDrained()
+	}
+}
 
-// Close closes stdin's pipe and FIFO.
+// Close closes stdin's pipe and FIFO and stops a binary:// logger
+// (SIGTERM, then SIGKILL), waiting for it.
 func (p *pipeIO) Close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -190,4 +247,7 @@ func (p *pipeIO) Close() {
 		c.Close()
 	}
 	p.closers = nil
+	if p.logger != nil {
+		p.logger.stop()
+	}
 }

@@ -6,23 +6,84 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
 )
 
-func TestCheckPath(t *testing.T) {
-	for in, want := range map[string]string{"": "", "/run/x/stdout": "/run/x/stdout", "fifo:///run/x": "/run/x"} {
-		got, err := checkPath(in)
-		if err != nil || got != want {
-			t.Errorf("checkPath(%q) = %q, %v; want %q", in, got, err, want)
-		}
+func TestParseStdio(t *testing.T) {
+	for _, tc := range []struct {
+		name, in string
+		want     stdioURI
+	}{
+		{"empty", "", stdioURI{}},
+		{"fifo path", "/run/x/stdout", stdioURI{kind: stdioFifo, path: "/run/x/stdout"}},
+		{"fifo scheme", "fifo:///run/x", stdioURI{kind: stdioFifo, path: "/run/x"}},
+		{"file", "file:///var/log/x.log", stdioURI{kind: stdioFile, path: "/var/log/x.log"}},
+		{"file escaped", "file:///var/log/a%20b", stdioURI{kind: stdioFile, path: "/var/log/a b"}},
+		{"binary no args", "binary:///usr/bin/logger", stdioURI{kind: stdioBinary, path: "/usr/bin/logger"}},
+		{"binary args sorted", "binary:///usr/bin/logger?b=2&a=%2Fvar%2Flib&c", stdioURI{kind: stdioBinary, path: "/usr/bin/logger", args: []string{"a", "/var/lib", "b", "2", "c", ""}}},
+		{"nerdctl", "binary:///usr/local/bin/nerdctl?_NERDCTL_INTERNAL_LOGGING=%2Fvar%2Flib%2Fnerdctl%2F1935db59", stdioURI{kind: stdioBinary, path: "/usr/local/bin/nerdctl", args: []string{"_NERDCTL_INTERNAL_LOGGING", "/var/lib/nerdctl/1935db59"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStdio("stdout", tc.in)
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("parseStdio(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			}
+		})
 	}
-	for _, in := range []string{"file:///var/log/x", "binary:///usr/bin/logger?a=b"} {
-		if _, err := checkPath(in); !errors.Is(err, errdefs.ErrNotImplemented) {
-			t.Errorf("checkPath(%q): %v, want NotImplemented", in, err)
-		}
+}
+
+func TestParseStdioErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, in, msg string
+	}{
+		{"unknown scheme", "http://x/y", `stdout "http://x/y": unsupported scheme "http"`},
+		{"file empty path", "file://", `stdout "file://": empty path`},
+		{"binary empty path", "binary://", `stdout "binary://": empty path`},
+		{"file host", "file://host/x", `host "host" given`},
+		{"file relative", "file://./x", `host "." given`},
+		{"file root", "file:///", `path "/" is not an absolute file path`},
+		{"file query", "file:///x?a=b", "file:// takes no query"},
+		{"fifo empty", "fifo://", "empty FIFO path"},
+		{"bad escape", "binary:///x%zz", `stdout "binary:///x%zz"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseStdio("stdout", tc.in)
+			if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("parseStdio(%q): %v; want InvalidArgument containing %q", tc.in, err, tc.msg)
+			}
+		})
+	}
+}
+
+// Combinations of streams that cannot work are refused before anything is
+// opened or started.
+func TestNewProcessIORefuses(t *testing.T) {
+	owner := ioOwner{ID: "c1", Namespace: "ns"}
+	for _, tc := range []struct {
+		name                  string
+		owner                 ioOwner
+		stdin, stdout, stderr string
+		is                    error
+		msg                   string
+	}{
+		{"stdin file", owner, "file:///x", "", "", errdefs.ErrInvalidArgument, `stdin "file:///x": only a FIFO`},
+		{"stdin binary", owner, "binary:///x", "", "", errdefs.ErrInvalidArgument, `stdin "binary:///x": only a FIFO`},
+		{"stderr other", owner, "", "binary:///bin/a", "binary:///bin/b", errdefs.ErrInvalidArgument, "stdout and stderr alike"},
+		{"stderr only", owner, "", "/run/fifo", "binary:///bin/b", errdefs.ErrInvalidArgument, "must be given as stdout too"},
+		{"no owner", ioOwner{}, "", "binary:///bin/a", "binary:///bin/a", errdefs.ErrNotImplemented, "needs the container's id"},
+		{"bad stderr", owner, "", "", "tcp://x", errdefs.ErrInvalidArgument, `stderr "tcp://x"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := newProcessIO(context.Background(), tc.owner, tc.stdin, tc.stdout, tc.stderr)
+			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("newProcessIO: %v, %v; want %v containing %q", p, err, tc.is, tc.msg)
+			}
+		})
 	}
 }
 
