@@ -38,15 +38,20 @@ import (
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
+	apitypes "github.com/containerd/containerd/api/types"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/log"
 	"github.com/containerd/ttrpc"
+	"github.com/containerd/typeurl/v2"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zfslxc/zfslxc/internal/version"
+	"github.com/zfslxc/zfslxc/lxcrun"
 	"github.com/zfslxc/zfslxc/shim/task"
 )
 
@@ -72,7 +77,7 @@ const (
 
 type flags struct {
 	namespace, id, address, publishBinary, bundle string
-	debug, showVersion                            bool
+	debug, showVersion, info                      bool
 	action                                        string
 }
 
@@ -87,6 +92,7 @@ func parse(args []string, stderr io.Writer) (*flags, error) {
 	fs.StringVar(&f.bundle, "bundle", "", "bundle directory (default: the working directory)")
 	fs.BoolVar(&f.debug, "debug", false, "debug logging")
 	fs.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	fs.BoolVar(&f.info, "info", false, "write the runtime info (protobuf RuntimeInfo, as containerd 2.x asks) to stdout and exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: %s [flags] start|delete
 
@@ -127,6 +133,20 @@ func Main(args []string) int {
 		fmt.Println(filepath.Base(args[0]), version.String())
 		return 0
 	}
+	if f.info {
+		// containerd writes the runtime options on stdin; the shim has
+		// none of its own, so they are read and ignored.
+		_, _ = io.Copy(io.Discard, io.LimitReader(os.Stdin, 1<<20))
+		data, err := proto.Marshal(RuntimeInfo())
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s -info: %v\n", filepath.Base(args[0]), err)
+			return 1
+		}
+		if _, err := os.Stdout.Write(data); err != nil {
+			return 1
+		}
+		return 0
+	}
 	switch f.action {
 	case "start":
 		addr, err := start(f)
@@ -162,6 +182,26 @@ func Main(args []string) int {
 		fmt.Fprintf(os.Stderr, "%s: unknown action %q (want start or delete)\n", filepath.Base(args[0]), f.action)
 		return 2
 	}
+}
+
+// RuntimeInfo is what `-info` reports: the runtime's name and version
+// and the OCI features it takes (containerd 2.x queries it when it
+// creates a task and logs an error for a shim that cannot answer).
+func RuntimeInfo() *apitypes.RuntimeInfo {
+	feat := &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		Annotations:   map[string]string{lxcrun.AnnotationInit: lxcrun.InitExec + "|" + lxcrun.InitReaper},
+	}
+	info := &apitypes.RuntimeInfo{
+		Name:    RuntimeType,
+		Version: &apitypes.RuntimeVersion{Version: version.Version, Revision: version.Revision},
+	}
+	if a, err := typeurl.MarshalAnyToProto(feat); err == nil {
+		info.Features = a
+	}
+	return info
 }
 
 // SocketPath is where the shim of (containerd address, namespace, id)
