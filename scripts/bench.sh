@@ -4,14 +4,35 @@
 # ZFS is loaded) and, for the import comparison, the containerd binaries
 # `make deps` installs. Benchmarks are not tests: nothing here asserts a
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
+#
+# PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
+# "shim" (integration/shimbench: ctr run --rm, shim memory, many
+# containers). A part not run keeps its section of the existing $OUT.
+# The shim part runs SHIM_PASSES times (the machine is shared: compare the
+# passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
+# SHIM_RSS_ROUNDS size it, e.g. a quick look:
+#   PARTS=shim SHIM_PASSES=1 SHIM_RUNS=4 MANY=5 scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
+PARTS=${PARTS:-go shim}
+SHIM_PASSES=${SHIM_PASSES:-2}
+SHIM_BENCH=${SHIM_BENCH:-CtrRun|ShimMemory|Many}
+export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
+has() { [[ " $PARTS " == *" $1 "* ]]; }
+# The shim section of $OUT sits between these markers; hand-written notes
+# between the notes markers survive regeneration.
+SHIM_BEGIN='<!-- shim-bench:begin -->'
+SHIM_END='<!-- shim-bench:end -->'
+NOTES_BEGIN='<!-- shim-notes:begin -->'
+NOTES_END='<!-- shim-notes:end -->'
+# between FILE BEGIN END prints the lines strictly between the markers.
+between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
 run() { # package, benchmark regexp, benchtime[, count]
 	local count=${4:-$COUNT}
@@ -21,14 +42,39 @@ run() { # package, benchmark regexp, benchtime[, count]
 		tee -a "$raw/all.txt" | grep -E '^Benchmark' >&2 || { cat "$raw/stderr" >&2; exit 1; }
 }
 
-run ./zfsdriver/ . "$BENCHTIME"
-run ./snapshotter/ 'Layer|Prepare$|Commit|Remove' "$BENCHTIME"
-run ./snapshotter/ 'PrepareImageSize' "$BENCHTIME"
-if ls integration/snapshotter/*_test.go >/dev/null 2>&1 && grep -q 'func BenchmarkImport' integration/snapshotter/*_test.go; then
-	run ./integration/snapshotter/ 'Import' "${IMPORT_BENCHTIME:-5x}" "${IMPORT_COUNT:-1}"
+# shim_pass N runs the shim benchmarks once; their tables go to
+# $raw/shim-N.md, the benchmark lines to $raw/shim-N.txt.
+shim_pass() {
+	local n=$1
+	echo "==> shim pass $n/$SHIM_PASSES: go test -bench '$SHIM_BENCH' ./integration/shimbench/ (SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY)" >&2
+	{
+		echo
+		echo "### Pass $n of $SHIM_PASSES ($(date -u +%H:%M) UTC; load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
+	} >"$raw/shim-$n.md"
+	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+		ZFSLXC_SHIMBENCH_REPORT="$raw/shim-$n.md" \
+		go test -run '^$' -bench "$SHIM_BENCH" -benchtime 1x -count 1 -timeout 90m ./integration/shimbench/ >"$raw/shim-$n.out" 2>&1; then
+		cat "$raw/shim-$n.out" >&2
+		exit 1
+	fi
+	grep -E '^Benchmark' "$raw/shim-$n.out" | tee "$raw/shim-$n.txt" >&2
+	printf '\n(load average at the end of pass %s: %s)\n' "$n" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/shim-$n.md"
+}
+
+if has go; then
+	run ./zfsdriver/ . "$BENCHTIME"
+	run ./snapshotter/ 'Layer|Prepare$|Commit|Remove' "$BENCHTIME"
+	run ./snapshotter/ 'PrepareImageSize' "$BENCHTIME"
+	if ls integration/snapshotter/*_test.go >/dev/null 2>&1 && grep -q 'func BenchmarkImport' integration/snapshotter/*_test.go; then
+		run ./integration/snapshotter/ 'Import' "${IMPORT_BENCHTIME:-5x}" "${IMPORT_COUNT:-1}"
+	fi
+fi
+if has shim; then
+	for n in $(seq 1 "$SHIM_PASSES"); do shim_pass "$n"; done
 fi
 
 # Median of the runs of each benchmark, in ms, with the extra metrics.
+if has go; then
 table=$(awk '
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name)
@@ -69,6 +115,8 @@ Median of $COUNT runs of $BENCHTIME iterations each (the import rows: ${IMPORT_C
 run of ${IMPORT_BENCHTIME:-5x}); ms per operation. Each
 row with a ratio is measured against its baseline in the same run: the bare
 \`zfs\` commands the operation runs, or overlayfs in the same containerd.
+The shim benchmarks (ctr run, memory, many containers) have their own
+section at the end.
 
 | benchmark | ms/op | vs baseline | other |
 |---|---:|---|---|
@@ -96,5 +144,85 @@ $table
 $(grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$raw/all.txt")
 \`\`\`
 HDR
+} >"$raw/go.md"
+elif [ -f "$OUT" ]; then
+	# Keep the existing go section: everything before the shim section.
+	awk -v b="$SHIM_BEGIN" '$0 == b { exit } { print }' "$OUT" >"$raw/go.md"
+else
+	: >"$raw/go.md"
+fi
+
+if has shim; then
+	notes=$(between "$OUT" "$NOTES_BEGIN" "$NOTES_END")
+	cgroup=$(stat -fc %T /sys/fs/cgroup)
+	case $cgroup in cgroup2fs) cgroup="cgroup v2" ;; *) cgroup="cgroup v1 ($cgroup at /sys/fs/cgroup)" ;; esac
+	{
+		echo "$SHIM_BEGIN"
+		cat <<SHIM
+## Shim: containerd-shim-lxc-v1 + zfslxc against runc + overlayfs
+
+Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
+hand except between the notes markers. Command:
+\`PARTS="$PARTS" SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+(\`make bench\` runs it with these defaults and PARTS="go shim").
+Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
+zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
+$(runc --version 2>/dev/null | head -1 || echo 'runc ?'); containerd 1.6.20 (Debian) and v2.4.2 (its own runc shim).
+The machine is shared with other engineers' test runs: each pass records the
+load average, and the passes differ by that noise. Both variants run in the
+same containerd, in the same pass, interleaved (the order alternates every
+run), so drift hits both.
+
+- \`BenchmarkCtrRun\`: \`ctr run --rm\` of a busybox image whose entrypoint is
+  \`echo hello\` (output checked), $SHIM_RUNS runs per variant after one
+  untimed warm-up each. The phase table is the median time between the
+  events containerd publishes for each run (\`ctr events\` timestamps:
+  /snapshot/prepare, /containers/create, /tasks/create, /tasks/start,
+  /tasks/exit, /tasks/delete, /containers/delete) and the lxc shim's
+  "shim serving" log line; the zfs table is every zfs command the
+  snapshotter ran meanwhile (its debug log, with durations).
+- \`BenchmarkShimMemory\`: VmRSS (/proc/PID/status) and PSS
+  (/proc/PID/smaps_rollup) of the shim while \`sleep 600\` runs, one container
+  of each variant at a time, median of $SHIM_RSS_ROUNDS rounds. The lxc variant also
+  keeps a \`zfslxc-start\` per container (the liblxc monitor, parent of the
+  container's init, waiting for its exit status): its own columns, and the
+  per-container columns add it up. The container's own process (busybox
+  sleep) is the same under both and not counted.
+- \`BenchmarkMany\`: $MANY containers (\`ctr run -d … sleep 600\`) from one image,
+  one at a time, then $MANY_CONCURRENCY at a time; total wall time, per-\`ctr run -d\` time,
+  the time to remove them all (\`ctr task rm -f\` + \`ctr containers rm\`,
+  same concurrency), and the disk the running containers add: for zfslxc
+  the parent dataset's \`used\` (after a \`zfs snapshot\` forces the txg sync
+  zfs-fuse's \`used\` waits for) and each clone's \`used\`/\`referenced\`;
+  for overlayfs \`du -sk\` of its snapshots directory (upper + work dirs).
+  Everything is removed (and garbage-collected) after each row.
+
+$NOTES_BEGIN
+${notes:-_No notes yet._}
+$NOTES_END
+SHIM
+		for n in $(seq 1 "$SHIM_PASSES"); do cat "$raw/shim-$n.md"; done
+		echo
+		echo "#### Raw benchmark lines"
+		echo
+		echo '```'
+		for n in $(seq 1 "$SHIM_PASSES"); do echo "# pass $n"; cat "$raw/shim-$n.txt"; done
+		echo '```'
+		echo "$SHIM_END"
+	} >"$raw/shim.md"
+elif [ -f "$OUT" ] && grep -qxF "$SHIM_BEGIN" "$OUT"; then
+	awk -v b="$SHIM_BEGIN" -v e="$SHIM_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/shim.md"
+else
+	: >"$raw/shim.md"
+fi
+
+{
+	cat "$raw/go.md"
+	if [ -s "$raw/shim.md" ]; then
+		# one blank line between the sections
+		[ -s "$raw/go.md" ] && [ -n "$(tail -c1 "$raw/go.md" | tr -d '\n')" ] && echo
+		[ -s "$raw/go.md" ] && [ -n "$(tail -n1 "$raw/go.md")" ] && echo
+		cat "$raw/shim.md"
+	fi
 } >"$OUT"
 echo "==> wrote $OUT" >&2
