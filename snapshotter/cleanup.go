@@ -94,16 +94,32 @@ func (s *Snapshotter) Reconcile(ctx context.Context, dryRun bool) (CleanupReport
 		return rep, fmt.Errorf("cleanup: %w", err)
 	}
 	for _, id := range orphans {
-		ds := s.datasetName(id)
-		rep.Orphans = append(rep.Orphans, ds)
-		if dryRun {
-			continue
+		rep.Orphans = append(rep.Orphans, s.datasetName(id))
+	}
+	if dryRun {
+		return rep, nil
+	}
+	// Orphans can be clones of one another (a layer chain whose metadata
+	// went while a zfslxc template was cloned from its top): a parent is
+	// destroyable only after its clone, so go round again while a pass
+	// destroys something.
+	pending := orphans
+	for len(pending) > 0 {
+		var next []string
+		for _, id := range pending {
+			ds := s.datasetName(id)
+			if err := s.destroy(ctx, id, true); err != nil {
+				rep.Kept[ds] = err.Error()
+				next = append(next, id)
+				continue
+			}
+			delete(rep.Kept, ds)
+			log.G(ctx).WithField("dataset", ds).Info("destroyed orphan dataset")
 		}
-		if err := s.destroy(ctx, id, true); err != nil {
-			rep.Kept[ds] = err.Error()
-			continue
+		if len(next) == len(pending) {
+			break
 		}
-		log.G(ctx).WithField("dataset", ds).Info("destroyed orphan dataset")
+		pending = next
 	}
 	return rep, nil
 }

@@ -588,3 +588,57 @@ func TestStartMountsUnmountedDatasets(t *testing.T) {
 		t.Errorf("a dataset that is not the snapshotter's was mounted: %+v, %v", list, err)
 	}
 }
+
+// TestRemoveOfLayersClonedOutside: a zfslxc template (package template)
+// may be a zfs clone of a committed layer. Removing the chain must still
+// succeed (containerd's GC never stalls), the datasets stay while the
+// clone exists, and once it is gone one Cleanup destroys the whole chain,
+// children before parents.
+func TestRemoveOfLayersClonedOutside(t *testing.T) {
+	f := newFixture(t)
+	f.commitLayer(t, "l1", "", map[string]string{"a": "1"})
+	f.commitLayer(t, "l2", "l1", map[string]string{"b": "2"})
+	f.commitLayer(t, "l3", "l2", map[string]string{"c": "3"})
+	ids := f.datasets(t)
+	if len(ids) != 3 {
+		t.Fatalf("datasets %v, want 3", ids)
+	}
+	pool, _, _ := strings.Cut(f.parent, "/")
+	outside := pool + "/template"
+	if err := f.zfs.Clone(f.ctx, f.parent+"/"+ids[2]+"@committed", outside, zfsdriver.CloneOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"l3", "l2", "l1"} {
+		if err := f.sn.Remove(f.ctx, k); err != nil {
+			t.Fatalf("remove %s of a chain cloned outside: %v", k, err)
+		}
+	}
+	if keys := f.keys(t); len(keys) != 0 {
+		t.Errorf("metadata left: %v", keys)
+	}
+	if err := f.sn.Cleanup(f.ctx); err != nil {
+		t.Fatalf("cleanup with a dependent clone: %v", err)
+	}
+	if left := f.datasets(t); !slices.Equal(left, ids) {
+		t.Fatalf("datasets %v, want %v kept while the outside clone exists", left, ids)
+	}
+	rep, err := f.sn.Reconcile(f.ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Kept) != 3 {
+		t.Errorf("kept %v, want the 3 layers", rep.Kept)
+	}
+	for ds, why := range rep.Kept {
+		t.Logf("kept %s: %s", ds, why)
+	}
+	if err := f.zfs.Destroy(f.ctx, outside, zfsdriver.DestroyOptions{Recursive: true, Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sn.Cleanup(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := f.datasets(t); len(left) != 0 {
+		t.Errorf("one cleanup after the clone went left %v", left)
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -155,6 +156,22 @@ type image struct {
 	digest digest.Digest
 	layers []ocispec.Descriptor
 	config ocispec.Image
+	// chainID of the top layer (from the config's diff ids): the name
+	// containerd commits the unpacked image under in a snapshotter.
+	chainID digest.Digest
+}
+
+// checkImage checks the config against the manifest's layers and sets
+// the chain id.
+func (img *image) checkImage() error {
+	diffIDs := img.config.RootFS.DiffIDs
+	if len(diffIDs) != 0 && len(diffIDs) != len(img.layers) {
+		return fmt.Errorf("image %s: %d layers but %d diff ids", img.digest, len(img.layers), len(diffIDs))
+	}
+	if len(diffIDs) > 0 {
+		img.chainID = identity.ChainID(diffIDs)
+	}
+	return nil
 }
 
 // readImage resolves the layout's index.json to one image manifest for
@@ -190,8 +207,8 @@ func readImage(l layout) (*image, error) {
 			if err := readJSON(l, m.Config, &img.config); err != nil {
 				return nil, fmt.Errorf("image config: %w", err)
 			}
-			if len(img.config.RootFS.DiffIDs) != 0 && len(img.config.RootFS.DiffIDs) != len(m.Layers) {
-				return nil, fmt.Errorf("image %s: %d layers but %d diff ids", desc.Digest, len(m.Layers), len(img.config.RootFS.DiffIDs))
+			if err := img.checkImage(); err != nil {
+				return nil, err
 			}
 			return img, nil
 		default:

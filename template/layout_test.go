@@ -146,7 +146,7 @@ func TestApplyLayerChecksDigest(t *testing.T) {
 	}
 	root := t.TempDir()
 	for _, ld := range got.layers {
-		if err := applyLayer(context.Background(), root, l, ld, io.Discard); err != nil {
+		if _, err := applyLayer(context.Background(), root, layoutSource(l, got, tarPath), ld, io.Discard); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestApplyLayerChecksDigest(t *testing.T) {
 	}
 	// The uncompressed layer with a byte after the end-of-archive blocks
 	// still untars: only the digest check catches it.
-	err = applyLayer(context.Background(), t.TempDir(), tampered{l}, got.layers[1], io.Discard)
+	_, err = applyLayer(context.Background(), t.TempDir(), layoutSource(tampered{l}, got, tarPath), got.layers[1], io.Discard)
 	if !errdefs.IsDataLoss(err) {
 		t.Errorf("tampered layer: %v, want a data loss error", err)
 	}

@@ -65,12 +65,18 @@ const configChunk = 1000
 
 // Template is a template as found on ZFS.
 type Template struct {
-	Name     string              `json:"name"`
-	Dataset  string              `json:"dataset"`
-	Snapshot string              `json:"snapshot"`
-	Digest   digest.Digest       `json:"image_digest"`
-	Source   string              `json:"source,omitempty"`
-	Config   ocispec.ImageConfig `json:"config"`
+	Name     string        `json:"name"`
+	Dataset  string        `json:"dataset"`
+	Snapshot string        `json:"snapshot"`
+	Digest   digest.Digest `json:"image_digest"`
+	// Source is where the template was made from: an OCI layout path,
+	// or containerd:NAMESPACE:REF.
+	Source string `json:"source,omitempty"`
+	// ReusedLayer is the snapshotter's committed layer snapshot the
+	// template is a clone of (no copy); "" when the layers were unpacked.
+	// That layer's dataset cannot be destroyed while the template exists.
+	ReusedLayer string              `json:"reused_layer,omitempty"`
+	Config      ocispec.ImageConfig `json:"config"`
 	// Size is what the template's files take (referenced).
 	Size uint64 `json:"size"`
 	// Clones are the datasets cloned from Snapshot.
@@ -129,8 +135,25 @@ type CreateResult struct {
 	// Cached is set when the template already held this image: nothing
 	// was done.
 	Cached bool
-	// Elapsed is the time the unpack took.
+	// Reused is the snapshotter's committed layer snapshot the template
+	// was cloned from (no unpack, no copy); "" when the layers were
+	// unpacked.
+	Reused string
+	// Elapsed is the time the unpack (or clone) took.
 	Elapsed time.Duration
+}
+
+// source is an image to make a template from, already resolved to one
+// manifest.
+type source struct {
+	img *image
+	// desc is the io.zfslxc:source value: a path, or containerd:NS:REF.
+	desc string
+	// open opens a layer blob.
+	open func(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+	// findReuse returns a committed snapshot of the snapshotter that holds
+	// the image's whole layer chain, or "" (may be nil).
+	findReuse func(ctx context.Context) (string, error)
 }
 
 // Create makes template name from the OCI image layout (tar or directory)
@@ -141,9 +164,6 @@ func (s *Store) Create(ctx context.Context, name, from string, progress io.Write
 	if err := validateTemplateName(name); err != nil {
 		return nil, err
 	}
-	if progress == nil {
-		progress = io.Discard
-	}
 	l, err := openLayout(from)
 	if err != nil {
 		return nil, err
@@ -153,6 +173,28 @@ func (s *Store) Create(ctx context.Context, name, from string, progress io.Write
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
+	return s.create(ctx, name, layoutSource(l, img, from), progress)
+}
+
+// layoutSource reads the blobs of img from an OCI layout.
+func layoutSource(l layout, img *image, desc string) *source {
+	return &source{img: img, desc: desc, open: func(_ context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+		p, err := blobPath(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		return l.open(p)
+	}}
+}
+
+// create makes template name from src: a cache hit when the template
+// holds the image already; a clone of the snapshotter's layer snapshot
+// when src finds one; else the layers unpacked onto a new dataset.
+func (s *Store) create(ctx context.Context, name string, src *source, progress io.Writer) (*CreateResult, error) {
+	if progress == nil {
+		progress = io.Discard
+	}
+	img := src.img
 	for i, ld := range img.layers {
 		if !layerSupported(ld.MediaType) {
 			return nil, fmt.Errorf("layer %d (%s): media type %q: %w", i, ld.Digest, ld.MediaType, errdefs.ErrNotImplemented)
@@ -185,6 +227,12 @@ func (s *Store) Create(ctx context.Context, name, from string, progress io.Write
 			return nil, err
 		}
 	}
+	var reuse string
+	if src.findReuse != nil {
+		if reuse, err = src.findReuse(ctx); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	cfgProps, err := configProps(img.config.Config)
 	if err != nil {
@@ -192,14 +240,27 @@ func (s *Store) Create(ctx context.Context, name, from string, progress io.Write
 	}
 	props := map[string]string{
 		PropTemplate:            name,
-		PropSource:              from,
+		PropSource:              src.desc,
 		"com.sun:auto-snapshot": "false",
 	}
-	if err := s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Parents: true, Properties: props}); err != nil {
-		return nil, err
-	}
-	if err := s.unpack(ctx, ds, l, img, progress); err != nil {
-		return nil, fmt.Errorf("template %s: %w (the dataset %s is left for the next create to replace)", name, err, ds)
+	if reuse != "" {
+		// The snapshotter's committed top layer already holds the image's
+		// whole filesystem: clone it (O(1), no copy). Its dataset cannot be
+		// destroyed while this template exists (docs/templates.md).
+		fmt.Fprintf(progress, "reusing the snapshotter's layer %s (chain %s): zfs clone, nothing to unpack\n", reuse, img.chainID)
+		if err := s.ensureParent(ctx); err != nil {
+			return nil, err
+		}
+		if err := s.zfs.Clone(ctx, reuse, ds, zfsdriver.CloneOptions{Properties: props}); err != nil {
+			return nil, fmt.Errorf("template %s: clone %s: %w", name, reuse, err)
+		}
+	} else {
+		if err := s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Parents: true, Properties: props}); err != nil {
+			return nil, err
+		}
+		if err := s.unpack(ctx, ds, src, progress); err != nil {
+			return nil, fmt.Errorf("template %s: %w (the dataset %s is left for the next create to replace)", name, err, ds)
+		}
 	}
 	// The digest goes last before the snapshot: it is the cache key.
 	cfgProps[PropDigest] = img.digest.String()
@@ -216,11 +277,24 @@ func (s *Store) Create(ctx context.Context, name, from string, progress io.Write
 	if err != nil {
 		return nil, err
 	}
-	return &CreateResult{Template: t, Elapsed: time.Since(start)}, nil
+	return &CreateResult{Template: t, Reused: reuse, Elapsed: time.Since(start)}, nil
+}
+
+// ensureParent creates the parent dataset (and its parents) when missing.
+func (s *Store) ensureParent(ctx context.Context) error {
+	ok, err := s.zfs.Exists(ctx, s.parent)
+	if err != nil || ok {
+		return err
+	}
+	err = s.zfs.Create(ctx, s.parent, zfsdriver.CreateOptions{Parents: true})
+	if errors.Is(err, zfsdriver.ErrExists) {
+		return nil
+	}
+	return err
 }
 
 // unpack applies the layers in order on the dataset's mountpoint.
-func (s *Store) unpack(ctx context.Context, ds string, l layout, img *image, progress io.Writer) error {
+func (s *Store) unpack(ctx context.Context, ds string, src *source, progress io.Writer) error {
 	root, err := s.zfs.GetProperty(ctx, ds, "mountpoint")
 	if err != nil {
 		return err
@@ -230,11 +304,15 @@ func (s *Store) unpack(ctx context.Context, ds string, l layout, img *image, pro
 			return err
 		}
 	}
+	img := src.img
 	for i, ld := range img.layers {
 		fmt.Fprintf(progress, "layer %d/%d %s (%s)\n", i+1, len(img.layers), ld.Digest, humanSize(ld.Size))
-		if err := applyLayer(ctx, root, l, ld, progress); err != nil {
+		applied, err := applyLayer(ctx, root, src, ld, progress)
+		if err != nil {
 			return fmt.Errorf("layer %d (%s): %w", i, ld.Digest, err)
 		}
+		fmt.Fprintf(progress, "layer %d/%d applied: %d bytes (%s) of files from %d bytes of blob\n",
+			i+1, len(img.layers), applied, humanSize(applied), ld.Size)
 	}
 	return nil
 }
@@ -266,45 +344,44 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-func applyLayer(ctx context.Context, root string, l layout, ld ocispec.Descriptor, progress io.Writer) error {
-	p, err := blobPath(ld.Digest)
+// applyLayer applies one layer blob on root and returns the number of
+// bytes of the uncompressed tar it applied.
+func applyLayer(ctx context.Context, root string, src *source, ld ocispec.Descriptor, progress io.Writer) (int64, error) {
+	rc, err := src.open(ctx, ld)
 	if err != nil {
-		return err
-	}
-	rc, err := l.open(p)
-	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rc.Close()
 	verifier := ld.Digest.Verifier()
 	pr := &progressReader{r: io.TeeReader(rc, verifier), w: progress, total: ld.Size, last: time.Now()}
 	dr, err := compression.DecompressStream(pr)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	tr := &countReader{r: dr}
 	// Apply removes whiteouts' targets and empties opaque directories, as
 	// the layers of an image mean on a plain directory.
-	if _, err := archive.Apply(ctx, root, dr); err != nil {
+	if _, err := archive.Apply(ctx, root, tr); err != nil {
 		dr.Close()
-		return err
+		return 0, err
 	}
 	// Read what the tar reader left (padding), then close the decompressor
 	// (with unpigz/igzip a goroutine reads the blob until then), then the
 	// rest of the blob, so the digest covers all of it.
-	if _, err := io.Copy(io.Discard, dr); err != nil {
+	if _, err := io.Copy(io.Discard, tr); err != nil {
 		dr.Close()
-		return err
+		return 0, err
 	}
 	if err := dr.Close(); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := io.Copy(io.Discard, pr); err != nil {
-		return err
+		return 0, err
 	}
 	if !verifier.Verified() {
-		return fmt.Errorf("blob content does not match its digest: %w", errdefs.ErrDataLoss)
+		return 0, fmt.Errorf("blob content does not match its digest: %w", errdefs.ErrDataLoss)
 	}
-	return nil
+	return tr.n, nil
 }
 
 // configProps encodes an image config as the io.zfslxc:config properties.
@@ -419,7 +496,7 @@ func (s *Store) list(ctx context.Context, only string) ([]Template, error) {
 		t := Template{
 			Name: name, Dataset: d.Name, Snapshot: snap,
 			Digest: digest.Digest(props[PropDigest].Value), Config: cfg,
-			Size: d.Referenced, Clones: []string{},
+			Size: d.Referenced, Clones: []string{}, ReusedLayer: d.Origin,
 		}
 		if v := props[PropSource]; v.IsSet() {
 			t.Source = v.Value

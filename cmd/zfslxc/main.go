@@ -37,6 +37,7 @@ Examples:
    zfslxc doctor                     # what is missing or wrong, with the command that fixes it
    zfslxc gc --dry-run               # what the snapshotter's cleanup would destroy (daemon stopped)
    zfslxc template create busybox --from busybox.oci.tar
+   zfslxc template create bb --from docker.io/library/busybox:latest    # an image in containerd
    zfslxc lxc create web --template busybox -- echo hello   # then: lxc-start -n web -F`,
 		Version: version.String(),
 		Flags: []cli.Flag{

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"text/tabwriter"
 
 	"github.com/docker/go-units"
@@ -42,9 +43,17 @@ func templateCommand() *cli.Command {
 <dataset>/<NAME>, frozen as <dataset>/<NAME>@template (readonly=on), with the
 image config and digest in io.zfslxc:* user properties (docs/templates.md).
 
+SOURCE (--from) is an OCI image layout on disk (a tar or a directory) when that
+path exists, else the name of an image in containerd's store, read through
+containerd's API (--address, --namespace). When the zfslxc snapshotter has that
+image unpacked (ctr images pull/import --snapshotter zfslxc), the template is a
+zfs clone of the snapshotter's top layer dataset: no unpack, no copy.
+
 Examples:
    zfslxc template create busybox --from busybox.oci.tar
    zfslxc template create web --from ./oci-layout-dir --dataset tank/zfslxc-templates
+   zfslxc template create app --from docker.io/library/busybox:latest
+   zfslxc template create app --from registry.local/app:1 --namespace k8s.io --address /run/containerd/containerd.sock
    zfslxc template ls --json
    zfslxc template rm busybox            # refused while containers are cloned from it
    zfslxc template rm busybox --force    # destroys those clones too
@@ -52,11 +61,23 @@ Examples:
 		Subcommands: []*cli.Command{
 			{
 				Name:      "create",
-				Usage:     "unpack an OCI image layout (tar or directory) into a template",
+				Usage:     "make a template from an OCI image layout (tar or directory) or an image in containerd",
 				ArgsUsage: "NAME",
+				Description: `Progress (one line per layer, the bytes applied, and every 5 s the bytes read
+of a long layer) goes to stderr; --quiet silences it. Creating the same
+template from the same image again is a cache hit.
+
+Examples:
+   zfslxc template create busybox --from busybox.oci.tar
+   zfslxc template create busybox --from docker.io/library/busybox:latest -q
+   zfslxc template create web --from ghcr.io/acme/web:2 --namespace k8s.io --platform linux/arm64`,
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "from", Usage: "(required) OCI image layout: a tar (ctr export, docker buildx --output type=oci) or a directory"},
+					&cli.StringFlag{Name: "from", Usage: "(required) SOURCE: an OCI image layout, as a tar (ctr export, docker buildx --output type=oci) or a directory; else an image reference in containerd's store"},
 					templateDatasetFlag(),
+					&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Value: template.DefaultContainerdAddress, Usage: "containerd's socket (image references)", EnvVars: []string{"CONTAINERD_ADDRESS"}},
+					&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: template.DefaultNamespace, Usage: "containerd namespace of the image", EnvVars: []string{"CONTAINERD_NAMESPACE"}},
+					&cli.StringFlag{Name: "snapshotter", Value: template.DefaultSnapshotter, Usage: "name of the zfslxc snapshotter in containerd, whose unpacked layers are reused"},
+					&cli.StringFlag{Name: "platform", Usage: "platform to pick from a multi-platform image (default: this machine's)"},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 				},
 				SkipFlagParsing: true,
@@ -76,7 +97,16 @@ Examples:
 					if c.Bool("quiet") {
 						progress = nil
 					}
-					res, err := s.Create(c.Context, name, c.String("from"), progress)
+					from := c.String("from")
+					var res *template.CreateResult
+					if _, statErr := os.Stat(from); statErr == nil {
+						res, err = s.Create(c.Context, name, from, progress)
+					} else {
+						res, err = s.CreateFromContainerd(c.Context, name, template.ContainerdSource{
+							Ref: from, Address: c.String("address"), Namespace: c.String("namespace"),
+							Snapshotter: c.String("snapshotter"), Platform: c.String("platform"),
+						}, progress)
+					}
 					if err != nil {
 						return err
 					}
@@ -85,16 +115,23 @@ Examples:
 						fmt.Fprintf(c.App.Writer, "template %s: cache hit, %s already holds image %s; nothing done\n", name, t.Snapshot, t.Digest)
 						return nil
 					}
-					fmt.Fprintf(c.App.Writer, "template %s: %s from image %s (%s, %s)\n", name, t.Snapshot, t.Digest,
-						units.BytesSize(float64(t.Size)), res.Elapsed.Round(1e6))
+					how := "unpacked"
+					if res.Reused != "" {
+						how = "clone of the snapshotter's layer " + res.Reused + ", no copy"
+					}
+					fmt.Fprintf(c.App.Writer, "template %s: %s from image %s (%s, %s, %s)\n", name, t.Snapshot, t.Digest,
+						units.BytesSize(float64(t.Size)), how, res.Elapsed.Round(1e6))
 					return nil
 				}),
 			},
 			{
 				Name:    "ls",
 				Aliases: []string{"list"},
-				Usage:   "list templates: name, image digest, size, clones",
-				Flags:   []cli.Flag{templateDatasetFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Usage:   "list templates: name, image digest, size, clones, source, reused layer",
+				Description: `Examples:
+   zfslxc template ls
+   zfslxc template ls --json | jq -r '.[] | select(.clones == []) | .name'`,
+				Flags: []cli.Flag{templateDatasetFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON: every field, the clone datasets and the image config"}},
 				Action: func(c *cli.Context) error {
 					s, err := openTemplates(c)
 					if err != nil {
@@ -113,9 +150,13 @@ Examples:
 						return enc.Encode(all)
 					}
 					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tIMAGE DIGEST\tSIZE\tCLONES")
+					fmt.Fprintln(tw, "NAME\tIMAGE DIGEST\tSIZE\tCLONES\tREUSED LAYER\tSOURCE")
 					for _, t := range all {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", t.Name, t.Digest, units.BytesSize(float64(t.Size)), len(t.Clones))
+						reused := "no"
+						if t.ReusedLayer != "" {
+							reused = t.ReusedLayer
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Digest, units.BytesSize(float64(t.Size)), len(t.Clones), reused, t.Source)
 					}
 					return tw.Flush()
 				},
@@ -125,6 +166,13 @@ Examples:
 				Aliases:   []string{"remove"},
 				Usage:     "destroy a template (refused while clones exist, unless --force)",
 				ArgsUsage: "NAME",
+				Description: `A template cloned from the snapshotter's layer keeps that layer's dataset;
+after rm it is the snapshotter's again (destroyed by its next Cleanup once
+containerd no longer uses it).
+
+Examples:
+   zfslxc template rm busybox
+   zfslxc template rm busybox --force    # destroys the containers' clones too`,
 				Flags: []cli.Flag{
 					templateDatasetFlag(),
 					&cli.BoolFlag{Name: "force", Usage: "destroy the template's clones (containers' root filesystems) too"},
@@ -139,9 +187,16 @@ Examples:
 					if err != nil {
 						return err
 					}
+					t, err := s.Get(c.Context, name)
+					if err != nil {
+						return err
+					}
 					destroyed, err := s.Remove(c.Context, name, c.Bool("force"))
 					for _, d := range destroyed {
 						fmt.Fprintln(c.App.Writer, "destroyed", d)
+					}
+					if err == nil && t.ReusedLayer != "" {
+						fmt.Fprintf(c.App.Writer, "released the snapshotter's layer %s (its next Cleanup destroys it once containerd no longer uses it)\n", t.ReusedLayer)
 					}
 					return err
 				}),
@@ -149,6 +204,9 @@ Examples:
 			{
 				Name:  "prune",
 				Usage: "destroy every template without clones",
+				Description: `Examples:
+   zfslxc template prune
+   zfslxc template prune --dataset tank/zfslxc-templates`,
 				Flags: []cli.Flag{templateDatasetFlag()},
 				Action: func(c *cli.Context) error {
 					s, err := openTemplates(c)
