@@ -52,6 +52,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/version"
 	"github.com/zfslxc/zfslxc/lxcrun"
+	"github.com/zfslxc/zfslxc/shim/config"
 	"github.com/zfslxc/zfslxc/shim/task"
 )
 
@@ -325,6 +326,16 @@ func serve(f *flags) error {
 	}
 	ctx := namespaces.WithNamespace(context.Background(), f.namespace)
 	ctx = log.WithLogger(ctx, log.G(ctx).WithFields(log.Fields{"runtime": RuntimeType, "id": f.id, "namespace": f.namespace}))
+	// log_level of the config file containerd's environment names (or the
+	// default file); a task's runtime options may name another file,
+	// read at Create.
+	if cfg, err := config.Load(config.Path("")); err != nil {
+		log.G(ctx).WithError(err).Warn("shim config")
+	} else if cfg.LogLevel != "" {
+		if err := log.SetLevel(cfg.LogLevel); err != nil {
+			log.G(ctx).WithError(err).Warn("shim config log_level")
+		}
+	}
 
 	lf := os.NewFile(listenerFd, "listener")
 	l, err := net.FileListener(lf)

@@ -31,6 +31,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/lxcconv"
 	"github.com/zfslxc/zfslxc/lxcrun"
+	"github.com/zfslxc/zfslxc/shim/config"
 )
 
 // StateDirName is the LXC state directory (lxcrun's) inside the bundle:
@@ -158,6 +159,10 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}
 	}()
 
+	cfg, err := loadConfig(ctx, r.Options)
+	if err != nil {
+		return nil, err
+	}
 	t := &task{id: r.ID, bundle: r.Bundle, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, exited: make(chan struct{})}
 	data, err := os.ReadFile(filepath.Join(r.Bundle, "config.json"))
 	if err != nil {
@@ -189,7 +194,10 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}()
 	}
 
-	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor()}
+	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: cfg.AppArmorProfile}
+	if co.DefaultAppArmorProfile == "" {
+		co.DefaultAppArmorProfile = defaultAppArmor()
+	}
 	if t.rootfs != "" {
 		co.RootfsPath = t.rootfs
 	}
@@ -200,7 +208,13 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}
 		co.RootFS = os.DirFS(root)
 	}
-	c, err := lxcrun.Prepare(ctx, filepath.Join(r.Bundle, StateDirName), &spec, lxcrun.Options{Name: r.ID, Convert: co})
+	stateDir, err := prepareStateDir(ctx, cfg, r.Bundle, s.cfg.Namespace, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	c, err := lxcrun.Prepare(ctx, stateDir, &spec, lxcrun.Options{
+		Name: r.ID, Convert: co, Reaper: cfg.Init == config.InitReaper, BinDir: cfg.BinDir,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -426,6 +440,11 @@ func (s *Service) destroy(ctx context.Context, t *task) error {
 	if err := t.lxc.Delete(ctx); err != nil {
 		return err
 	}
+	if _, link := stateDirOf(t.bundle); link != "" {
+		if err := removeStateLink(link); err != nil {
+			log.G(ctx).WithError(err).Warn("removing the state directory link")
+		}
+	}
 	select {
 	case <-t.exited:
 	case <-ctx.Done():
@@ -467,8 +486,11 @@ func (s *Service) Cleanup(ctx context.Context) {
 // rootfs.
 func CleanupBundle(ctx context.Context, bundle string) error {
 	var errs []error
-	if err := lxcrun.Cleanup(ctx, filepath.Join(bundle, StateDirName)); err != nil {
+	dir, link := stateDirOf(bundle)
+	if err := lxcrun.Cleanup(ctx, dir); err != nil {
 		errs = append(errs, fmt.Errorf("stopping the container: %w", err))
+	} else if err := removeStateLink(link); err != nil {
+		errs = append(errs, fmt.Errorf("state directory link: %w", err))
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil && !errors.Is(err, os.ErrNotExist) {
