@@ -395,3 +395,48 @@ func (m *Manager) existing(name string) (Record, error) {
 	}
 	return rec, nil
 }
+
+// Listed is a container found under the lxcpath.
+type Listed struct {
+	Record
+	// State is LXC's state ("RUNNING", "STOPPED"), or the error lxc-info
+	// gave.
+	State string `json:"state"`
+	// Used is what the container's clone takes beyond its template
+	// (zfs used); 0 when the clone is gone.
+	Used uint64 `json:"used"`
+}
+
+// List returns the containers zfslxc made under the lxcpath (those with a
+// record file), by name.
+func (m *Manager) List(ctx context.Context) ([]Listed, error) {
+	ents, err := os.ReadDir(m.lxcPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []Listed{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := []Listed{}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(m.lxcPath, e.Name(), recordFile)); err != nil {
+			continue
+		}
+		rec, _, err := m.record(e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("container %s: %w", e.Name(), err)
+		}
+		l := Listed{Record: rec}
+		if l.State, err = m.State(ctx, e.Name()); err != nil {
+			l.State = err.Error()
+		}
+		if u, err := m.zfs.Usage(ctx, rec.Dataset); err == nil {
+			l.Used = u.Used
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

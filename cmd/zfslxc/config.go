@@ -13,6 +13,9 @@ func configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
 		Usage: "print configuration snippets",
+		Description: `Examples:
+   zfslxc config containerd --version 2 >> /etc/containerd/config.toml
+   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "containerd",
@@ -50,6 +53,11 @@ Examples:
 			{
 				Name:  "snapshotter",
 				Usage: "the default zfslxc-snapshotter config file, commented",
+				Description: `The same file as docs/snapshotter.toml and what make install puts in
+/etc/zfslxc/snapshotter.toml (docs/configuration.md explains every key).
+
+Examples:
+   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
 				Action: func(c *cli.Context) error {
 					fmt.Fprint(c.App.Writer, snapshotter.SampleConfig)
 					return nil

@@ -19,11 +19,20 @@ func devpoolCommand() *cli.Command {
 		Description: `Starts zfs-fuse when the host has no kernel ZFS, and creates or destroys a
 pool whose only vdev is a sparse file. Safe to run again: "up" replaces a
 stale pool of the same name (its data is lost), "down" of a missing pool
-succeeds. Production hosts use a real pool instead.`,
+succeeds. Production hosts use a real pool instead.
+
+Examples:
+   zfslxc devpool up                          # pool "zfslxc" on an 8G sparse file
+   zfslxc devpool up --name dev --size 20G --keep
+   zfslxc devpool status
+   zfslxc devpool down`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "up",
 				Usage: "start zfs if needed and (re)create the pool",
+				Description: `Examples:
+   zfslxc devpool up
+   zfslxc devpool up --name dev --dir /var/tmp/dev --size 20G --keep   # keep it if it exists`,
 				Flags: []cli.Flag{nameFlag, dirFlag,
 					&cli.StringFlag{Name: "size", Value: "8G", Usage: "image size (sparse), e.g. 8G"},
 					&cli.BoolFlag{Name: "keep", Usage: "keep an existing pool of that name instead of recreating it"},
@@ -58,6 +67,9 @@ succeeds. Production hosts use a real pool instead.`,
 			{
 				Name:  "down",
 				Usage: "destroy the pool and remove its image",
+				Description: `Examples:
+   zfslxc devpool down
+   zfslxc devpool down --name dev --dir /var/tmp/dev`,
 				Flags: []cli.Flag{nameFlag, dirFlag},
 				Action: func(c *cli.Context) error {
 					drv, err := zfsdriver.New(c.Context)
@@ -74,6 +86,9 @@ succeeds. Production hosts use a real pool instead.`,
 			{
 				Name:  "status",
 				Usage: "show the zfs implementation and the pool",
+				Description: `Examples:
+   zfslxc devpool status
+   zfslxc devpool status --name dev`,
 				Flags: []cli.Flag{nameFlag},
 				Action: func(c *cli.Context) error {
 					drv, err := zfsdriver.New(c.Context)

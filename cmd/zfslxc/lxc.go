@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
+	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
@@ -58,6 +60,7 @@ zfslxc-init with its argv byte for byte, so the lxc-* tools work as usual.
 
 Examples:
    zfslxc lxc create web --template busybox
+   zfslxc lxc ls
    zfslxc lxc create job --template busybox --env MODE=x -- /bin/sh -c 'echo "$MODE"'
    lxc-start -n web -F                  # the process's stdio is lxc-start's
    lxc-start -n web && lxc-attach -n web -- ps
@@ -72,14 +75,53 @@ Examples:
 				Flags:           createFlags,
 				SkipFlagParsing: true,
 				Description: `ARGS replace the image's CMD (appended to the entrypoint). Flags may come
-before or after CT; everything after "--" is ARGS.`,
+before or after CT; everything after "--" is ARGS.
+
+Examples:
+   zfslxc lxc create web --template busybox
+   zfslxc lxc create job --template busybox --env MODE=x --workdir /tmp -- /bin/sh -c 'echo "$MODE"'
+   zfslxc lxc create app --template busybox --user 1000:1000 --entrypoint /bin/sleep -- 3600
+   zfslxc lxc create svc --template busybox --init --lxcpath /srv/lxc --json`,
 				Action: interspersed(lxcCreate),
 			},
 			{
-				Name:            "rm",
-				Aliases:         []string{"remove"},
-				Usage:           "stop (lxc-stop -k) and remove container CT: its clone and <lxcpath>/CT",
-				ArgsUsage:       "CT",
+				Name:    "ls",
+				Aliases: []string{"list"},
+				Usage:   "list the containers zfslxc made under the lxcpath: name, template, state, clone and its size",
+				Description: `Examples:
+   zfslxc lxc ls
+   zfslxc lxc ls --lxcpath /srv/lxc --json`,
+				Flags: append(lxcCommonFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Action: func(c *cli.Context) error {
+					m, err := openContainers(c)
+					if err != nil {
+						return err
+					}
+					all, err := m.List(c.Context)
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						enc := json.NewEncoder(c.App.Writer)
+						enc.SetIndent("", "  ")
+						return enc.Encode(all)
+					}
+					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "NAME\tTEMPLATE\tSTATE\tUSED\tDATASET")
+					for _, l := range all {
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Template, l.State, units.BytesSize(float64(l.Used)), l.Dataset)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				Name:      "rm",
+				Aliases:   []string{"remove"},
+				Usage:     "stop (lxc-stop -k) and remove container CT: its clone and <lxcpath>/CT",
+				ArgsUsage: "CT",
+				Description: `Examples:
+   zfslxc lxc rm web
+   zfslxc lxc rm web --lxcpath /srv/lxc --dataset tank/zfslxc-templates`,
 				Flags:           lxcCommonFlags(),
 				SkipFlagParsing: true,
 				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
@@ -99,9 +141,13 @@ before or after CT; everything after "--" is ARGS.`,
 				}),
 			},
 			{
-				Name:            "snapshot",
-				Usage:           "zfs snapshot of container CT's root filesystem",
-				ArgsUsage:       "CT NAME",
+				Name:      "snapshot",
+				Usage:     "zfs snapshot of container CT's root filesystem",
+				ArgsUsage: "CT NAME",
+				Description: `Takes <dataset>/ct-CT@NAME (the container may run).
+
+Examples:
+   zfslxc lxc snapshot web before-upgrade`,
 				Flags:           lxcCommonFlags(),
 				SkipFlagParsing: true,
 				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
@@ -124,6 +170,9 @@ before or after CT; everything after "--" is ARGS.`,
 				Name:      "rollback",
 				Usage:     "roll container CT's root filesystem back to snapshot NAME (container stopped)",
 				ArgsUsage: "CT NAME",
+				Description: `Examples:
+   lxc-stop -n web && zfslxc lxc rollback web before-upgrade
+   zfslxc lxc rollback web before-upgrade --destroy-newer   # zfs rollback -r`,
 				Flags: append(lxcCommonFlags(),
 					&cli.BoolFlag{Name: "destroy-newer", Usage: "roll back past later snapshots, destroying them (zfs rollback -r)"}),
 				SkipFlagParsing: true,

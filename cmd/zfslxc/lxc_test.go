@@ -26,6 +26,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/testpool"
+	"github.com/zfslxc/zfslxc/lxcct"
 	"github.com/zfslxc/zfslxc/lxcrun"
 	"github.com/zfslxc/zfslxc/template"
 )
@@ -356,6 +357,29 @@ func TestLXCContainers(t *testing.T) {
 		}
 		if usedB2 > usedB+(64<<10) {
 			t.Errorf("clone b grew from %d to %d though only a was written", usedB, usedB2)
+		}
+	})
+
+	t.Run("ls", func(t *testing.T) {
+		var ls []lxcct.Listed
+		if err := json.Unmarshal([]byte(lxc("ls", "--json")), &ls); err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]lxcct.Listed{}
+		for _, l := range ls {
+			names[l.Name] = l
+		}
+		for _, ct := range []string{"a", "argv", "b", "check", "user"} {
+			l, ok := names[ct]
+			if !ok || l.Template != "base" || l.State != "STOPPED" || l.Dataset != ds+"/ct-"+ct {
+				t.Errorf("lxc ls --json: %s = %+v (found %v)", ct, l, ok)
+			}
+		}
+		if a := names["a"]; a.Used < 1<<20 {
+			t.Errorf("lxc ls: a uses %d bytes after 1 MiB was written", a.Used)
+		}
+		if out := lxc("ls"); !strings.Contains(out, "NAME") || !strings.Contains(out, ds+"/ct-argv") {
+			t.Errorf("lxc ls:\n%s", out)
 		}
 	})
 

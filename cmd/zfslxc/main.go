@@ -56,6 +56,9 @@ Examples:
 			{
 				Name:  "version",
 				Usage: "print the version",
+				Description: `Examples:
+   zfslxc version
+   zfslxc --version`,
 				Action: func(c *cli.Context) error {
 					fmt.Fprintln(c.App.Writer, "zfslxc", version.String())
 					return nil

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/zfslxc/zfslxc/internal/testpool"
 )
 
@@ -71,5 +73,32 @@ func TestConfigCommands(t *testing.T) {
 	out, err = runApp(t, "config", "snapshotter")
 	if err != nil || !strings.Contains(out, "dataset = ") {
 		t.Errorf("snapshotter: %v\n%s", err, out)
+	}
+}
+
+// TestEveryCommandHasHelpWithExamples walks the whole command tree: each
+// command's --help must work and show examples.
+func TestEveryCommandHasHelpWithExamples(t *testing.T) {
+	var walk func(path []string, cmds []*cli.Command)
+	n := 0
+	walk = func(path []string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			p := append(append([]string{}, path...), c.Name)
+			n++
+			t.Run(strings.Join(p, "_"), func(t *testing.T) {
+				out, err := runApp(t, append(p, "--help")...)
+				if err != nil {
+					t.Fatalf("%s --help: %v", strings.Join(p, " "), err)
+				}
+				if !strings.Contains(out, "Examples:") || !strings.Contains(out, "zfslxc "+strings.Join(p, " ")) && c.Name != "version" {
+					t.Errorf("zfslxc %s --help has no examples of itself:\n%s", strings.Join(p, " "), out)
+				}
+			})
+			walk(p, c.Subcommands)
+		}
+	}
+	walk(nil, newApp().Commands)
+	if n < 20 {
+		t.Errorf("walked %d commands, want every one (20+)", n)
 	}
 }
