@@ -250,6 +250,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	t.io = pio
 	t.pid = c.Pid()
 	go s.waitExit(t)
+	s.watchOOM(ctx, t)
 
 	s.mu.Lock()
 	s.tasks[r.ID] = t
