@@ -21,7 +21,7 @@ BINARIES := zfslxc-snapshotter containerd-shim-lxc-v1 zfslxc zfslxc-init zfslxc-
 TEST_ENV := ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN)
 TEST_TIMEOUT ?= 45m
 
-.PHONY: help deps build test test-unit lint bench demo demo-clean install clean
+.PHONY: help deps build test test-unit lint bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,12 +54,24 @@ demo: deps build ## set everything up on this machine and show it working
 demo-clean: ## undo what make demo set up
 	scripts/demo.sh clean
 
-install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and a sample config (kept if present)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/zfslxc $(DESTDIR)/etc/systemd/system
+# Where make install puts the unit and the default config (DESTDIR is
+# prepended, for packaging and the install test).
+SYSTEMD_UNIT_DIR ?= /etc/systemd/system
+SYSCONF_DIR ?= /etc/zfslxc
+
+install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and the default config (kept if present)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONF_DIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(addprefix $(BIN)/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
-	sed 's|/usr/local/bin/|$(PREFIX)/bin/|' contrib/systemd/zfslxc-snapshotter.service > $(DESTDIR)/etc/systemd/system/zfslxc-snapshotter.service
-	test -e $(DESTDIR)/etc/zfslxc/snapshotter.toml || install -m 0644 docs/snapshotter.toml $(DESTDIR)/etc/zfslxc/snapshotter.toml
-	@echo "installed; edit /etc/zfslxc/snapshotter.toml (dataset), then: systemctl daemon-reload && systemctl enable --now zfslxc-snapshotter"
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/zfslxc/|$(SYSCONF_DIR)/|g' \
+		contrib/systemd/zfslxc-snapshotter.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
+	test -e $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml || install -m 0644 docs/snapshotter.toml $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml
+	@echo "installed into $(DESTDIR)$(PREFIX)/bin, $(DESTDIR)$(SYSTEMD_UNIT_DIR), $(DESTDIR)$(SYSCONF_DIR)"
+	@echo "next: set dataset in $(SYSCONF_DIR)/snapshotter.toml; zfslxc config containerd >> /etc/containerd/config.toml;"
+	@echo "      systemctl daemon-reload && systemctl enable --now zfslxc-snapshotter && systemctl restart containerd; zfslxc doctor"
+
+uninstall: ## remove what make install put (the config in $(SYSCONF_DIR) stays)
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(BINARIES)) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 
 clean: ## remove build output
 	rm -rf $(BIN)
