@@ -104,6 +104,7 @@ type task struct {
 	pid        int
 	lxc        *lxcrun.Container
 	io         *pipeIO
+	hooks      *ociHooks // runtime-namespace OCI hooks, or nil
 
 	exited     chan struct{} // closed once the exit is recorded
 	exitStatus uint32        // written before exited is closed
@@ -221,6 +222,11 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	t.lxc = c
 	defer func() {
 		if retErr != nil {
+			t.hooks.stopped(context.WithoutCancel(ctx)) // after c.Delete
+		}
+	}()
+	defer func() {
+		if retErr != nil {
 			if err := c.Delete(context.WithoutCancel(ctx)); err != nil {
 				log.G(ctx).WithError(err).Warn("removing LXC state")
 			}
@@ -244,6 +250,12 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	err = c.Start(ctx, stdio)
 	pio.closeChild()
 	if err != nil {
+		pio.Close()
+		return nil, err
+	}
+	// nerdctl's networking: init exists, its namespaces too.
+	t.hooks = newOCIHooks(r.ID, r.Bundle, &spec, c.Result().Hooks)
+	if err := t.hooks.created(ctx, c.Pid()); err != nil {
 		pio.Close()
 		return nil, err
 	}
@@ -323,6 +335,7 @@ func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	}
 	t.state = stateRunning
 	s.cfg.Publisher.Publish(ctx, runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(t.pid)})
+	t.hooks.started(ctx, t.pid)
 	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
 }
 
@@ -457,6 +470,7 @@ func (s *Service) destroy(ctx context.Context, t *task) error {
 			return fmt.Errorf("unmounting rootfs: %w", err)
 		}
 	}
+	t.hooks.stopped(ctx)
 	s.mu.Lock()
 	delete(s.tasks, t.id)
 	s.mu.Unlock()

@@ -1,0 +1,135 @@
+package task
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"time"
+
+	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
+)
+
+// hookOutputMax bounds the hook output quoted in an error.
+const hookOutputMax = 4096
+
+// ociHooks runs the OCI hooks that belong to the runtime namespace (the
+// shim's), as runc runs them: prestart and createRuntime once the
+// container's init exists (nerdctl sets up CNI networking in its
+// createRuntime hook: `nerdctl internal oci-hook createRuntime`),
+// poststart after start, poststop after delete (nerdctl's releases the
+// network). Each gets the OCI state on stdin: id, bundle, annotations,
+// pid, status. createContainer and startContainer hooks run in the
+// container (zfslxc-init, lxc.hook.mount).
+type ociHooks struct {
+	hooks lxcconv.Hooks
+	state specs.State // id, bundle, annotations
+}
+
+// newOCIHooks returns the runtime-namespace hooks of a container, or nil
+// when it has none.
+func newOCIHooks(id, bundle string, spec *specs.Spec, h lxcconv.Hooks) *ociHooks {
+	if len(h.Prestart)+len(h.CreateRuntime)+len(h.Poststart)+len(h.Poststop) == 0 {
+		return nil
+	}
+	return &ociHooks{hooks: h, state: specs.State{
+		Version: specs.Version, ID: id, Bundle: bundle, Annotations: spec.Annotations,
+	}}
+}
+
+// created runs the prestart, then the createRuntime hooks, with init's
+// pid; the first failure is returned (Create fails, as under runc).
+func (h *ociHooks) created(ctx context.Context, pid int) error {
+	if h == nil {
+		return nil
+	}
+	if err := h.run(ctx, "prestart", h.hooks.Prestart, specs.StateCreating, pid); err != nil {
+		return err
+	}
+	return h.run(ctx, "createRuntime", h.hooks.CreateRuntime, specs.StateCreating, pid)
+}
+
+// started runs the poststart hooks; failures are logged (the container
+// runs already).
+func (h *ociHooks) started(ctx context.Context, pid int) {
+	if h == nil {
+		return
+	}
+	if err := h.run(ctx, "poststart", h.hooks.Poststart, specs.StateRunning, pid); err != nil {
+		log.G(ctx).WithError(err).WithField("id", h.state.ID).Warn("poststart hook failed")
+	}
+}
+
+// stopped runs every poststop hook (after delete); failures are logged,
+// the rest still run.
+func (h *ociHooks) stopped(ctx context.Context) {
+	if h == nil {
+		return
+	}
+	for i, hk := range h.hooks.Poststop {
+		if err := h.run(ctx, fmt.Sprintf("poststop[%d]", i), []specs.Hook{hk}, specs.StateStopped, 0); err != nil {
+			log.G(ctx).WithError(err).WithField("id", h.state.ID).Warn("poststop hook failed")
+		}
+	}
+}
+
+func (h *ociHooks) run(ctx context.Context, kind string, hooks []specs.Hook, status specs.ContainerState, pid int) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	st := h.state
+	st.Status = status
+	st.Pid = pid
+	state, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for i, hk := range hooks {
+		if err := runHook(ctx, hk, state); err != nil {
+			return fmt.Errorf("%s hook %d (%s): %w", kind, i, hk.Path, err)
+		}
+		log.G(ctx).WithField("id", h.state.ID).WithField("hook", kind).WithField("path", hk.Path).Debug("hook ran")
+	}
+	return nil
+}
+
+// runHook runs one hook as runc does: Path with Args as argv (Args[0] is
+// argv[0]) and Env as the whole environment, the state on stdin, killed
+// after Timeout seconds.
+func runHook(ctx context.Context, hk specs.Hook, state []byte) error {
+	ctx = context.WithoutCancel(ctx)
+	if hk.Timeout != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*hk.Timeout)*time.Second)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, hk.Path)
+	if len(hk.Args) > 0 {
+		cmd.Args = hk.Args
+	}
+	cmd.Env = hk.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{}
+	}
+	cmd.Stdin = bytes.NewReader(state)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// A hook that leaves a child holding its output must not hang us.
+	cmd.WaitDelay = time.Second
+	if err := cmd.Run(); err != nil {
+		b := out.Bytes()
+		if len(b) > hookOutputMax {
+			b = b[len(b)-hookOutputMax:]
+		}
+		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("timed out after %ds: %w (output: %q)", *hk.Timeout, ctx.Err(), b)
+		}
+		return fmt.Errorf("%w (output: %q)", err, b)
+	}
+	return nil
+}
