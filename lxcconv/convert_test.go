@@ -85,7 +85,7 @@ func TestConvertMappings(t *testing.T) {
 		{name: "relative root with bundle", spec: func(s *specs.Spec) {}, opts: func(o *Options) { o.RootfsPath = ""; o.BundleDir = "/b" },
 			want: []string{"lxc.rootfs.path = dir:/b/rootfs"}},
 		{name: "readonly root and propagation", spec: func(s *specs.Spec) { s.Root.Readonly = true; s.Linux.RootfsPropagation = "rslave" },
-			want: []string{"lxc.rootfs.options = ro,rslave"}},
+			want: []string{"lxc.rootfs.options = rslave"}},
 		{name: "hostname and domainname", spec: func(s *specs.Spec) { s.Hostname = "web"; s.Domainname = "example.org" },
 			want: []string{"lxc.uts.name = web", "lxc.sysctl.kernel.domainname = example.org"}},
 		{name: "terminal: the shim's pty, not LXC's console", spec: func(s *specs.Spec) { s.Process.Terminal = true },

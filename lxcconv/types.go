@@ -102,6 +102,9 @@ type Process struct {
 	// init does for these hooks (1 unless the pid namespace is shared).
 	// Set only when there are startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
+	// ReadonlyRootfs (root.readonly) is applied by the helper, which
+	// remounts / read-only after LXC has set up the mounts, as runc does.
+	ReadonlyRootfs bool `json:"readonlyRootfs,omitempty"`
 	// StopSignal is the image's stop signal (0 when unset); the shim uses
 	// it, the helper ignores it.
 	StopSignal syscall.Signal `json:"stopSignal,omitempty"`

@@ -109,6 +109,13 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, "", fail(exitSetupFailed, "cwd %q: %w", p.Cwd, err)
 	}
+	p.Env = withHome(p.Env, p.UID)
+	if p.ReadonlyRootfs {
+		// After cwd is created, as runc.
+		if err := remountReadonly(); err != nil {
+			return nil, "", fail(exitSetupFailed, "%w", err)
+		}
+	}
 	if err := setUser(p); err != nil {
 		return nil, "", fail(exitSetupFailed, "%w", err)
 	}

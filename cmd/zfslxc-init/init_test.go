@@ -258,3 +258,24 @@ func TestSetupTerminalNeedsTTY(t *testing.T) {
 		t.Errorf("setupTerminal = %v", err)
 	}
 }
+
+func TestPasswdHome(t *testing.T) {
+	passwd := "# comment\nroot:x:0:0:root:/root:/bin/sh\nbroken\nuser:x:1000:1000::/home/user:/bin/sh\nother:x:1000:1000::/home/other:/bin/sh\n"
+	for _, tc := range []struct {
+		uid  uint32
+		home string
+		ok   bool
+	}{{0, "/root", true}, {1000, "/home/user", true}, {1001, "", false}} {
+		home, ok := passwdHome(strings.NewReader(passwd), tc.uid)
+		if home != tc.home || ok != tc.ok {
+			t.Errorf("uid %d: %q %v, want %q %v", tc.uid, home, ok, tc.home, tc.ok)
+		}
+	}
+	// HOME given in the spec stays; without /etc/passwd entry, "/".
+	if env := withHome([]string{"A=1", "HOME=/x"}, 0); len(env) != 2 || env[1] != "HOME=/x" {
+		t.Errorf("withHome with HOME: %q", env)
+	}
+	if env := withHome([]string{"A=1"}, 4242424); len(env) != 2 || env[1] != "HOME=/" {
+		t.Errorf("withHome for an unknown uid: %q", env)
+	}
+}

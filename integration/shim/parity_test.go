@@ -1,0 +1,292 @@
+package shim_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+)
+
+const (
+	runcRuntime = "io.containerd.runc.v2"
+	// caseTimeout bounds one run of a parity case.
+	caseTimeout = 30 * time.Second
+	// stdinEOFDelay: see parityCase.withStdin.
+	stdinEOFDelay = time.Second
+)
+
+// parityCase is one `ctr run` whose stdout, stderr and exit status must
+// be the same under runc on overlayfs and under our shim on zfslxc.
+type parityCase struct {
+	name  string
+	flags []string // ctr run flags (before the image)
+	args  []string // the command; none runs the image's ENTRYPOINT+CMD
+	// withStdin pipes stdin into ctr run, with EOF a moment after the
+	// data: ctr closes the task's stdin (CloseIO) when its stdin ends,
+	// but only once the task exists, so an EOF at once is lost and the
+	// reader hangs under runc too.
+	withStdin bool
+	stdin     string
+	// needFlag is a ctr run flag the case needs; flavors whose ctr lacks
+	// it skip the case and say so.
+	needFlag string
+	// wantCode, when not nil, is checked besides the parity: the cases
+	// are meant to exercise it, a runc that gives something else means
+	// the case does not test what it says.
+	wantCode *int
+}
+
+func code(n int) *int { return &n }
+
+// sh runs script with sh -c.
+func sh(script string, args ...string) []string {
+	return append([]string{"/bin/sh", "-c", script, "sh"}, args...)
+}
+
+// printArgs prints each argument in brackets, with its bytes.
+const printArgs = `for a in "$@"; do printf '[%s]\n' "$a"; done; echo "$#"`
+
+func parityCases() []parityCase {
+	return []parityCase{
+		{name: "ImageEntrypointCmd"},
+		{name: "ArgvSpecial", args: sh(printArgs,
+			"a b", `"double"`, "it's", "", "  lead and trail  ", "new\nline", "tab\there", "UTF-8 ünïcødé ✓ 日本",
+			`back\slash`, "$HOME", "*", "-n", "--", "a=b")},
+		{name: "ArgvDirect", args: []string{"/bin/echo", "one", "two  three", ""}},
+		{name: "ArgvLong", args: sh(`echo "$#"; echo "$1" | wc -c`, strings.Repeat("x", 100000))},
+		{name: "EnvList", args: sh(`env | sort`)},
+		{name: "EnvFlags", flags: []string{"--env", "A=b=c", "--env", "EMPTY=", "--env", "SP=a b", "--env", "NL=x\ny", "--env", "U=日本"},
+			args: sh(`printf '%s|' "$A" "$EMPTY" "$SP" "$NL" "$U"; echo; env | sort`)},
+		{name: "EnvPathOverride", flags: []string{"--env", "PATH=/custom:/bin"}, args: sh(`echo "$PATH"; command -v ls`)},
+		{name: "WorkdirExisting", flags: []string{"--cwd", "/tmp"}, args: sh(`pwd`)},
+		{name: "WorkdirMissing", flags: []string{"--cwd", "/no/such/dir"}, args: sh(`pwd; stat -c '%a %u:%g' . /no /no/such`)},
+		{name: "UserUidGid", flags: []string{"--user", "1000:1000"}, needFlag: "--user",
+			args: sh(`id; echo "HOME=$HOME"; touch /etc/x; echo "touch: $?"; cat /proc/self/status | grep -E '^(Uid|Gid|Groups)'`)},
+		{name: "UserUnknownUid", flags: []string{"--user", "4242:4243"}, needFlag: "--user", args: sh(`id; echo "HOME=$HOME"`)},
+		{name: "UserCapabilities", flags: []string{"--user", "1000:1000"}, needFlag: "--user", args: sh(`grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status`)},
+		{name: "RootCapabilities", args: sh(`grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status`)},
+		{name: "ReadOnlyRootfs", flags: []string{"--read-only"}, args: sh(`touch /x; echo "touch: $?"; echo y > /tmp/y; echo "tmp: $?"; echo z > /dev/shm/z && echo shm ok`)},
+		{name: "ReadOnlyWorkdirMissing", flags: []string{"--read-only", "--cwd", "/new/dir"}, args: sh(`pwd; touch x; echo "touch: $?"`)},
+		{name: "EnvHome", flags: []string{"--env", "HOME=/custom"}, args: sh(`echo "$HOME"`)},
+		{name: "Writable", args: sh(`touch /x && echo ok; ls -ld /tmp | cut -c1-10`)},
+		// The cgroup mount of ctr's spec shows an empty /sys/fs/cgroup
+		// under both runtimes here (CgroupView): the cases bind the host's
+		// hierarchies in and read their own cgroup's files, whose path
+		// (/default/ID, from the spec's cgroupsPath) is the same under both.
+		{name: "MemoryLimit", flags: []string{"--memory-limit", "67108864", "--mount", "type=bind,src=/sys/fs/cgroup/memory,dst=/cg/memory,options=bind:ro"},
+			args: sh(`d=/cg/memory$(sed -n 's/^[0-9]*:memory://p' /proc/self/cgroup); echo "$d"; cat "$d/memory.limit_in_bytes" "$d/memory.soft_limit_in_bytes"`)},
+		{name: "CPULimits", flags: []string{"--cpu-quota", "50000", "--cpu-period", "100000", "--cpu-shares", "512", "--mount", "type=bind,src=/sys/fs/cgroup/cpu,dst=/cg/cpu,options=bind:ro"},
+			args: sh(`d=/cg/cpu$(sed -n 's/^[0-9]*:cpu://p' /proc/self/cgroup); echo "$d"; cat "$d/cpu.cfs_quota_us" "$d/cpu.cfs_period_us" "$d/cpu.shares"`)},
+		{name: "Cpus", flags: []string{"--cpus", "0.5", "--mount", "type=bind,src=/sys/fs/cgroup/cpu,dst=/cg/cpu,options=bind:ro"},
+			args: sh(`d=/cg/cpu$(sed -n 's/^[0-9]*:cpu://p' /proc/self/cgroup); cat "$d/cpu.cfs_quota_us" "$d/cpu.cfs_period_us"`)},
+		{name: "Rlimits", args: sh(`ulimit -n; ulimit -Hn; ulimit -u`)},
+		{name: "Pid1", args: sh(`echo "$$"; cat /proc/1/cmdline | tr '\0' ' '; echo`)},
+		{name: "Exit0", args: sh(`exit 0`), wantCode: code(0)},
+		{name: "Exit1", args: sh(`echo out; echo err >&2; exit 1`), wantCode: code(1)},
+		{name: "Exit42", args: sh(`exit 42`), wantCode: code(42)},
+		{name: "Exit255", args: sh(`exit 255`), wantCode: code(255)},
+		{name: "Exit256Wraps", args: sh(`exit 256`), wantCode: code(0)},
+		{name: "FalseBinary", args: []string{"false"}, wantCode: code(1)},
+		{name: "StderrOnly", args: sh(`echo e1 >&2; echo e2 >&2`)},
+		// PID 1 of a pid namespace gets no signal it has no handler
+		// for from inside: under runc the shell survives its own kill.
+		{name: "Pid1KillsItselfTERM", args: sh(`kill -TERM $$; echo survived`), wantCode: code(0)},
+		{name: "Pid1KillsItselfKILL", args: sh(`kill -KILL $$; echo survived`), wantCode: code(0)},
+		// A trap makes TERM deliverable to PID 1; a shell ending by the
+		// trap's `exit 143` is runc's "killed by TERM" status.
+		{name: "Pid1TrapTERM", args: sh(`trap 'exit 143' TERM; kill -TERM $$; sleep 5`), wantCode: code(143)},
+		// A child killed by a signal: the shell reports 128+n and exits
+		// with it.
+		{name: "ChildKilledTERM", args: sh(`sh -c 'kill -TERM $$'; exit $?`), wantCode: code(143)},
+		{name: "ChildKilledKILL", args: sh(`sh -c 'kill -KILL $$'; exit $?`), wantCode: code(137)},
+		{name: "ExecReplacesPid1KilledBySelf", args: sh(`exec sh -c 'kill -KILL $$; echo survived'`), wantCode: code(0)},
+		// ctr run (1.6 and 2.4) has no -i: stdin is always attached.
+		{name: "Stdin", withStdin: true, stdin: "data\nmore data\n", args: []string{"cat"}},
+		{name: "StdinWc", withStdin: true, stdin: strings.Repeat("0123456789abcdef", 1<<14), args: sh(`wc -c; echo done`)},
+		{name: "StdinEmpty", withStdin: true, args: sh(`cat; echo "cat: $?"`)},
+		{name: "CgroupView", args: sh(`ls /sys/fs/cgroup; cat /proc/self/cgroup; grep cgroup /proc/self/mountinfo | cut -d' ' -f5,9`)},
+	}
+}
+
+// TestParity runs the same `ctr run` cases under runc+overlayfs and our
+// shim+zfslxc in one containerd per flavor, one after the other with the
+// same container id (so even the hostname matches), and compares stdout,
+// stderr (without ctr's own log lines) and the exit status exactly.
+//
+// What ctr cannot express is logged and skipped: the pids limit (no ctr
+// flag in 1.6 or 2.4) and, on containerd 1.6, the user (ctr 1.6 has no
+// --user, --uid or --gid; --config replaces the whole spec, image and
+// snapshot included, so it cannot carry one).
+func TestParity(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			start := time.Now()
+			e := setup(t, f, sn)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			help, _, _ := e.d.Ctr(t, "run", "--help")
+			t.Logf("setup: %v", time.Since(start).Round(time.Millisecond))
+			t.Log("not expressible with ctr run: pids limit (no flag in ctr 1.6 or 2.4)")
+			var rows []string
+			for _, c := range parityCases() {
+				if c.needFlag != "" && !strings.Contains(help, c.needFlag+" ") {
+					t.Logf("%s: skipped, %s's ctr run has no %s", c.name, f.Name, c.needFlag)
+					rows = append(rows, fmt.Sprintf("%-30s no %s flag", c.name, c.needFlag))
+					continue
+				}
+				t.Run(c.name, func(t *testing.T) {
+					rows = append(rows, e.parity(t, c))
+				})
+			}
+			t.Logf("%s: %d cases in %v\n%s", f.Name, len(rows), time.Since(start).Round(time.Millisecond), strings.Join(rows, "\n"))
+		})
+	}
+}
+
+// ctrLogLine matches the log lines ctr itself writes to stderr (2.x warns
+// about cgroup v1): they carry timestamps and are not the container's.
+var ctrLogLine = regexp.MustCompile(`(?m)^time="[^"]*" level=\w+ msg=.*\n?`)
+
+type runResult struct {
+	stdout, stderr string
+	code           int
+	took           time.Duration
+}
+
+func (r runResult) String() string {
+	return fmt.Sprintf("exit %d\n--- stdout\n%s\n--- stderr\n%s", r.code, r.stdout, r.stderr)
+}
+
+// parity runs c under both runtimes and fails with a diff when they
+// differ; it returns a row for the table.
+func (e *env) parity(t *testing.T, c parityCase) string {
+	id := "parity-" + strings.ToLower(c.name)
+	want := e.runCase(t, c, runcRuntime, "overlayfs", id)
+	got := e.runCase(t, c, runtimeType, sn, id)
+	e.checkClean(t, id)
+	if c.wantCode != nil && want.code != *c.wantCode {
+		t.Errorf("runc exit status %d, the case expects %d: the case does not test what it says", want.code, *c.wantCode)
+	}
+	if got.stdout != want.stdout || got.stderr != want.stderr || got.code != want.code {
+		t.Errorf("lxc differs from runc:\n%s", diffResults(want, got))
+		return fmt.Sprintf("%-30s DIFFERS", c.name)
+	}
+	t.Logf("same: %s", strings.TrimSpace(trunc(want.String(), 600)))
+	return fmt.Sprintf("%-30s same (exit %d; runc %v, lxc %v)", c.name, want.code, want.took.Round(time.Millisecond), got.took.Round(time.Millisecond))
+}
+
+// runCase is `ctr run --rm` of c under runtime on snapshotter snap.
+func (e *env) runCase(t *testing.T, c parityCase, runtime, snap, id string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	args := []string{"--address", e.d.Address, "run", "--rm", "--snapshotter", snap, "--runtime", runtime}
+	args = append(args, c.flags...)
+	args = append(args, e.ref, id)
+	args = append(args, c.args...)
+	cmd := exec.CommandContext(ctx, e.d.Flavor.Ctr, args...)
+	// ctr needs only the address; the daemon has its own PATH.
+	cmd.Env = nil
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CONTAINERD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if c.withStdin {
+		cmd.Stdin = &lateEOF{r: strings.NewReader(c.stdin), delay: stdinEOFDelay}
+	}
+	var o, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &se
+	start := time.Now()
+	err := cmd.Run()
+	r := runResult{stdout: o.String(), took: time.Since(start)}
+	logs := ctrLogLine.FindAllString(se.String(), -1)
+	r.stderr = ctrLogLine.ReplaceAllString(se.String(), "")
+	if ctx.Err() != nil {
+		// A hang is a result too (a mismatch): clean up and go on.
+		t.Errorf("%s under %s: no exit within %v (stdout %q, stderr %q)", id, runtime, caseTimeout, o.String(), se.String())
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		e.d.CtrContext(cctx, "task", "kill", "-s", "KILL", id)
+		e.d.CtrContext(cctx, "task", "rm", "-f", id)
+		e.d.CtrContext(cctx, "containers", "rm", id)
+		r.code, r.stderr = -1, fmt.Sprintf("(timed out after %v) %s", caseTimeout, r.stderr)
+		return r
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s under %s: %v (stderr %q)\n%s", id, runtime, err, se.String(), e.d.LogTail(40))
+		}
+		r.code = ee.ExitCode()
+	}
+	for _, l := range logs {
+		if !strings.Contains(l, "level=warning") {
+			t.Logf("%s under %s: ctr logged %s", id, runtime, strings.TrimSpace(l))
+		}
+	}
+	return r
+}
+
+// diffResults shows runc's and lxc's results with the first differing
+// line of each stream marked.
+func diffResults(want, got runResult) string {
+	var b strings.Builder
+	if want.code != got.code {
+		fmt.Fprintf(&b, "exit status: runc %d, lxc %d\n", want.code, got.code)
+	}
+	for _, s := range []struct{ name, want, got string }{{"stdout", want.stdout, got.stdout}, {"stderr", want.stderr, got.stderr}} {
+		if s.want == s.got {
+			continue
+		}
+		wl, gl := strings.Split(s.want, "\n"), strings.Split(s.got, "\n")
+		fmt.Fprintf(&b, "%s differs:\n", s.name)
+		for i := 0; i < len(wl) || i < len(gl); i++ {
+			var w, g string
+			if i < len(wl) {
+				w = wl[i]
+			}
+			if i < len(gl) {
+				g = gl[i]
+			}
+			switch {
+			case i >= len(wl):
+				fmt.Fprintf(&b, "  +lxc  %q\n", g)
+			case i >= len(gl):
+				fmt.Fprintf(&b, "  -runc %q\n", w)
+			case w != g:
+				fmt.Fprintf(&b, "  -runc %q\n  +lxc  %q\n", w, g)
+			}
+		}
+	}
+	return b.String()
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// lateEOF reads r, then waits delay before it reports EOF.
+type lateEOF struct {
+	r     *strings.Reader
+	delay time.Duration
+}
+
+func (l *lateEOF) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err == io.EOF {
+		time.Sleep(l.delay)
+	}
+	return n, err
+}
