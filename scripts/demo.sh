@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # make demo: a file-backed ZFS pool, the zfslxc snapshotter, a private
 # containerd with it registered, a locally built image imported onto ZFS and
-# run. `scripts/demo.sh clean` (make demo-clean) undoes it all.
+# run (runc, then the LXC shim); then a zfslxc template of the same image
+# (a clone of the snapshotter's layer), a plain LXC container cloned from
+# it and lxc-start. `scripts/demo.sh clean` (make demo-clean) undoes it all.
 # Expects `make deps build` to have run (make demo does that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 POOL=${DEMO_POOL:-zfslxcdemo}
 DATASET=$POOL/snapshots
+TEMPLATES=$POOL/templates
 STATE=/var/lib/zfslxc-demo
+LXCPATH=$STATE/lxc
+CT=demo-ct
 RUN=/run/zfslxc-demo
 IMAGE=docker.io/zfslxc/demo:latest
 BIN=$PWD/bin
@@ -35,6 +40,10 @@ clean() {
 			"${CTR[@]}" tasks delete "$c" >/dev/null 2>&1 || true
 			"${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true
 		done
+	fi
+	if [ -d "$LXCPATH/$CT" ]; then
+		step "removing LXC container $CT (lxc-stop -k) and its clone"
+		"$BIN/zfslxc" lxc rm "$CT" --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN" || true
 	fi
 	stop_pid "$RUN/containerd.pid"
 	stop_pid "$RUN/snapshotter.pid"
@@ -115,6 +124,20 @@ TOML
 	echo "ctr run exited with $?"
 	set -e
 
+	step "zfslxc template create demo --from $IMAGE (the image in containerd's store, through its API)"
+	"$BIN/zfslxc" template create demo --from "$IMAGE" --address "$RUN/containerd.sock" --dataset "$TEMPLATES"
+	echo "the template is a zfs clone of the snapshotter's top layer (no unpack, no copy):"
+	zfs list -r -t all -o name,used,refer,origin "$TEMPLATES"
+	"$BIN/zfslxc" template ls --dataset "$TEMPLATES"
+
+	step "zfslxc lxc create $CT --template demo (a plain LXC container, rootfs a clone of the template)"
+	"$BIN/zfslxc" lxc rm "$CT" --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN" >/dev/null 2>&1 || true
+	"$BIN/zfslxc" lxc create "$CT" --template demo --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN"
+
+	step "lxc-start -n $CT -P $LXCPATH -F (the image's ENTRYPOINT+CMD, run by LXC itself)"
+	lxc-start -n "$CT" -P "$LXCPATH" -F
+	"$BIN/zfslxc" lxc ls --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN"
+
 	step "metrics"
 	curl -fsS 127.0.0.1:9338/metrics 2>/dev/null | grep -E '^zfslxc_snapshotter_(operations_total|snapshots|zfs_commands_total)' || true
 
@@ -124,6 +147,8 @@ The demo stays up. Try:
   ${CTR[*]} run --rm -t --snapshotter zfslxc $IMAGE demo2 sh
   zfs list -r -t all $DATASET
   ${CTR[*]} run --rm --snapshotter zfslxc --runtime io.containerd.lxc.v1 $IMAGE demo3 sh -c 'ls /data'
+  lxc-start -n $CT -P $LXCPATH -F
+  $BIN/zfslxc lxc create ct2 --template demo --dataset $TEMPLATES --lxcpath $LXCPATH -- /bin/sh -c 'echo "\$@"' sh a 'b c'
 Logs: $STATE/snapshotter.log, $STATE/containerd.log
 Undo everything: make demo-clean
 (The LXC shim is a first slice: run, exit codes, kill, ps, pause/resume, metrics; no exec or -t yet.)
