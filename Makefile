@@ -59,18 +59,20 @@ demo-clean: ## undo what make demo set up
 SYSTEMD_UNIT_DIR ?= /etc/systemd/system
 SYSCONF_DIR ?= /etc/zfslxc
 
-install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and the default config (kept if present)
+install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and the default configs (kept if present)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONF_DIR) $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(addprefix $(BIN)/,$(BINARIES)) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/etc/zfslxc/|$(SYSCONF_DIR)/|g' \
 		contrib/systemd/zfslxc-snapshotter.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 	test -e $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml || install -m 0644 docs/snapshotter.toml $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml
+	test -e $(DESTDIR)$(SYSCONF_DIR)/shim.toml || { $(BIN)/zfslxc config shim > $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp && mv $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp $(DESTDIR)$(SYSCONF_DIR)/shim.toml; }
 	@echo "installed into $(DESTDIR)$(PREFIX)/bin, $(DESTDIR)$(SYSTEMD_UNIT_DIR), $(DESTDIR)$(SYSCONF_DIR)"
 	@echo "next: set dataset in $(SYSCONF_DIR)/snapshotter.toml; zfslxc config containerd >> /etc/containerd/config.toml;"
 	@echo "      systemctl daemon-reload && systemctl enable --now zfslxc-snapshotter && systemctl restart containerd; zfslxc doctor"
 
-uninstall: ## remove what make install put (the config in $(SYSCONF_DIR) stays)
+uninstall: ## remove what make install put (the configs in $(SYSCONF_DIR) stay)
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(BINARIES)) $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 
 clean: ## remove build output

@@ -6,6 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	shimconfig "github.com/zfslxc/zfslxc/shim/config"
 	"github.com/zfslxc/zfslxc/snapshotter"
 )
 
@@ -15,16 +16,19 @@ func configCommand() *cli.Command {
 		Usage: "print configuration snippets",
 		Description: `Examples:
    zfslxc config containerd --version 2 >> /etc/containerd/config.toml
-   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
+   zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml
+   zfslxc config shim > /etc/zfslxc/shim.toml`,
 		Subcommands: []*cli.Command{
 			{
 				Name:  "containerd",
 				Usage: "the containerd config that registers the zfslxc snapshotter",
-				Description: `Prints what to add to containerd's config.toml: the proxy snapshotter and,
-for containerd 2.x, its entry in the transfer service's unpack list (without
-it, "ctr images pull/import --snapshotter zfslxc" and CRI pulls refuse to
-unpack into it). The same text is what the integration tests run Debian's
-containerd 1.6 and containerd 2.4 with.
+				Description: `Prints what to add to containerd's config.toml: the proxy snapshotter; for
+containerd 2.x, its entry in the transfer service's unpack list (without it,
+"ctr images pull/import --snapshotter zfslxc" and CRI pulls refuse to unpack
+into it); and the CRI runtime entry: runtime_type "io.containerd.lxc.v1"
+under handler "lxc" (--no-cri leaves it out). The snapshotter part is what
+the integration tests run Debian's containerd 1.6 and containerd 2.4 with.
+docs/configuration.md explains every key.
 
 Examples:
    zfslxc config containerd --version 1 >> /etc/containerd/config.toml   # 1.6/1.7, config version 2
@@ -34,6 +38,8 @@ Examples:
 					&cli.StringFlag{Name: "address", Value: containerdconfig.DefaultSnapshotterAddress, Usage: "the snapshotter's socket"},
 					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
 					&cli.StringFlag{Name: "platform", Usage: "platform of the unpack entries (default linux/<this arch>)"},
+					&cli.StringFlag{Name: "handler", Value: containerdconfig.DefaultRuntimeHandler, Usage: "CRI runtime handler (RuntimeClass handler) of the LXC shim"},
+					&cli.BoolFlag{Name: "no-cri", Usage: "leave out the CRI runtime entry (containerd without the CRI plugin)"},
 				},
 				Action: func(c *cli.Context) error {
 					v, err := containerdconfig.ConfigVersionFor(c.Int("version"))
@@ -47,6 +53,23 @@ Examples:
 						SnapshotterAddress: c.String("address"),
 						Platform:           c.String("platform"),
 					}))
+					if !c.Bool("no-cri") {
+						fmt.Fprint(c.App.Writer, containerdconfig.CRIRuntime(v, c.String("handler"), c.String("name")))
+					}
+					return nil
+				},
+			},
+			{
+				Name:  "shim",
+				Usage: "the default containerd-shim-lxc-v1 config file, commented",
+				Description: `What make install puts in /etc/zfslxc/shim.toml. The shim reads the file named
+by the runtime options' ConfigPath, else $ZFSLXC_SHIM_CONFIG, else
+/etc/zfslxc/shim.toml (docs/configuration.md explains every key).
+
+Examples:
+   zfslxc config shim > /etc/zfslxc/shim.toml`,
+				Action: func(c *cli.Context) error {
+					fmt.Fprint(c.App.Writer, shimconfig.Sample)
 					return nil
 				},
 			},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zfslxc/zfslxc/lxcrun"
+	shimconfig "github.com/zfslxc/zfslxc/shim/config"
 	"github.com/zfslxc/zfslxc/snapshotter"
 )
 
@@ -64,6 +65,9 @@ func TestMakeInstall(t *testing.T) {
 	if strings.Contains(string(unit), "/usr/local/bin") {
 		t.Errorf("unit still names /usr/local/bin with PREFIX=/opt/zfslxc:\n%s", unit)
 	}
+	if shim, err := os.ReadFile(filepath.Join(dest, "etc/zfslxc/shim.toml")); err != nil || string(shim) != shimconfig.Sample {
+		t.Errorf("default shim config is not the shim's sample: %v\n%s", err, shim)
+	}
 	cfgPath := filepath.Join(dest, "etc/zfslxc/snapshotter.toml")
 	cfg, err := os.ReadFile(cfgPath)
 	if err != nil || string(cfg) != snapshotter.SampleConfig {
@@ -87,7 +91,7 @@ func TestMakeInstall(t *testing.T) {
 		}
 		return nil
 	})
-	if len(left) != 1 || left[0] != "/etc/zfslxc/snapshotter.toml" {
-		t.Errorf("after uninstall: %v, want only the config", left)
+	if len(left) != 2 || left[0] != "/etc/zfslxc/shim.toml" || left[1] != "/etc/zfslxc/snapshotter.toml" {
+		t.Errorf("after uninstall: %v, want only the configs", left)
 	}
 }

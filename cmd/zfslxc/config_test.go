@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+)
+
+func TestConfigContainerdCRIRuntime(t *testing.T) {
+	cases := []struct {
+		version, section string
+	}{
+		{"1", `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.lxc]`},
+		{"2", `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.lxc]`},
+	}
+	for _, tc := range cases {
+		t.Run("version-"+tc.version, func(t *testing.T) {
+			out := mustRun(t, "config", "containerd", "--version", tc.version)
+			_, entry, ok := strings.Cut(out, tc.section+"\n")
+			if !ok || !strings.HasPrefix(entry, "  runtime_type = \"io.containerd.lxc.v1\"\n  snapshotter = \"zfslxc\"\n") {
+				t.Errorf("no CRI runtime entry %s with runtime_type io.containerd.lxc.v1:\n%s", tc.section, out)
+			}
+			out = mustRun(t, "config", "containerd", "--version", tc.version, "--handler", "zfs-lxc", "--name", "zl")
+			if !strings.Contains(out, ".runtimes.zfs-lxc]\n") || !strings.Contains(out, `snapshotter = "zl"`) {
+				t.Errorf("--handler/--name not used:\n%s", out)
+			}
+			if out := mustRun(t, "config", "containerd", "--version", tc.version, "--no-cri"); strings.Contains(out, "runtime_type") {
+				t.Errorf("--no-cri:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestConfigContainerdLoadsInContainerd feeds what `zfslxc config
+// containerd` prints to the real daemons' `config dump`: the CRI plugin
+// must decode the runtime entry (1.6 drops the per-runtime snapshotter,
+// which the printed comment says; 2.4 keeps it).
+func TestConfigContainerdLoadsInContainerd(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			containerdtest.RequireHost(t, f)
+			dir := t.TempDir()
+			major := fmt.Sprint(f.ConfigVersion - 1)
+			cfg := fmt.Sprintf("version = %d\nroot = %q\nstate = %q\n", f.ConfigVersion, filepath.Join(dir, "root"), filepath.Join(dir, "state")) +
+				mustRun(t, "config", "containerd", "--version", major)
+			path := filepath.Join(dir, "config.toml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(f.Daemon, "--config", path, "config", "dump").Output()
+			if err != nil {
+				t.Fatalf("%s config dump: %v", f.Name, err)
+			}
+			dump := strings.ReplaceAll(string(out), "'", `"`) // 2.x writes single quotes
+			_, entry, ok := strings.Cut(dump, ".containerd.runtimes.lxc]\n")
+			if !ok {
+				t.Fatalf("no runtimes.lxc in the dump:\n%s", dump)
+			}
+			entry, _, _ = strings.Cut(entry, "\n\n")
+			entry, _, _ = strings.Cut(entry, "[plugins")
+			if !strings.Contains(entry, `runtime_type = "io.containerd.lxc.v1"`) {
+				t.Errorf("runtime_type not decoded:\n%s", entry)
+			}
+			if keeps := strings.Contains(entry, `snapshotter = "zfslxc"`); keeps != (f.ConfigVersion >= 3) {
+				t.Errorf("per-runtime snapshotter kept = %v on %s:\n%s", keeps, f.Name, entry)
+			}
+			if !strings.Contains(dump, `[proxy_plugins.zfslxc]`) {
+				t.Errorf("no proxy plugin in the dump")
+			}
+		})
+	}
+}
