@@ -91,9 +91,10 @@ func helloImage(t *testing.T) (ref, tar string) {
 }
 
 type env struct {
-	d    *containerdtest.Daemon
-	snap string
-	ref  string
+	d       *containerdtest.Daemon
+	snap    string
+	ref     string
+	dataset string // the zfslxc snapshotter's parent dataset; "" with native
 }
 
 // setup starts containerd flavor f with the shim first on its PATH and
@@ -111,14 +112,16 @@ func setup(t *testing.T, f containerdtest.Flavor, snap string) *env {
 	}
 	// 2.x unpacks only into the snapshotters its transfer config names.
 	extra := containerdconfig.UnpackConfig(f.ConfigVersion, "", "overlayfs", "native")
+	var dataset string
 	if snap == sn {
 		p := testpool.New(t)
-		s := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: p.Name + "/zfslxc", Driver: p.Driver})
+		dataset = p.Name + "/zfslxc"
+		s := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: dataset, Driver: p.Driver})
 		extra = containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: f.ConfigVersion, SnapshotterName: sn, SnapshotterAddress: s.Address})
 	}
 	d := containerdtest.Start(t, f, extra)
 	d.MustCtr(t, "images", "import", "--snapshotter", snap, tar)
-	return &env{d: d, snap: snap, ref: ref}
+	return &env{d: d, snap: snap, ref: ref, dataset: dataset}
 }
 
 // run is `ctr run --rm` with the lxc runtime; it returns stdout and ctr's
