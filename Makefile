@@ -66,8 +66,7 @@ install: build ## install binaries into $(PREFIX)/bin, the systemd unit, and the
 		contrib/systemd/zfslxc-snapshotter.service > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/zfslxc-snapshotter.service
 	test -e $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml || install -m 0644 docs/snapshotter.toml $(DESTDIR)$(SYSCONF_DIR)/snapshotter.toml
-	test -e $(DESTDIR)$(SYSCONF_DIR)/shim.toml || { $(BIN)/zfslxc config shim > $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp && \
-		chmod 0644 $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp && mv $(DESTDIR)$(SYSCONF_DIR)/shim.toml.tmp $(DESTDIR)$(SYSCONF_DIR)/shim.toml; }
+	test -e $(DESTDIR)$(SYSCONF_DIR)/shim.toml || install -m 0644 docs/shim.toml $(DESTDIR)$(SYSCONF_DIR)/shim.toml
 	@echo "installed into $(DESTDIR)$(PREFIX)/bin, $(DESTDIR)$(SYSTEMD_UNIT_DIR), $(DESTDIR)$(SYSCONF_DIR)"
 	@echo "next: set dataset in $(SYSCONF_DIR)/snapshotter.toml; zfslxc config containerd >> /etc/containerd/config.toml;"
 	@echo "      systemctl daemon-reload && systemctl enable --now zfslxc-snapshotter && systemctl restart containerd; zfslxc doctor"

@@ -45,8 +45,6 @@ const (
 	// snapshotterKeyProp holds the containerd key of a snapshot dataset,
 	// and on its @committed snapshot the committed name, URL path-escaped.
 	snapshotterKeyProp = "io.zfslxc:key"
-	// snapshotterManagedProp marks the snapshotter's parent dataset.
-	snapshotterManagedProp = "io.zfslxc:managed"
 	// committedSnapshot is the snapshot the snapshotter's Commit takes.
 	committedSnapshot = "committed"
 )
@@ -267,8 +265,8 @@ func (s *Store) findCommittedChain(ctx context.Context, conn *grpc.ClientConn, c
 var keyPattern = regexp.MustCompile(`^([^/]+)/[0-9]+/(.+)$`)
 
 // findCommittedDataset looks in the template's pool for a committed
-// snapshot of a zfslxc snapshotter (its parent dataset carries
-// io.zfslxc:managed=true) whose key is name in namespace. With several
+// snapshot of a zfslxc snapshotter (<parent>/<number>@committed) whose
+// io.zfslxc:key is name in namespace. With several
 // (stale ones kept because a template is cloned from them), the newest id
 // wins; their content is the same chain.
 func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string) (string, error) {
@@ -282,7 +280,6 @@ func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string
 		id   uint64
 	}
 	var cands []candidate
-	managed := map[string]bool{}
 	for _, d := range snaps {
 		ds, snap, ok := strings.Cut(d.Name, "@")
 		if !ok || snap != committedSnapshot {
@@ -292,19 +289,9 @@ func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string
 		if err != nil {
 			continue // the snapshotter names datasets by MetaStore id
 		}
-		parent := path.Dir(ds)
-		m, seen := managed[parent]
-		if !seen {
-			v, err := s.zfs.GetProperty(ctx, parent, snapshotterManagedProp)
-			if err != nil && !zfsdriver.IsNotFound(err) {
-				return "", err
-			}
-			m = v == "true"
-			managed[parent] = m
-		}
-		if m {
-			cands = append(cands, candidate{snap: d.Name, id: id})
-		}
+		// The parent is not required to carry io.zfslxc:managed: the
+		// snapshotter sets it only on a parent it creates itself.
+		cands = append(cands, candidate{snap: d.Name, id: id})
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].id > cands[j].id })
 	for _, c := range cands {

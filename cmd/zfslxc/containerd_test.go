@@ -48,6 +48,10 @@ func TestTemplateFromContainerd(t *testing.T) {
 			containerdtest.RequireHost(t, f)
 			p := testpool.New(t)
 			snParent := p.Name + "/zfslxc"
+			if f.ConfigVersion >= 3 {
+				// A parent made by the admin: no io.zfslxc:managed on it.
+				testpool.ZFS(t, "create", snParent)
+			}
 			ds := p.Name + "/" + template.DefaultParentName
 			sn := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: snParent, Driver: p.Driver})
 			d := containerdtest.Start(t, f, containerdconfig.Snippet(containerdconfig.Options{
