@@ -145,6 +145,9 @@ func resolveContainerdImage(ctx context.Context, conn *grpc.ClientConn, cs Conta
 			return nil, fmt.Errorf("image %q is not in containerd's namespace %q (%s; see ctr -n %s images ls): %w",
 				cs.Ref, cs.Namespace, cs.Address, cs.Namespace, errdefs.ErrNotFound)
 		}
+		if errdefs.IsUnavailable(err) {
+			return nil, fmt.Errorf("image %q: containerd does not answer on %s (is it running? --address names its socket): %w", cs.Ref, cs.Address, err)
+		}
 		return nil, fmt.Errorf("image %q from containerd at %s: %w", cs.Ref, cs.Address, err)
 	}
 	t := resp.Image.GetTarget()

@@ -255,3 +255,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestTemplateCreateSourceErrors: a missing path is reported as a missing
+// file (not looked up in containerd), a containerd that does not answer
+// is named with its socket.
+func TestTemplateCreateSourceErrors(t *testing.T) {
+	testpool.Require(t)
+	cases := []struct {
+		name, from, want string
+	}{
+		{"missing-relative-path", "./missing.tar", "stat ./missing.tar: no such file"},
+		{"missing-absolute-path", "/nonexistent/img.tar", "stat /nonexistent/img.tar: no such file"},
+		{"no-containerd", "docker.io/zfslxc/test:latest", "containerd does not answer on " + filepath.Join(os.TempDir(), "zfslxc-no-such.sock")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runApp(t, "template", "create", "x", "--from", tc.from, "--dataset", "zfslxc-no-pool/t",
+				"--address", filepath.Join(os.TempDir(), "zfslxc-no-such.sock"))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("--from %s: %v, want %q", tc.from, err, tc.want)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker/go-units"
@@ -99,7 +100,7 @@ Examples:
 					}
 					from := c.String("from")
 					var res *template.CreateResult
-					if _, statErr := os.Stat(from); statErr == nil {
+					if _, statErr := os.Stat(from); statErr == nil || looksLikePath(from) {
 						res, err = s.Create(c.Context, name, from, progress)
 					} else {
 						res, err = s.CreateFromContainerd(c.Context, name, template.ContainerdSource{
@@ -225,4 +226,11 @@ Examples:
 			},
 		},
 	}
+}
+
+// looksLikePath reports whether --from can only be a path (an image
+// reference never starts with "/" or "."), so a missing file is reported
+// as such rather than looked up in containerd.
+func looksLikePath(from string) bool {
+	return strings.HasPrefix(from, "/") || strings.HasPrefix(from, ".")
 }
