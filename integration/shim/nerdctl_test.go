@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,9 +249,68 @@ func TestNerdctl(t *testing.T) {
 				if lxcLeft > runcLeft {
 					t.Errorf("lxc left %d NAT rules for %s, runc %d", lxcLeft, netName, runcLeft)
 				}
+				n.shimKilled(t, ctx, netName)
 				n.must(t, "network", "rm", netName)
 			})
 		})
+	}
+}
+
+// shimKilled runs a container on network netName, kills its shim with
+// SIGKILL and removes it: containerd's cleanup runs the shim's delete
+// action, which must run nerdctl's postStop hook (as runc's `delete
+// --force` does), so the container's IP is released and nothing is left.
+func (n *nerd) shimKilled(t *testing.T, ctx context.Context, netName string) {
+	t.Helper()
+	ipDir := filepath.Join("/var/lib/cni/networks", netName)
+	reserved := func() []string {
+		var ips []string
+		ents, _ := os.ReadDir(ipDir)
+		for _, e := range ents {
+			if net.ParseIP(e.Name()) != nil {
+				ips = append(ips, e.Name())
+			}
+		}
+		return ips
+	}
+	before := reserved()
+	id := strings.TrimSpace(n.must(t, "run", "-d", "--runtime", runtimeType, "--net", netName,
+		"--entrypoint", "/bin/sh", n.e.ref, "-c", "sleep 600"))
+	if got := reserved(); len(got) != len(before)+1 {
+		t.Fatalf("IP reservations with a running container: %v (before %v)", got, before)
+	}
+	procs := procsMatching(shimBinary + " -namespace " + nerdNamespace + " -id " + id + " ")
+	if len(procs) != 1 {
+		t.Fatalf("shim processes for %s: %v (want 1)", id, procs)
+	}
+	pid, err := strconv.Atoi(strings.SplitN(procs[0], ":", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// containerd notices the dead shim and cleans up after it: the
+	// shim's delete action, then the bundle is removed (tasks ls drops
+	// the task at once, so wait for the bundle).
+	bundle := filepath.Join(n.e.d.State, "io.containerd.runtime.v2.task", nerdNamespace, id)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(bundle); errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("bundle %s still there 30 s after its shim was killed\n%s", bundle, n.e.d.LogTail(40))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	n.must(t, "rm", "-f", id)
+	n.checkClean(t)
+	if got := reserved(); len(got) != len(before) {
+		t.Errorf("IP reservations after the killed shim's cleanup: %v (before %v): postStop hook not run", got, before)
+	}
+	if p := procsWith(n.e.d.State + "/io.containerd.runtime.v2.task/" + nerdNamespace + "/" + id); len(p) > 0 {
+		t.Errorf("processes left: %v", p)
 	}
 }
 

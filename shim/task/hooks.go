@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/log"
@@ -131,5 +133,26 @@ func runHook(ctx context.Context, hk specs.Hook, state []byte) error {
 		}
 		return fmt.Errorf("%w (output: %q)", err, b)
 	}
+	return nil
+}
+
+// runBundlePoststop runs the poststop hooks of bundle's config.json (id:
+// the bundle's name, as containerd names bundles), for a shim that died
+// before it could: the `delete` action. runc's `delete --force` runs them
+// too; nerdctl's releases the container's CNI network.
+func runBundlePoststop(ctx context.Context, bundle string) error {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return fmt.Errorf("config.json: %w", err)
+	}
+	if spec.Hooks == nil {
+		return nil
+	}
+	h := newOCIHooks(filepath.Base(bundle), bundle, &spec, lxcconv.Hooks{Poststop: spec.Hooks.Poststop})
+	h.stopped(ctx)
 	return nil
 }

@@ -85,3 +85,44 @@ func TestOCIHooks(t *testing.T) {
 		t.Error("no hooks: want nil")
 	}
 }
+
+// The `delete` action of a dead shim runs the poststop hooks from the
+// bundle's config.json, with the bundle's name as id.
+func TestRunBundlePoststop(t *testing.T) {
+	bundle := filepath.Join(t.TempDir(), "c9")
+	if err := os.Mkdir(bundle, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(bundle, "rec")
+	spec := specs.Spec{
+		Annotations: map[string]string{"nerdctl/namespace": "nerdtest"},
+		Hooks: &specs.Hooks{Poststop: []specs.Hook{
+			{Path: "/bin/false"},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + rec}},
+		}},
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runBundlePoststop(context.Background(), bundle); err != nil {
+		t.Fatal(err)
+	}
+	var st specs.State
+	data, err = os.ReadFile(rec)
+	if err != nil {
+		t.Fatalf("the second hook did not run after the first failed: %v", err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.ID != "c9" || st.Bundle != bundle || st.Status != specs.StateStopped || st.Annotations["nerdctl/namespace"] != "nerdtest" {
+		t.Errorf("state %+v", st)
+	}
+	if err := runBundlePoststop(context.Background(), filepath.Join(bundle, "none")); err == nil {
+		t.Error("no config.json: want an error")
+	}
+}

@@ -497,11 +497,14 @@ func (s *Service) Cleanup(ctx context.Context) {
 // CleanupBundle removes what a shim that is gone left in bundle (the
 // `delete` action): it kills the container if it still runs (init, then
 // zfslxc-start, identified by the pids and start times lxcrun recorded in
-// the state directory), removes the LXC state directory and unmounts the
-// rootfs.
+// the state directory), removes the LXC state directory, unmounts the
+// rootfs and runs the poststop hooks the shim did not run.
 func CleanupBundle(ctx context.Context, bundle string) error {
 	var errs []error
 	dir, link := stateDirOf(bundle)
+	// The state directory is gone once the shim's destroy ran, and with
+	// it the poststop hooks.
+	_, stateErr := os.Stat(dir)
 	if err := lxcrun.Cleanup(ctx, dir); err != nil {
 		errs = append(errs, fmt.Errorf("stopping the container: %w", err))
 	} else if err := removeStateLink(link); err != nil {
@@ -510,6 +513,11 @@ func CleanupBundle(ctx context.Context, bundle string) error {
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil && !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, fmt.Errorf("unmounting rootfs: %w", err))
+	}
+	if stateErr == nil {
+		if err := runBundlePoststop(ctx, bundle); err != nil {
+			errs = append(errs, fmt.Errorf("poststop hooks: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }
