@@ -105,6 +105,11 @@ type Process struct {
 	// ReadonlyRootfs (root.readonly) is applied by the helper, which
 	// remounts / read-only after LXC has set up the mounts, as runc does.
 	ReadonlyRootfs bool `json:"readonlyRootfs,omitempty"`
+	// Rlimits are set by the helper with setrlimit before it changes the
+	// user. Only exec processes have them here: for init, LXC sets the
+	// spec's (lxc.prlimit), and an attached process would not inherit
+	// those.
+	Rlimits []specs.POSIXRlimit `json:"rlimits,omitempty"`
 	// StopSignal is the image's stop signal (0 when unset); the shim uses
 	// it, the helper ignores it.
 	StopSignal syscall.Signal `json:"stopSignal,omitempty"`

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
@@ -115,6 +116,11 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 		if err := remountReadonly(); err != nil {
 			return nil, "", fail(exitSetupFailed, "%w", err)
 		}
+	}
+	// Before the user change: raising a hard limit needs
+	// CAP_SYS_RESOURCE, which the process's user may not keep.
+	if err := setRlimits(p.Rlimits); err != nil {
+		return nil, "", fail(exitSetupFailed, "%w", err)
 	}
 	if err := setUser(p); err != nil {
 		return nil, "", fail(exitSetupFailed, "%w", err)
@@ -340,4 +346,19 @@ func (s *syncer) ready() error { return s.send("ready") }
 
 func (s *syncer) fail(err error) {
 	_ = s.send("error " + err.Error())
+}
+
+// setRlimits applies the process's rlimits (exec processes; LXC sets
+// init's).
+func setRlimits(rls []specs.POSIXRlimit) error {
+	for _, r := range rls {
+		res, ok := lxcconv.RlimitResource(r.Type)
+		if !ok {
+			return fmt.Errorf("rlimit %q: unknown", r.Type)
+		}
+		if err := unix.Setrlimit(res, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}); err != nil {
+			return fmt.Errorf("setrlimit %s %d:%d: %w", r.Type, r.Soft, r.Hard, err)
+		}
+	}
+	return nil
 }

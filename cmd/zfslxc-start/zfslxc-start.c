@@ -3,6 +3,7 @@
  * reports how its init ended.
  *
  *   zfslxc-start --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N]
+ *   zfslxc-start --attach --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N] -- PROGRAM [ARG...]
  *   zfslxc-start --decode-status WAITSTATUS
  *
  * Why a C program (docs/adr/0002-exit-status-and-init.md): `lxc-start -F`
@@ -25,6 +26,17 @@
  * Signals sent to this process are forwarded to init by liblxc's monitor
  * loop (SIGKILL and SIGSTOP cannot be, by nature).
  *
+ * With --attach the container must be running (started by another
+ * zfslxc-start with the same name and lxcpath): PROGRAM runs in it through
+ * liblxc's attach (c->attach: every namespace of the container's init, its
+ * cgroup, its LSM profile, seccomp policy and capability bounding set, an
+ * empty environment), with the same stdio and --pass-fds descriptors, and
+ * the status of PROGRAM is reported the same way. liblxc's attach makes the
+ * attached process a child of the caller (CLONE_PARENT), so this program
+ * waits for it and gets an ordinary wait status. This is how the shim runs
+ * exec processes (docs/adr/0003-exec.md): PROGRAM is zfslxc-init,
+ * inherited as a descriptor.
+ *
  * Build: gcc -O2 -Wall -o zfslxc-start zfslxc-start.c -llxc
  */
 #define _GNU_SOURCE
@@ -38,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lxc/lxccontainer.h>
@@ -141,17 +154,89 @@ static int close_from(int first)
 	return 0;
 }
 
+/* load loads the container object and its config, as lxc-start --rcfile
+ * does: only the given file counts, even if lxcpath/name/config exists (it
+ * may be the same file). It reports failures itself. */
+static struct lxc_container *load(const char *name, const char *lxcpath, const char *rcfile)
+{
+	struct lxc_container *c;
+
+	c = lxc_container_new(name, lxcpath);
+	if (!c) {
+		fail("cannot create container object %s", name);
+		return NULL;
+	}
+	c->clear_config(c);
+	if (!c->load_config(c, rcfile)) {
+		lxc_container_put(c);
+		fail("cannot load LXC config %s", rcfile);
+		return NULL;
+	}
+	free(c->configfile);
+	c->configfile = strdup(rcfile);
+	if (!c->configfile) {
+		lxc_container_put(c);
+		fail("out of memory%s", NULL);
+		return NULL;
+	}
+	return c;
+}
+
+/* attach runs argv in the running container c and reports its status. */
+static int attach(struct lxc_container *c, char **argv)
+{
+	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
+	lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
+	pid_t pid;
+	int st;
+
+	if (!c->is_running(c)) {
+		int ret = fail("container %s is not running", c->name);
+
+		lxc_container_put(c);
+		return ret;
+	}
+	/* The program (zfslxc-init) sets the process's own environment,
+	 * user and working directory; nothing of ours leaks in. */
+	opts.env_policy = LXC_ATTACH_CLEAR_ENV;
+	opts.initial_cwd = "/";
+	if (c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid) < 0) {
+		lxc_container_put(c);
+		return fail("liblxc could not attach to the container%s; see lxc.log.file", NULL);
+	}
+	lxc_container_put(c);
+	while (waitpid(pid, &st, 0) < 0) {
+		char msg[64];
+
+		if (errno == EINTR)
+			continue;
+		snprintf(msg, sizeof(msg), "%d: %s", (int)pid, strerror(errno));
+		return fail("waiting for the attached process %s", msg);
+	}
+	if (WIFSIGNALED(st)) {
+		if (write_status("signaled %d", WTERMSIG(st)) < 0)
+			fprintf(stderr, "zfslxc-start: process signaled %d\n", WTERMSIG(st));
+		return 128 + WTERMSIG(st);
+	}
+	if (write_status("exited %d", WEXITSTATUS(st)) < 0)
+		fprintf(stderr, "zfslxc-start: process exited %d\n", WEXITSTATUS(st));
+	return WEXITSTATUS(st);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zfslxc-start --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
+		"       zfslxc-start --attach --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N] -- PROGRAM [ARG...]\n"
 		"       zfslxc-start --decode-status WAITSTATUS\n"
 		"\n"
 		"Start an LXC container in the foreground and exit with its init's status\n"
 		"(the exit code, or 128+signal). With --status-file, also write one line:\n"
 		"\"exited N\", \"signaled N\" or \"error TEXT\" (exit code 125).\n"
 		"Descriptors 3 to 3+N-1 (--pass-fds N, default 0) are passed to init;\n"
-		"all other descriptors above 2 are closed.\n");
+		"all other descriptors above 2 are closed.\n"
+		"With --attach, run PROGRAM in the running container instead and exit\n"
+		"with its status.\n");
 }
 
 int main(int argc, char *argv[])
@@ -163,15 +248,16 @@ int main(int argc, char *argv[])
 		{ "status-file", required_argument, NULL, 's' },
 		{ "pass-fds", required_argument, NULL, 'p' },
 		{ "decode-status", required_argument, NULL, 'd' },
+		{ "attach", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL, *lxcpath = NULL, *rcfile = NULL, *kind;
 	struct lxc_container *c;
 	int opt, n, st, pass_fds = 0;
-	bool started;
+	bool started, attach_mode = false;
 
-	while ((opt = getopt_long(argc, argv, "n:P:f:s:p:d:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+n:P:f:s:p:d:ah", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': name = optarg; break;
 		case 'P': lxcpath = optarg; break;
@@ -200,11 +286,12 @@ int main(int argc, char *argv[])
 			printf("%s %d\n", kind, n);
 			return 0;
 		}
+		case 'a': attach_mode = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !name || !lxcpath || !rcfile) {
+	if ((attach_mode ? optind >= argc : optind != argc) || !name || !lxcpath || !rcfile) {
 		usage(stderr);
 		return 2;
 	}
@@ -212,22 +299,11 @@ int main(int argc, char *argv[])
 	if (close_from(3 + pass_fds) < 0)
 		return fail("cannot close inherited descriptors%s", NULL);
 
-	c = lxc_container_new(name, lxcpath);
+	c = load(name, lxcpath, rcfile);
 	if (!c)
-		return fail("cannot create container object %s", name);
-	/* As lxc-start --rcfile: only the given file counts, even if
-	 * lxcpath/name/config exists (it may be the same file). */
-	c->clear_config(c);
-	if (!c->load_config(c, rcfile)) {
-		lxc_container_put(c);
-		return fail("cannot load LXC config %s", rcfile);
-	}
-	free(c->configfile);
-	c->configfile = strdup(rcfile);
-	if (!c->configfile) {
-		lxc_container_put(c);
-		return fail("out of memory%s", NULL);
-	}
+		return EXIT_START_FAILED;
+	if (attach_mode)
+		return attach(c, argv + optind);
 	if (!c->want_daemonize(c, false)) {
 		lxc_container_put(c);
 		return fail("cannot select foreground mode%s", NULL);
