@@ -104,7 +104,10 @@ type task struct {
 	pid        int
 	lxc        *lxcrun.Container
 	io         *pipeIO
+	con        *console  // nil without a terminal
 	hooks      *ociHooks // runtime-namespace OCI hooks, or nil
+
+	execs execTable // exec processes
 
 	exited     chan struct{} // closed once the exit is recorded
 	exitStatus uint32        // written before exited is closed
@@ -116,6 +119,7 @@ type task struct {
 	state state // guarded by mu
 }
 
+// get returns task id's init; exec processes are getExec's (exec.go).
 func (s *Service) get(id, execID string) (*task, error) {
 	if execID != "" {
 		return nil, fmt.Errorf("exec %s: %w", execID, errdefs.ErrNotFound)
@@ -139,9 +143,6 @@ func (s *Service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (*ta
 }
 
 func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
-	if r.Terminal {
-		return nil, fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
-	}
 	if r.Checkpoint != "" {
 		return nil, fmt.Errorf("checkpoint: %w", errdefs.ErrNotImplemented)
 	}
@@ -173,9 +174,8 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := json.Unmarshal(data, &spec); err != nil {
 		return nil, fmt.Errorf("config.json: %w: %w", err, errdefs.ErrInvalidArgument)
 	}
-	if spec.Process != nil && spec.Process.Terminal {
-		return nil, fmt.Errorf("process.terminal: %w", errdefs.ErrNotImplemented)
-	}
+	// containerd sets both; either one asks for a pty.
+	terminal := r.Terminal || (spec.Process != nil && spec.Process.Terminal)
 
 	rootfs := filepath.Join(r.Bundle, "rootfs")
 	if len(r.Rootfs) > 0 {
@@ -236,19 +236,22 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	stdio := lxcrun.Stdio{}
-	// Typed nil *os.File would not be nil interfaces: set only what exists.
-	if pio.childIn != nil {
-		stdio.Stdin = pio.childIn
+	stdio, con, err := processStdio(ctx, pio, terminal)
+	if err != nil {
+		pio.closeChild()
+		pio.Close()
+		return nil, err
 	}
-	if pio.childOut != nil {
-		stdio.Stdout = pio.childOut
-	}
-	if pio.childErr != nil {
-		stdio.Stderr = pio.childErr
-	}
+	defer func() {
+		if retErr != nil && con != nil {
+			con.Close()
+		}
+	}()
 	err = c.Start(ctx, stdio)
 	pio.closeChild()
+	if con != nil {
+		con.closeSlave()
+	}
 	if err != nil {
 		pio.Close()
 		return nil, err
@@ -260,6 +263,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		return nil, err
 	}
 	t.io = pio
+	t.con = con
 	t.pid = c.Pid()
 	go s.waitExit(t)
 	s.watchOOM(ctx, t)
@@ -271,7 +275,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		ContainerID: r.ID,
 		Bundle:      r.Bundle,
 		Rootfs:      r.Rootfs,
-		IO:          &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: r.Terminal},
+		IO:          &eventstypes.TaskIO{Stdin: r.Stdin, Stdout: r.Stdout, Stderr: r.Stderr, Terminal: terminal},
 		Pid:         uint32(t.pid),
 	})
 	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
@@ -298,6 +302,9 @@ func (s *Service) waitExit(t *task) {
 		code = exitUnknown
 	}
 	t.io.waitOutput()
+	if t.con != nil {
+		t.con.wait()
+	}
 	t.mu.Lock()
 	t.exitStatus = code
 	t.exitedAt = time.Now()
@@ -321,6 +328,9 @@ func (s *Service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 }
 
 func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
+	if r.ExecID != "" {
+		return s.execStart(ctx, r)
+	}
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
@@ -342,6 +352,10 @@ func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 // Wait returns the exit status; callers may come before Start and
 // concurrently.
 func (s *Service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
+	if r.ExecID != "" {
+		resp, err := s.execWait(ctx, r)
+		return resp, toGRPC(err)
+	}
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
 		return nil, toGRPC(err)
@@ -356,6 +370,10 @@ func (s *Service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 
 // State reports the task.
 func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
+	if r.ExecID != "" {
+		resp, err := s.execState(ctx, r)
+		return resp, toGRPC(err)
+	}
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
 		return nil, toGRPC(err)
@@ -364,7 +382,7 @@ func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 	defer t.mu.Unlock()
 	resp := &taskapi.StateResponse{
 		ID: t.id, Bundle: t.bundle, Pid: uint32(t.pid),
-		Stdin: t.stdin, Stdout: t.stdout, Stderr: t.stderr,
+		Stdin: t.stdin, Stdout: t.stdout, Stderr: t.stderr, Terminal: t.con != nil,
 	}
 	switch t.state {
 	case stateCreated:
@@ -384,6 +402,12 @@ func (s *Service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.
 // Kill signals the container's init, or with All every process of the
 // container (see Pids).
 func (s *Service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
+	if r.ExecID != "" {
+		if err := s.execKill(ctx, r); err != nil {
+			return nil, toGRPC(err)
+		}
+		return &emptypb.Empty{}, nil
+	}
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
 		return nil, toGRPC(err)
@@ -416,6 +440,9 @@ func (s *Service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 }
 
 func (s *Service) delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
+	if r.ExecID != "" {
+		return s.execDelete(ctx, r)
+	}
 	t, err := s.get(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
@@ -464,7 +491,15 @@ func (s *Service) destroy(ctx context.Context, t *task) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	// The exec processes ended with the container.
+	for _, e := range t.execs.all() {
+		e.close(ctx)
+		t.execs.remove(e.id)
+	}
 	t.io.Close()
+	if t.con != nil {
+		t.con.Close()
+	}
 	if t.rootfs != "" {
 		if err := mount.UnmountAll(t.rootfs, syscall.MNT_DETACH); err != nil {
 			return fmt.Errorf("unmounting rootfs: %w", err)
@@ -523,11 +558,11 @@ func CleanupBundle(ctx context.Context, bundle string) error {
 }
 
 // Pids lists every process of the container (host pids, from its
-// cgroup). Once the task has exited it answers FailedPrecondition, as
-// runc's shim does (its `runc ps` fails): neither NotFound nor an empty
-// list, which containerd 2.x's restart takes for a leaked shim and
-// deletes, losing the exit status of a task that ended while containerd
-// was down.
+// cgroup; exec processes with their exec id, as runc's shim). Once the
+// task has exited it answers FailedPrecondition, as runc's shim does (its
+// `runc ps` fails): neither NotFound nor an empty list, which containerd
+// 2.x's restart takes for a leaked shim and deletes, losing the exit
+// status of a task that ended while containerd was down.
 func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
 	t, err := s.get(r.ID, "")
 	if err != nil {
@@ -549,8 +584,14 @@ func (s *Service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.Pi
 		return nil, toGRPC(err)
 	}
 	resp := &taskapi.PidsResponse{}
+	execs := t.execs.pidInfo()
 	for _, p := range pids {
-		resp.Processes = append(resp.Processes, &tasktypes.ProcessInfo{Pid: uint32(p)})
+		info := &tasktypes.ProcessInfo{}
+		if id, ok := execs[p]; ok {
+			info = execInfo(ctx, id)
+		}
+		info.Pid = uint32(p)
+		resp.Processes = append(resp.Processes, info)
 	}
 	return resp, nil
 }
@@ -582,11 +623,6 @@ func (s *Service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*em
 
 func notImplemented(what string) error {
 	return toGRPC(fmt.Errorf("%s: %w", what, errdefs.ErrNotImplemented))
-}
-
-// Exec is not implemented yet.
-func (s *Service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("exec")
 }
 
 // Pause freezes every process of a running task (its cgroup) and
@@ -654,14 +690,35 @@ func (s *Service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskReque
 	return nil, notImplemented("checkpoint")
 }
 
-// ResizePty is not implemented yet (no terminal mode).
+// ResizePty sets the window size of the terminal of the task's init
+// (ExecID "") or of an exec process.
 func (s *Service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("resize pty")
+	if r.ExecID != "" {
+		return s.execResizePty(ctx, r)
+	}
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	if err := resizeConsole(t.id, t.con, r); err != nil {
+		return nil, toGRPC(err)
+	}
+	return &emptypb.Empty{}, nil
 }
 
-// CloseIO is not implemented yet.
+// CloseIO ends the stdin of the task's init or of an exec process.
 func (s *Service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
-	return nil, notImplemented("close io")
+	if r.ExecID != "" {
+		return s.execCloseIO(ctx, r)
+	}
+	t, err := s.get(r.ID, "")
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	if r.Stdin {
+		closeStdin(ctx, t.stdin)
+	}
+	return &emptypb.Empty{}, nil
 }
 
 // Update applies new resource limits (a specs.LinuxResources in an Any,

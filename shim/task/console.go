@@ -1,0 +1,169 @@
+package task
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+
+	"github.com/zfslxc/zfslxc/lxcrun"
+)
+
+// console is the terminal of a process.terminal process (ctr run -t,
+// ctr task exec -t): a pty whose slave the process gets as stdin, stdout
+// and stderr, and whose master the shim copies to and from the task's IO,
+// as runc's shim does with its console. The copies go through pipeIO's
+// child ends, so every stdio kind pipeIO knows (FIFOs, file://,
+// binary://) works with a terminal too:
+//
+//	stdin FIFO → pipeIO → childIn → master → slave (the process)
+//	the process → slave → master → childOut → pipeIO → stdout FIFO
+//
+// There is no stderr in terminal mode: the pty merges it into stdout.
+type console struct {
+	master *os.File
+	slave  *os.File // the process's stdio until Start has returned; closed by closeSlave
+	done   chan struct{}
+
+	closeOnce sync.Once
+}
+
+// newConsole opens a pty and starts copying between its master and pio's
+// child ends, which it takes over (closeChild must not be called for
+// them). The caller gives slave to the process, then calls closeSlave.
+func newConsole(ctx context.Context, pio *pipeIO) (*console, error) {
+	master, slave, err := lxcrun.OpenPty()
+	if err != nil {
+		return nil, err
+	}
+	c := &console{master: master, slave: slave, done: make(chan struct{})}
+	if in := pio.childIn; in != nil {
+		pio.childIn = nil
+		go func() {
+			defer in.Close()
+			// Ends at stdin's end of file, or when pipeIO's Close
+			// closes the pipe's write end after the exit.
+			if _, err := io.Copy(master, in); err != nil && !isPtyGone(err) {
+				log.G(ctx).WithError(err).Debug("copying stdin to the pty")
+			}
+		}()
+	}
+	out := pio.childOut
+	pio.childOut = nil
+	go func() {
+		defer close(c.done)
+		if out == nil {
+			_, _ = io.Copy(io.Discard, master)
+			return
+		}
+		defer out.Close()
+		// Reads of the master return what the process wrote, then EIO
+		// once every slave descriptor is closed: the process and
+		// everything it started have ended. Nothing written before is
+		// lost.
+		if _, err := io.Copy(out, master); err != nil && !isPtyGone(err) {
+			log.G(ctx).WithError(err).Warn("copying the pty's output")
+		}
+	}()
+	// stderr is merged into the terminal; nobody writes to it.
+	if e := pio.childErr; e != nil {
+		pio.childErr = nil
+		e.Close()
+	}
+	return c, nil
+}
+
+// isPtyGone reports the errors that only say the other side is closed.
+func isPtyGone(err error) bool {
+	return errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed)
+}
+
+// closeSlave closes the shim's copy of the slave once the process holds
+// it: from then on the master sees EIO when the process ends.
+func (c *console) closeSlave() {
+	if c.slave != nil {
+		c.slave.Close()
+		c.slave = nil
+	}
+}
+
+// resize sets the terminal's window size (ResizePty).
+func (c *console) resize(width, height uint32) error {
+	return lxcrun.Resize(c.master, uint(width), uint(height))
+}
+
+// wait waits until the output is copied to the end.
+func (c *console) wait() { <-c.done }
+
+// Close closes the master (after wait, or to give up).
+func (c *console) Close() {
+	c.closeOnce.Do(func() {
+		c.closeSlave()
+		c.master.Close()
+	})
+}
+
+// processStdio returns what a process gets as stdin, stdout and stderr:
+// pio's child ends, or with terminal the slave of a new console that
+// bridges them (the caller closes the console's slave after the start).
+func processStdio(ctx context.Context, pio *pipeIO, terminal bool) (lxcrun.Stdio, *console, error) {
+	if terminal {
+		con, err := newConsole(ctx, pio)
+		if err != nil {
+			return lxcrun.Stdio{}, nil, err
+		}
+		return lxcrun.Stdio{Stdin: con.slave, Stdout: con.slave, Stderr: con.slave}, con, nil
+	}
+	stdio := lxcrun.Stdio{}
+	// Typed nil *os.File would not be nil interfaces: set only what exists.
+	if pio.childIn != nil {
+		stdio.Stdin = pio.childIn
+	}
+	if pio.childOut != nil {
+		stdio.Stdout = pio.childOut
+	}
+	if pio.childErr != nil {
+		stdio.Stderr = pio.childErr
+	}
+	return stdio, nil, nil
+}
+
+// resizeConsole is ResizePty for a process whose console is con.
+func resizeConsole(id string, con *console, r *taskapi.ResizePtyRequest) error {
+	if con == nil {
+		return fmt.Errorf("process %s has no terminal: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return con.resize(r.Width, r.Height)
+}
+
+// closeStdin makes sure the reader of a stdin FIFO sees its end (CloseIO).
+// Stdin reaches the process through a pipe fed from the FIFO; the copy
+// ends, and the process reads end of file, once every writer of the FIFO
+// has closed it, which the client has done before it calls CloseIO (ctr
+// and containerd's CRI close their end first, as with runc, whose shim
+// only closes the writer it holds itself). A copy that still waits in
+// open because no writer ever came is released here: a writer that
+// opens and closes at once is end of file for it.
+func closeStdin(ctx context.Context, stdin string) {
+	if stdin == "" {
+		return
+	}
+	path := strings.TrimPrefix(stdin, "fifo://")
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		// ENXIO: no reader left, the copy is over already.
+		if !errors.Is(err, syscall.ENXIO) && !errors.Is(err, os.ErrNotExist) {
+			log.G(ctx).WithError(err).WithField("stdin", stdin).Debug("close io")
+		}
+		return
+	}
+	f.Close()
+}
