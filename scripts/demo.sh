@@ -33,6 +33,10 @@ stop_pid() { # pidfile
 }
 
 clean() {
+	if [ -d "$LXCPATH/$CT" ]; then
+		step "removing LXC container $CT (lxc-stop -k) and its clone"
+		"$BIN/zfslxc" lxc rm "$CT" --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN" || true
+	fi
 	step "stopping containerd and the snapshotter"
 	if [ -S "$RUN/containerd.sock" ]; then
 		for c in $("${CTR[@]}" containers ls -q 2>/dev/null); do
@@ -40,10 +44,6 @@ clean() {
 			"${CTR[@]}" tasks delete "$c" >/dev/null 2>&1 || true
 			"${CTR[@]}" containers delete "$c" >/dev/null 2>&1 || true
 		done
-	fi
-	if [ -d "$LXCPATH/$CT" ]; then
-		step "removing LXC container $CT (lxc-stop -k) and its clone"
-		"$BIN/zfslxc" lxc rm "$CT" --dataset "$TEMPLATES" --lxcpath "$LXCPATH" --bin-dir "$BIN" || true
 	fi
 	stop_pid "$RUN/containerd.pid"
 	stop_pid "$RUN/snapshotter.pid"
