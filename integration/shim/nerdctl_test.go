@@ -97,8 +97,16 @@ func newNerd(t *testing.T, f containerdtest.Flavor) *nerd {
 // run runs nerdctl and returns its stdout, stderr and exit code; err is
 // set only when it could not run.
 func (n *nerd) run(ctx context.Context, args ...string) (string, string, int, error) {
+	return n.runStdin(ctx, "", args...)
+}
+
+// runStdin is run with stdin ("": none).
+func (n *nerd) runStdin(ctx context.Context, stdin string, args ...string) (string, string, int, error) {
 	cmd := exec.CommandContext(ctx, n.bin, append(append([]string{}, n.global...), args...)...)
 	cmd.Env = n.env
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -179,6 +187,16 @@ func TestNerdctl(t *testing.T) {
 				out, stderr, code, err = n.run(ctx, append(run, "--entrypoint", "/bin/sh", n.e.ref, "-c", "echo out; echo err >&2; exit 42")...)
 				if err != nil || code != 42 || out != "out\n" || !strings.Contains(stderr, "err\n") {
 					t.Fatalf("nerdctl run exit 42: code %d, %v, stdout %q, stderr %q", code, err, out, stderr)
+				}
+				n.checkClean(t)
+			})
+
+			t.Run("Stdin", func(t *testing.T) {
+				// -i: stdin through the task's FIFO, EOF ends cat.
+				in := "line 1\nline 2\n"
+				out, stderr, code, err := n.runStdin(ctx, in, append(append([]string{}, run...), "-i", "--entrypoint", "/bin/cat", n.e.ref)...)
+				if err != nil || code != 0 || out != in {
+					t.Fatalf("nerdctl run -i: code %d, %v, stdout %q (want %q), stderr %q", code, err, out, in, stderr)
 				}
 				n.checkClean(t)
 			})
