@@ -403,7 +403,7 @@ func TestContainer(t *testing.T) {
 				}
 			}, wantOut: "ready\ntrapped\n", want: lxcrun.Status{Code: 3}},
 		{name: "env", args: []string{"sh", "-c", `cat /proc/1/environ; printf '%s|' "$EQ" "$SPACE" "$EMPTY" "$NL" "$UTF"`},
-			spec:    func(s *specs.Spec) { s.Process.Env = env },
+			spec: func(s *specs.Spec) { s.Process.Env = env },
 			// zfslxc-init adds HOME (root's, from /etc/passwd) as runc does.
 			wantOut: strings.Join(env, "\x00") + "\x00HOME=/root\x00" + "a=b==c| with  spaces ||x\ny|ü✓|"},
 		{name: "missing cwd created", args: []string{"sh", "-c", "pwd; ls -ld ."},
