@@ -151,7 +151,7 @@ The demo stays up. Try:
   $BIN/zfslxc lxc create ct2 --template demo --dataset $TEMPLATES --lxcpath $LXCPATH -- /bin/sh -c 'echo "\$@"' sh a 'b c'
 Logs: $STATE/snapshotter.log, $STATE/containerd.log
 Undo everything: make demo-clean
-(The LXC shim is a first slice: run, exit codes, kill, ps, pause/resume, metrics; no exec or -t yet.)
+(The LXC shim also does ctr run -t, ctr tasks exec, kill, ps, pause/resume, metrics and OOM events.)
 MSG
 }
 
