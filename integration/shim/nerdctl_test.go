@@ -201,7 +201,7 @@ func TestNerdctl(t *testing.T) {
 				n.checkClean(t)
 			})
 
-			t.Run("DetachedLogsStopRm", func(t *testing.T) {
+			t.Run("DetachedExecLogsStopRm", func(t *testing.T) {
 				// PID 1 exits 143 on TERM (it has a handler, as under
 				// runc); output before and after nerdctl logs is read.
 				script := "trap 'echo got TERM; exit 143' TERM; echo started; echo to-stderr >&2; while :; do sleep 0.1; done"
@@ -230,11 +230,21 @@ func TestNerdctl(t *testing.T) {
 				if p := procsMatching(shimBinary + " -namespace " + nerdNamespace + " -id " + id + " "); len(p) != 1 {
 					t.Fatalf("shim processes for %s: %v (want 1)", id, p)
 				}
+				// nerdctl exec: output, exit code, env, workdir, stdin.
+				out, stderr, code, err := n.run(ctx, "exec", "-e", "FOO=bar baz", "-w", "/tmp", "web", "sh", "-c", "echo \"$FOO\"; pwd; echo e >&2; exit 7")
+				// nerdctl 1.7.7 exits 1 and names the process's status.
+				if err != nil || code != 1 || out != "bar baz\n/tmp\n" || !strings.Contains(stderr, "e\n") || !strings.Contains(stderr, "exec failed with exit code 7") {
+					t.Errorf("nerdctl exec: code %d, %v, stdout %q, stderr %q; want status 7 reported", code, err, out, stderr)
+				}
+				out, stderr, code, err = n.runStdin(ctx, "via stdin\n", "exec", "-i", "web", "cat")
+				if err != nil || code != 0 || out != "via stdin\n" {
+					t.Errorf("nerdctl exec -i: code %d, %v, stdout %q, stderr %q", code, err, out, stderr)
+				}
 				time.Sleep(300 * time.Millisecond) // let the trap be set
 				n.must(t, "stop", "web")
-				code := strings.TrimSpace(n.must(t, "inspect", "--format", "{{.State.ExitCode}}", "web"))
-				if code != "143" {
-					t.Errorf("exit code after nerdctl stop: %s, want 143 (TERM handled)", code)
+				exitCode := strings.TrimSpace(n.must(t, "inspect", "--format", "{{.State.ExitCode}}", "web"))
+				if exitCode != "143" {
+					t.Errorf("exit code after nerdctl stop: %s, want 143 (TERM handled)", exitCode)
 				}
 				// Output written on the way out is not lost.
 				if out := n.must(t, "logs", "web"); out != "started\ngot TERM\n" {
