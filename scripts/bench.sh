@@ -163,7 +163,7 @@ if has shim; then
 
 Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
 hand except between the notes markers. Command:
-\`PARTS="$PARTS" SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
 (\`make bench\` runs it with these defaults and PARTS="go shim").
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
 zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
