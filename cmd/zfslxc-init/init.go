@@ -63,7 +63,11 @@ func run(o *options) (int, error) {
 	sync := newSyncer(o.syncFD)
 	p, path, err := prepare(o)
 	if err != nil {
-		sync.fail(err)
+		if sync.fail(err) {
+			// The host makes it the create error, as runc does; it is
+			// not the container's output, so not on its stderr too.
+			return exitCode(err), nil
+		}
 		return exitCode(err), err
 	}
 	if err := sync.ready(); err != nil {
@@ -344,8 +348,13 @@ func (s *syncer) send(msg string) error {
 
 func (s *syncer) ready() error { return s.send("ready") }
 
-func (s *syncer) fail(err error) {
-	_ = s.send("error " + err.Error())
+// fail reports err on the sync socket; false when there is none (or it
+// failed), so the caller prints it instead.
+func (s *syncer) fail(err error) bool {
+	if s.fd < 0 {
+		return false
+	}
+	return s.send("error "+err.Error()) == nil
 }
 
 // setRlimits applies the process's rlimits (exec processes; LXC sets

@@ -25,8 +25,10 @@
 // the user); report "ready" on the sync socket; block opening the fifo for
 // writing until the host opens it for reading (OCI start); run the
 // startContainer hooks (the process file's OCI state on stdin); exec.
-// A failure before "ready" is sent on the sync socket as "error TEXT" as
-// well as printed on stderr, so the host's create fails with the reason.
+// A failure before "ready" is sent on the sync socket as "error TEXT", so
+// the host's create fails with the reason; it is printed on stderr only
+// when there is no sync socket (under runc too it is the create error,
+// not the container's output).
 //
 // With --reaper (annotation io.zfslxc.init=reaper), the helper stays PID 1:
 // it forks the payload, forwards every signal it receives to it, reaps all

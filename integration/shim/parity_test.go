@@ -43,6 +43,12 @@ type parityCase struct {
 	// are meant to exercise it, a runc that gives something else means
 	// the case does not test what it says.
 	wantCode *int
+	// errorHas, for cases where create fails, replaces the exact stderr
+	// comparison: the runtimes word their errors differently (runc:
+	// "OCI runtime create failed: runc create failed: unable to start
+	// container process: exec: ..."), so both must carry this text and
+	// fail with the same status.
+	errorHas string
 }
 
 func code(n int) *int { return &n }
@@ -96,6 +102,9 @@ func parityCases() []parityCase {
 		{name: "Exit255", args: sh(`exit 255`), wantCode: code(255)},
 		{name: "Exit256Wraps", args: sh(`exit 256`), wantCode: code(0)},
 		{name: "FalseBinary", args: []string{"false"}, wantCode: code(1)},
+		{name: "MissingBinary", args: []string{"/no/such/cmd"}, errorHas: `exec: "/no/such/cmd": stat /no/such/cmd: no such file or directory`},
+		{name: "MissingBinaryOnPath", args: []string{"nosuchcmd"}, errorHas: `exec: "nosuchcmd": executable file not found in $PATH`},
+		{name: "NotExecutable", args: []string{"/etc/passwd"}, errorHas: `exec: "/etc/passwd": permission denied`},
 		{name: "StderrOnly", args: sh(`echo e1 >&2; echo e2 >&2`)},
 		// PID 1 of a pid namespace gets no signal it has no handler
 		// for from inside: under runc the shell survives its own kill.
@@ -174,6 +183,20 @@ func (e *env) parity(t *testing.T, c parityCase) string {
 	e.checkClean(t, id)
 	if c.wantCode != nil && want.code != *c.wantCode {
 		t.Errorf("runc exit status %d, the case expects %d: the case does not test what it says", want.code, *c.wantCode)
+	}
+	if c.errorHas != "" {
+		if want.code == 0 || !strings.Contains(want.stderr, c.errorHas) {
+			t.Errorf("runc: exit %d, stderr %q; the case expects a failure with %q", want.code, want.stderr, c.errorHas)
+		}
+		// Only the wording differs: no line more (zfslxc-init once
+		// printed the reason on the container's stderr as well).
+		if got.code != want.code || got.stdout != want.stdout || !strings.Contains(got.stderr, c.errorHas) ||
+			strings.Count(got.stderr, "\n") != strings.Count(want.stderr, "\n") {
+			t.Errorf("lxc: exit %d, stdout %q, stderr %q; runc: exit %d, stdout %q, and both must say %q", got.code, got.stdout, got.stderr, want.code, want.stdout, c.errorHas)
+			return fmt.Sprintf("%-30s DIFFERS", c.name)
+		}
+		t.Logf("runc: %s\nlxc:  %s", strings.TrimSpace(want.stderr), strings.TrimSpace(got.stderr))
+		return fmt.Sprintf("%-30s same failure (exit %d)", c.name, want.code)
 	}
 	if got.stdout != want.stdout || got.stderr != want.stderr || got.code != want.code {
 		t.Errorf("lxc differs from runc:\n%s", diffResults(want, got))
