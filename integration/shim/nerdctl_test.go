@@ -201,6 +201,22 @@ func TestNerdctl(t *testing.T) {
 				n.checkClean(t)
 			})
 
+			t.Run("Terminal", func(t *testing.T) {
+				// run -it on a terminal of nerdctl's own: the process has
+				// a tty of the size nerdctl's, typed input reaches it.
+				cmd := exec.CommandContext(ctx, n.bin, append(append([]string{}, n.global...), append(append([]string{}, run...),
+					"-it", "--entrypoint", "/bin/sh", n.e.ref, "-c", "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo isatty; stty size; read l; echo \"got:$l\"; exit 5")...)...)
+				cmd.Env = n.env
+				p := startPty(t, cmd, 30, 100)
+				p.waitFor(t, "30 100")
+				p.write(t, "typed\r")
+				out, code := p.wait(t)
+				if code != 5 || !strings.Contains(out, "isatty") || !strings.Contains(out, "got:typed") {
+					t.Fatalf("nerdctl run -it: code %d (want 5), output %q", code, out)
+				}
+				n.checkClean(t)
+			})
+
 			t.Run("DetachedExecLogsStopRm", func(t *testing.T) {
 				// PID 1 exits 143 on TERM (it has a handler, as under
 				// runc); output before and after nerdctl logs is read.

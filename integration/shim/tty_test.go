@@ -120,6 +120,15 @@ type ptyCtr struct {
 
 func startPtyCtr(t *testing.T, ctx context.Context, e *env, rows, cols uint, args ...string) *ptyCtr {
 	t.Helper()
+	cmd := exec.CommandContext(ctx, e.d.Flavor.Ctr, append([]string{"--address", e.d.Address}, args...)...)
+	cmd.Env = ctrEnv()
+	return startPty(t, cmd, rows, cols)
+}
+
+// startPty starts cmd (ctr, nerdctl) with a pty's slave as its
+// controlling terminal and stdio.
+func startPty(t *testing.T, cmd *exec.Cmd, rows, cols uint) *ptyCtr {
+	t.Helper()
 	master, slave, err := lxcrun.OpenPty()
 	if err != nil {
 		t.Fatal(err)
@@ -127,9 +136,7 @@ func startPtyCtr(t *testing.T, ctx context.Context, e *env, rows, cols uint, arg
 	if err := lxcrun.Resize(master, cols, rows); err != nil {
 		t.Fatal(err)
 	}
-	p := &ptyCtr{master: master, done: make(chan struct{})}
-	p.cmd = exec.CommandContext(ctx, e.d.Flavor.Ctr, append([]string{"--address", e.d.Address}, args...)...)
-	p.cmd.Env = ctrEnv()
+	p := &ptyCtr{master: master, cmd: cmd, done: make(chan struct{})}
 	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := p.cmd.Start(); err != nil {

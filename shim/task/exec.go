@@ -183,7 +183,7 @@ func (s *Service) execStart(ctx context.Context, r *taskapi.StartRequest) (*task
 	if st != stateRunning {
 		return nil, wrongState("exec in", t.id, st)
 	}
-	pio, err := newProcessIO(ctx, ioOwner{ID: t.id, Namespace: s.cfg.Namespace}, e.stdin, e.stdout, e.stderr)
+	pio, err := newProcessIO(ctx, ioOwner{ID: t.id, Namespace: s.cfg.Namespace}, e.stdin, e.stdout, ttyStderr(e.terminal, e.stderr))
 	if err != nil {
 		return nil, err
 	}

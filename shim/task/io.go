@@ -45,6 +45,17 @@ func newPipeIO(ctx context.Context, stdin, stdout, stderr string) (*pipeIO, erro
 	return newProcessIO(ctx, ioOwner{}, stdin, stdout, stderr)
 }
 
+// ttyStderr is the stderr to connect for a process: none with a terminal,
+// where the pty merges stderr into stdout. Clients still name a stderr
+// FIFO then (nerdctl run -t) but never create it; runc's shim ignores it
+// too.
+func ttyStderr(terminal bool, stderr string) string {
+	if terminal {
+		return ""
+	}
+	return stderr
+}
+
 // newProcessIO parses the three stdio values (see parseStdio) and sets up
 // their copies; with a binary:// stdout it starts the logger and returns
 // once the logger says it is ready.

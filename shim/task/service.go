@@ -232,7 +232,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 			}
 		}
 	}()
-	pio, err := newProcessIO(ctx, ioOwner{ID: r.ID, Namespace: s.cfg.Namespace}, r.Stdin, r.Stdout, r.Stderr)
+	pio, err := newProcessIO(ctx, ioOwner{ID: r.ID, Namespace: s.cfg.Namespace}, r.Stdin, r.Stdout, ttyStderr(terminal, r.Stderr))
 	if err != nil {
 		return nil, err
 	}
