@@ -20,8 +20,6 @@ const (
 	runcRuntime = "io.containerd.runc.v2"
 	// caseTimeout bounds one run of a parity case.
 	caseTimeout = 30 * time.Second
-	// stdinEOFDelay: see parityCase.withStdin.
-	stdinEOFDelay = time.Second
 )
 
 // parityCase is one `ctr run` whose stdout, stderr and exit status must
@@ -30,10 +28,10 @@ type parityCase struct {
 	name  string
 	flags []string // ctr run flags (before the image)
 	args  []string // the command; none runs the image's ENTRYPOINT+CMD
-	// withStdin pipes stdin into ctr run, with EOF a moment after the
-	// data: ctr closes the task's stdin (CloseIO) when its stdin ends,
-	// but only once the task exists, so an EOF at once is lost and the
-	// reader hangs under runc too.
+	// withStdin pipes stdin into ctr run, with EOF once the task runs:
+	// ctr closes the task's stdin (CloseIO) when its stdin ends, but only
+	// once the task exists, so an EOF at once is lost and the reader
+	// hangs under runc too.
 	withStdin bool
 	stdin     string
 	// needFlag is a ctr run flag the case needs; flavors whose ctr lacks
@@ -224,7 +222,11 @@ func (e *env) runCase(t *testing.T, c parityCase, runtime, snap, id string) runR
 		}
 	}
 	if c.withStdin {
-		cmd.Stdin = &lateEOF{r: strings.NewReader(c.stdin), delay: stdinEOFDelay}
+		cmd.Stdin = &lateEOF{r: strings.NewReader(c.stdin), ready: func() bool {
+			out, _, _ := e.d.Ctr(t, "task", "ls") // not MustCtr: not the test's goroutine
+			st := taskStatus(out, id)
+			return st == "RUNNING" || st == "STOPPED"
+		}}
 	}
 	var o, se bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &se
@@ -300,16 +302,21 @@ func trunc(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// lateEOF reads r, then waits delay before it reports EOF.
+// lateEOF reads r, then reports EOF only once ready says the task has
+// been started: ctr run sets up its CloseIO-on-EOF after it has created
+// the task, so an earlier EOF would be lost (see parityCase.withStdin).
 type lateEOF struct {
 	r     *strings.Reader
-	delay time.Duration
+	ready func() bool
 }
 
 func (l *lateEOF) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	if err == io.EOF {
-		time.Sleep(l.delay)
+		deadline := time.Now().Add(caseTimeout)
+		for !l.ready() && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 	return n, err
 }
