@@ -7,7 +7,7 @@
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
 # "shim" (integration/shimbench: ctr run --rm, shim memory, many
-# containers). A part not run keeps its section of the existing $OUT.
+# containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
 # SHIM_RSS_ROUNDS size it, e.g. a quick look:
@@ -20,7 +20,7 @@ COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
 PARTS=${PARTS:-go shim}
 SHIM_PASSES=${SHIM_PASSES:-2}
-SHIM_BENCH=${SHIM_BENCH:-CtrRun|ShimMemory|Many}
+SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
@@ -163,7 +163,7 @@ if has shim; then
 
 Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
 hand except between the notes markers. Command:
-\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
 (\`make bench\` runs it with these defaults and PARTS="go shim").
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
 zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
@@ -181,6 +181,12 @@ run), so drift hits both.
   /tasks/exit, /tasks/delete, /containers/delete) and the lxc shim's
   "shim serving" log line; the zfs table is every zfs command the
   snapshotter ran meanwhile (its debug log, with durations).
+- \`BenchmarkRuntime\`: the runtimes without containerd, shims or
+  snapshotters: the spec \`ctr\` generates for the hello image, running
+  \`/bin/true\` on a plain busybox directory, through lxcrun (the shim's
+  runtime layer: lxcconv, \`zfslxc-start\` + liblxc, \`zfslxc-init\`; each
+  step timed in-process) and through \`runc run\`, interleaved,
+  $SHIM_RUNS runs each.
 - \`BenchmarkShimMemory\`: VmRSS (/proc/PID/status) and PSS
   (/proc/PID/smaps_rollup) of the shim while \`sleep 600\` runs, one container
   of each variant at a time, median of $SHIM_RSS_ROUNDS rounds. The lxc variant also

@@ -15,10 +15,14 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
+	"github.com/zfslxc/zfslxc/lxcconv"
+	"github.com/zfslxc/zfslxc/lxcrun"
 )
 
 // Knobs (scripts/bench.sh sets them).
@@ -853,4 +857,165 @@ func stderrOf(err error) string {
 		return strings.TrimSpace(string(ee.Stderr))
 	}
 	return ""
+}
+
+// BenchmarkRuntime separates the runtime from containerd, the shims and
+// the snapshotters: the spec `ctr` generates for the hello image, on a
+// plain busybox directory (no zfs, no overlayfs), run with lxcrun (what
+// the lxc shim calls: lxcconv + zfslxc-start/liblxc + zfslxc-init) and with
+// `runc run` (create, start, wait, delete in one process), interleaved,
+// SHIM_RUNS times each. The lxc phases are timed in-process. Run it with
+// -benchtime 1x.
+func BenchmarkRuntime(b *testing.B) {
+	runs := envInt(b, runsEnv, 20)
+	f := containerdtest.Debian()
+	e := setup(b, f)
+	bin := os.Getenv(containerdtest.BinDirEnv)
+	if _, err := exec.LookPath("runc"); err != nil {
+		containerdtest.SkipOrFail(b, "runc: %v", err)
+	}
+	// The spec containerd's ctr makes for `ctr run IMAGE ID` (no
+	// container is run).
+	e.ctr(b, "containers", "create", "--snapshotter", runc.snapshotter, e.ref, "specsrc")
+	var spec specs.Spec
+	if err := json.Unmarshal([]byte(e.ctr(b, "containers", "info", "--spec", "specsrc")), &spec); err != nil {
+		b.Fatalf("ctr containers info --spec: %v", err)
+	}
+	e.ctr(b, "containers", "rm", "specsrc")
+	base := containerdtest.ScratchDir(b, "zfslxc-shimbench-rt-")
+	rootfs := filepath.Join(base, "rootfs")
+	makeRootfs(b, rootfs)
+	spec.Root = &specs.Root{Path: rootfs}
+	spec.Process.Args = []string{"/bin/true"}
+	spec.Process.Terminal = false
+	// Each container's cgroup goes below a parent of this run, removed
+	// (when empty, as it should be) at the end.
+	cgParent := fmt.Sprintf("zfslxc-shimbench-%d", os.Getpid())
+	b.Cleanup(func() {
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgParent)
+		if d := "/sys/fs/cgroup/" + cgParent; fileSize(d) > 0 {
+			dirs = append(dirs, d)
+		}
+		for _, d := range dirs {
+			if err := os.Remove(d); err != nil {
+				b.Logf("cgroup left: %v", err)
+			}
+		}
+	})
+
+	lxcPhases := []string{"Prepare (lxcconv, state files)", "Start (zfslxc-start, liblxc, zfslxc-init ready)",
+		"Release (exec fifo)", "Wait (true runs and exits; liblxc teardown; zfslxc-start exits)", "Delete (state dir)", "total"}
+	got := map[string][]float64{}
+	ctx := context.Background()
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		for i := 0; i < runs; i++ {
+			doLXC := func() {
+				id := fmt.Sprintf("rt-lxc-%d-%d-%d", os.Getpid(), n, i)
+				s := spec
+				linux := *spec.Linux
+				linux.CgroupsPath = "/" + cgParent + "/" + id
+				s.Linux = &linux
+				t := []time.Time{time.Now()}
+				c, err := lxcrun.Prepare(ctx, filepath.Join(base, id), &s, lxcrun.Options{
+					Name: id, BinDir: bin,
+					Convert: lxcconv.Options{BundleDir: base, RootFS: os.DirFS(rootfs), DefaultAppArmorProfile: "unconfined"},
+				})
+				if err != nil {
+					b.Fatalf("lxcrun.Prepare: %v", err)
+				}
+				t = append(t, time.Now())
+				if err := c.Start(ctx, lxcrun.Stdio{}); err != nil {
+					_ = c.Delete(ctx)
+					b.Fatalf("lxcrun Start: %v", err)
+				}
+				t = append(t, time.Now())
+				if err := c.Release(ctx); err != nil {
+					_ = c.Delete(ctx)
+					b.Fatalf("lxcrun Release: %v", err)
+				}
+				t = append(t, time.Now())
+				st, err := c.Wait(ctx)
+				if err != nil || st.ExitCode() != 0 {
+					_ = c.Delete(ctx)
+					b.Fatalf("lxcrun Wait: %v, status %+v", err, st)
+				}
+				t = append(t, time.Now())
+				if err := c.Delete(ctx); err != nil {
+					b.Fatalf("lxcrun Delete: %v", err)
+				}
+				t = append(t, time.Now())
+				for k := 1; k < len(t); k++ {
+					got["lxc/"+lxcPhases[k-1]] = append(got["lxc/"+lxcPhases[k-1]], ms(t[k].Sub(t[k-1])))
+				}
+				got["lxc/total"] = append(got["lxc/total"], ms(t[len(t)-1].Sub(t[0])))
+			}
+			doRunc := func() {
+				id := fmt.Sprintf("rt-runc-%d-%d-%d", os.Getpid(), n, i)
+				bundle := filepath.Join(base, id)
+				s := spec
+				linux := *spec.Linux
+				linux.CgroupsPath = "/" + cgParent + "/" + id
+				s.Linux = &linux
+				data, err := json.Marshal(&s)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := os.MkdirAll(bundle, 0o700); err != nil {
+					b.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o600); err != nil {
+					b.Fatal(err)
+				}
+				t0 := time.Now()
+				if out, err := exec.Command("runc", "run", "--bundle", bundle, id).CombinedOutput(); err != nil {
+					b.Fatalf("runc run: %v: %s", err, out)
+				}
+				got["runc/total"] = append(got["runc/total"], ms(time.Since(t0)))
+				os.RemoveAll(bundle)
+			}
+			if i%2 == 0 {
+				doLXC()
+				doRunc()
+			} else {
+				doRunc()
+				doLXC()
+			}
+		}
+	}
+	b.StopTimer()
+	l, r := summarize(got["lxc/total"]), summarize(got["runc/total"])
+	b.ReportMetric(l.p50, "lxc-p50-ms")
+	b.ReportMetric(r.p50, "runc-p50-ms")
+	var rows strings.Builder
+	for _, p := range lxcPhases[:len(lxcPhases)-1] {
+		s := summarize(got["lxc/"+p])
+		fmt.Fprintf(&rows, "| lxcrun: %s | %.1f | %.1f |\n", p, s.p50, s.p90)
+	}
+	fmt.Fprintf(&rows, "| **lxcrun total** | **%.1f** | %.1f |\n", l.p50, l.p90)
+	fmt.Fprintf(&rows, "| **`runc run`** (create + start + wait + delete) | **%.1f** | %.1f |\n", r.p50, r.p90)
+	report(b, "\n#### The runtimes alone (no containerd, shim or snapshotter): ctr's spec for the hello image running `/bin/true` on a plain directory, %d runs each, interleaved\n\n"+
+		"| step | median ms | p90 ms |\n|---|---:|---:|\n%s", l.n, rows.String())
+}
+
+// makeRootfs lays out a busybox root filesystem in dir.
+func makeRootfs(b *testing.B, dir string) {
+	b.Helper()
+	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "root"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(imagebuild.DefaultBusyboxPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for _, applet := range []string{"true", "echo", "sh", "sleep"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
