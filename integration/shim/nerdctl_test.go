@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -300,7 +302,8 @@ func TestNerdctl(t *testing.T) {
 	}
 }
 
-// shimKilled runs a container on network netName, kills its shim with
+// shimKilled runs a TCP server on network netName (the host must reach
+// it at the address nerdctl inspect reports), kills its shim with
 // SIGKILL and removes it: containerd's cleanup runs the shim's delete
 // action, which must run nerdctl's postStop hook (as runc's `delete
 // --force` does), so the container's IP is released and nothing is left.
@@ -319,9 +322,35 @@ func (n *nerd) shimKilled(t *testing.T, ctx context.Context, netName string) {
 	}
 	before := reserved()
 	id := strings.TrimSpace(n.must(t, "run", "-d", "--runtime", runtimeType, "--net", netName,
-		"--entrypoint", "/bin/sh", n.e.ref, "-c", "sleep 600"))
-	if got := reserved(); len(got) != len(before)+1 {
+		"--entrypoint", "/bin/sh", n.e.ref, "-c", "while :; do echo hello over the bridge | nc -l -p 7777; done"))
+	got := reserved()
+	if len(got) != len(before)+1 {
 		t.Fatalf("IP reservations with a running container: %v (before %v)", got, before)
+	}
+	// The host reaches the container over the bridge and its veth.
+	ip := strings.TrimSpace(n.must(t, "inspect", "--format", "{{.NetworkSettings.IPAddress}}", id))
+	if !slices.Contains(got, ip) {
+		t.Fatalf("nerdctl inspect: IP %q, reserved %v", ip, got)
+	}
+	var reply string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "7777"), 2*time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if reply = string(b); reply != "" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer from %s:7777 within 30 s: %v", ip, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if reply != "hello over the bridge\n" {
+		t.Errorf("from %s:7777: %q", ip, reply)
 	}
 	procs := procsMatching(shimBinary + " -namespace " + nerdNamespace + " -id " + id + " ")
 	if len(procs) != 1 {
@@ -338,7 +367,7 @@ func (n *nerd) shimKilled(t *testing.T, ctx context.Context, netName string) {
 	// shim's delete action, then the bundle is removed (tasks ls drops
 	// the task at once, so wait for the bundle).
 	bundle := filepath.Join(n.e.d.State, "io.containerd.runtime.v2.task", nerdNamespace, id)
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(bundle); errors.Is(err, os.ErrNotExist) {
 			break
