@@ -382,6 +382,9 @@ func (n *nerd) shimKilled(t *testing.T, ctx context.Context, netName string) {
 	if got := reserved(); len(got) != len(before) {
 		t.Errorf("IP reservations after the killed shim's cleanup: %v (before %v): postStop hook not run", got, before)
 	}
+	if cached, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", netName+"-"+nerdNamespace+"-"+id+"-*")); len(cached) > 0 {
+		t.Errorf("CNI result cache left after the killed shim's cleanup: %v", cached)
+	}
 	if p := procsWith(n.e.d.State + "/io.containerd.runtime.v2.task/" + nerdNamespace + "/" + id); len(p) > 0 {
 		t.Errorf("processes left: %v", p)
 	}
@@ -529,6 +532,13 @@ func removeCNILeftovers(t *testing.T, netName, bridge string) {
 	}
 	if err := os.RemoveAll(filepath.Join("/var/lib/cni/networks", netName)); err != nil {
 		t.Logf("%v", err)
+	}
+	// libcni's result cache, left when a test failed before CNI DEL.
+	cached, _ := filepath.Glob(filepath.Join("/var/lib/cni/results", netName+"-*"))
+	for _, f := range cached {
+		if err := os.Remove(f); err != nil {
+			t.Logf("%v", err)
+		}
 	}
 }
 
