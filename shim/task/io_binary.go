@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -33,8 +34,14 @@ const (
 type logger struct {
 	cmd  *exec.Cmd
 	path string
-	done chan struct{} // closed once cmd is waited for
-	err  error         // cmd.Wait's, written before done is closed
+	// readEnds are our copies of the pipes' read ends, kept as runc's
+	// shim keeps them: if the logger dies, the container's writes block
+	// when the pipe is full instead of killing it with SIGPIPE. Closed by
+	// stop.
+	readEnds []*os.File
+	done     chan struct{} // closed once cmd is waited for
+	err      error         // cmd.Wait's, written before done is closed
+	logged   chan struct{} // closed once the logger's stderr is read to the end
 }
 
 // startLogger starts u's logger and waits until it is ready. It returns
@@ -65,28 +72,36 @@ func startLogger(ctx context.Context, u stdioURI, owner ioOwner) (_ *logger, std
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The logger's own stderr goes to the shim's log (its failures).
+	logR, logW, err := pipe()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	cmd := exec.Command(u.path, u.args...)
 	cmd.Env = []string{"CONTAINER_ID=" + owner.ID, "CONTAINER_NAMESPACE=" + owner.Namespace}
 	cmd.ExtraFiles = []*os.File{outR, errR, readyW}
+	cmd.Stderr = logW
 	if err := cmd.Start(); err != nil {
 		return nil, nil, nil, fmt.Errorf("starting binary:// logger: %w", err)
 	}
-	l := &logger{cmd: cmd, path: u.path, done: make(chan struct{})}
+	l := &logger{cmd: cmd, path: u.path, readEnds: []*os.File{outR, errR}, done: make(chan struct{}), logged: make(chan struct{})}
 	go func() {
 		l.err = cmd.Wait()
 		close(l.done)
+	}()
+	go func() {
+		defer close(l.logged)
+		logLines(ctx, u.path, logR)
 	}()
 	defer func() {
 		if retErr != nil {
 			l.stop()
 		}
 	}()
-	// Only the logger keeps the read ends and the ready pipe's write end:
-	// it reads EOF once the container's side is closed, and we read EOF
-	// on the ready pipe once it is ready (or gone).
-	for _, f := range []*os.File{outR, errR, readyW} {
-		f.Close()
-	}
+	// Only the logger keeps the ready pipe's write end: we read EOF on
+	// it once the logger is ready (or gone).
+	readyW.Close()
+	logW.Close()
 	files = []*os.File{outW, errW, readyR}
 
 	if err := readyR.SetReadDeadline(time.Now().Add(loggerReadyTimeout)); err != nil {
@@ -114,6 +129,16 @@ func startLogger(ctx context.Context, u stdioURI, owner ioOwner) (_ *logger, std
 	return l, outW, errW, nil
 }
 
+// logLines logs what the logger writes on its stderr, line by line,
+// until every writer has closed it.
+func logLines(ctx context.Context, path string, r *os.File) {
+	defer r.Close()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		log.G(ctx).WithField("logger", path).Warn(sc.Text())
+	}
+}
+
 // waitDrained waits for the logger to exit by itself, which it does once
 // it has read both pipes to the end (every writer is closed after the
 // container's exit), for at most loggerDrainTimeout.
@@ -131,6 +156,17 @@ func (l *logger) waitDrained() {
 // stop ends the logger, if it still runs, with SIGTERM (so it can flush),
 // then SIGKILL after loggerStopTimeout, and waits for it.
 func (l *logger) stop() {
+	defer func() {
+		for _, f := range l.readEnds {
+			f.Close()
+		}
+		l.readEnds = nil
+		// Its stderr ends with it, unless a child of its keeps it.
+		select {
+		case <-l.logged:
+		case <-time.After(time.Second):
+		}
+	}()
 	select {
 	case <-l.done:
 		return

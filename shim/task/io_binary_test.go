@@ -153,3 +153,27 @@ func TestPipeIOBinaryNotReady(t *testing.T) {
 		t.Errorf("open fds: %d before, %d after", before, after)
 	}
 }
+
+// A logger that exits without reading does not kill the container with
+// SIGPIPE (the shim keeps the read ends, as runc's does): a small write
+// still succeeds.
+func TestPipeIOBinaryLoggerGone(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "logger.sh")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho logger going away >&2\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := openFds(t)
+	uri := "binary://" + bin
+	p, err := newProcessIO(context.Background(), ioOwner{ID: "c1"}, "", uri, uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.logger.done
+	runWith(t, p, "echo out; echo err >&2")
+	p.waitOutput()
+	p.Close()
+	if after := openFds(t); after != before {
+		t.Errorf("open fds: %d before, %d after", before, after)
+	}
+}
