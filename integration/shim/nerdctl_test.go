@@ -193,6 +193,34 @@ func TestNerdctl(t *testing.T) {
 				n.checkClean(t)
 			})
 
+			t.Run("HostNetwork", func(t *testing.T) {
+				// --net host: the host's interfaces, no CNI.
+				out, stderr, code, err := n.run(ctx, "run", "--rm", "--runtime", runtimeType, "--net", "host",
+					"--entrypoint", "/bin/sh", n.e.ref, "-c", "cat /proc/net/dev")
+				if err != nil || code != 0 {
+					t.Fatalf("nerdctl run --net host: code %d, %v, stderr %q", code, err, stderr)
+				}
+				// The host's default-route interface (other tests add
+				// and remove bridges and veths meanwhile).
+				routes, err := os.ReadFile("/proc/net/route")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var dev string
+				for _, l := range strings.Split(string(routes), "\n") {
+					if f := strings.Fields(l); len(f) > 1 && f[1] == "00000000" {
+						dev = f[0]
+					}
+				}
+				if dev == "" {
+					t.Fatalf("no default route on the host:\n%s", routes)
+				}
+				if !strings.Contains(out, " "+dev+":") {
+					t.Errorf("host interface %s not seen in the container:\n%s", dev, out)
+				}
+				n.checkClean(t)
+			})
+
 			t.Run("Stdin", func(t *testing.T) {
 				// -i: stdin through the task's FIFO, EOF ends cat.
 				in := "line 1\nline 2\n"
