@@ -45,6 +45,11 @@ const (
 // execDir holds the exec processes' status files in the state directory.
 const execDir = "exec"
 
+// ErrExecFailed is the class of an exec process that could not be set up
+// or started (Container.Exec); the error text says why, as zfslxc-init
+// or liblxc reported it.
+var ErrExecFailed = errors.New("exec failed")
+
 // ExecProcess converts an OCI process (an exec's spec) to the process
 // zfslxc-init runs, refusing what it cannot honour. Rlimits are applied by
 // zfslxc-init (an exec does not get LXC's lxc.prlimit).
@@ -260,13 +265,13 @@ func (p *Process) awaitReady(ctx context.Context, conn *net.UnixConn) error {
 		// liblxc could not attach.
 		<-p.done
 		if p.waitErr != nil {
-			return p.waitErr
+			return fmt.Errorf("%w: %w", ErrExecFailed, p.waitErr)
 		}
-		return fmt.Errorf("process %v before it was ready: %w", p.status, ErrStartFailed)
+		return fmt.Errorf("%w: process %v before it was ready", ErrExecFailed, p.status)
 	}
 	msg := string(buf[:n])
 	if text, ok := strings.CutPrefix(msg, "error "); ok {
-		return fmt.Errorf("%s: %w", text, ErrStartFailed)
+		return fmt.Errorf("%w: %s", ErrExecFailed, text)
 	}
 	if msg != readyMessage {
 		return fmt.Errorf("unexpected message %q from zfslxc-init", msg)
@@ -288,10 +293,10 @@ func (p *Process) awaitReady(ctx context.Context, conn *net.UnixConn) error {
 	}
 	if ppid, err := parentPid(pid); err != nil || ppid != p.cmd.Process.Pid {
 		unix.Close(fd)
-		if errors.Is(err, os.ErrNotExist) || err == nil {
-			if err := p.ended(ctx, pid); err == nil {
-				return nil
-			}
+		// Gone (ENOENT, or ESRCH while /proc tears it down) or its
+		// pid reused: it has ended, and the starter is about to.
+		if err := p.ended(ctx, pid); err == nil {
+			return nil
 		}
 		return fmt.Errorf("process %d is not a child of zfslxc-start %d (parent %d, %v)", pid, p.cmd.Process.Pid, ppid, err)
 	}

@@ -2,6 +2,7 @@ package lxcrun_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,7 +109,7 @@ func TestExec(t *testing.T) {
 			out, errOut := &syncBuffer{}, &syncBuffer{}
 			p, err := b.c.Exec(ctx, "x-"+strings.ReplaceAll(tc.name, " ", "-"), proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				if !errors.Is(err, lxcrun.ErrExecFailed) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Exec: %v, want an error with %q", err, tc.wantErr)
 				}
 				return

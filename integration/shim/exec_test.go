@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,11 +161,67 @@ func TestExec(t *testing.T) {
 				}
 			})
 
+			t.Run("Paused", func(t *testing.T) {
+				// No exec into a frozen container (attach would hang).
+				if _, stderr, err := e.d.Ctr(t, "task", "pause", id); err != nil {
+					t.Fatalf("ctr task pause: %v %s", err, stderr)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				out, stderr, code := ctrStdin(ctx, e, strings.NewReader(""), "task", "exec", "--exec-id", "paused", id, "true")
+				if _, rerr, err := e.d.Ctr(t, "task", "resume", id); err != nil {
+					t.Fatalf("ctr task resume: %v %s", err, rerr)
+				}
+				if code == 0 || code == -1 || !strings.Contains(stderr, "paused state") {
+					t.Fatalf("exec in a paused task: code %d, stdout %q, stderr %q", code, out, stderr)
+				}
+			})
+
 			// The container still runs, with no exec left behind.
 			out := e.d.MustCtr(t, "task", "ps", id)
 			if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != 2 {
 				t.Errorf("ctr task ps after the execs: %d lines, want the header and init:\n%s", n, out)
 			}
+
+			t.Run("ShimKilled", func(t *testing.T) { e.testExecShimKilled(t, "execkill") })
 		})
 	}
+}
+
+// testExecShimKilled: kill -9 of the shim while an exec process runs. The
+// exec process and its zfslxc-start --attach die with the container when
+// containerd's cleanup (`shim delete`) kills it; nothing is left.
+func (e *env) testExecShimKilled(t *testing.T, id string) {
+	initPid := e.runDetached(t, id, "sleep", "600")
+	if _, stderr, err := e.d.Ctr(t, "task", "exec", "-d", "--exec-id", "bg", id, "sleep", "700"); err != nil {
+		t.Fatalf("ctr task exec -d: %v %s", err, stderr)
+	}
+	var execPid int
+	deadline := time.Now().Add(30 * time.Second)
+	for execPid == 0 {
+		for _, l := range strings.Split(e.d.MustCtr(t, "task", "ps", id), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && strings.Contains(l, "bg") {
+				execPid, _ = strconv.Atoi(f[0])
+			}
+		}
+		if execPid == 0 && time.Now().After(deadline) {
+			t.Fatal("exec bg not in ctr task ps")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	shim := pidOf(t, shimBinary+" -namespace default -id "+id+" ")
+	starter := pidOf(t, "zfslxc-start --name "+id+" ")
+	attach := pidOf(t, "zfslxc-start --attach --name "+id+" ")
+	cgroups := payloadCgroups(t, initPid)
+	if err := syscall.Kill(shim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, "after kill -9 of the shim", []int{shim, starter, attach, initPid, execPid}, cgroups)
+	if _, stderr, err := e.d.Ctr(t, "task", "rm", "-f", id); err != nil && !strings.Contains(stderr, "not found") {
+		t.Fatalf("ctr task rm -f: %v", err)
+	}
+	if _, _, err := e.d.Ctr(t, "containers", "rm", id); err != nil {
+		t.Fatalf("ctr rm: %v\n%s", err, e.d.LogTail(40))
+	}
+	e.checkClean(t, id)
 }
