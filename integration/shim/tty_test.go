@@ -20,8 +20,10 @@ import (
 
 // TestTerminalStdin covers `ctr run -t` (a pty in the container, its
 // output, its size, input typed on the terminal, the exit code) and
-// `ctr run -i` with stdin that ends (CloseIO: cat ends), on every
-// containerd flavor with the zfslxc snapshotter on a real pool.
+// `ctr run` (stdin attached, as -i elsewhere) with stdin that ends
+// (CloseIO: cat ends), on every containerd flavor with the zfslxc
+// snapshotter on a real pool. Container ids are unique on the host: LXC's
+// cgroups are named after them (lxc.payload.ID), across daemons.
 func TestTerminalStdin(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
@@ -35,7 +37,7 @@ func TestTerminalStdin(t *testing.T) {
 				script := `test -t 0 && test -t 1 && echo is-a-tty; ` +
 					`i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; sleep 0.1; i=$((i+1)); done; ` +
 					`echo "size=$s"; echo ready; read line; echo "got=$line"; exit 7`
-				term := startPtyCtr(t, ctx, e, 37, 111, "run", "-t", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, "tty", "sh", "-c", script)
+				term := startPtyCtr(t, ctx, e, 37, 111, "run", "-t", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, "ttyrun", "sh", "-c", script)
 				term.waitFor(t, "ready")
 				term.write(t, "typed input\r")
 				out, code := term.wait(t)
@@ -49,7 +51,7 @@ func TestTerminalStdin(t *testing.T) {
 				if code != 7 {
 					t.Errorf("ctr run -t: exit code %d, want 7; output %q", code, out)
 				}
-				e.checkClean(t, "tty")
+				e.checkClean(t, "ttyrun")
 			})
 			t.Run("RunTTYFastExit", func(t *testing.T) {
 				// Output of a process that exits at once is not lost.
@@ -68,11 +70,11 @@ func TestTerminalStdin(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 				defer cancel()
 				data := "line one\nline  two\n" + strings.Repeat("x", 100000) + "\n"
-				out, stderr, code := ctrStdin(ctx, e, strings.NewReader(data), "run", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, "stdin", "cat")
+				out, stderr, code := ctrStdin(ctx, e, strings.NewReader(data), "run", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, "ttystdin", "cat")
 				if code != 0 || out != data {
 					t.Fatalf("echo data | ctr run cat: code %d, %d bytes out (want %d), stderr %q\n%s", code, len(out), len(data), stderr, e.d.LogTail(30))
 				}
-				e.checkClean(t, "stdin")
+				e.checkClean(t, "ttystdin")
 			})
 		})
 	}
