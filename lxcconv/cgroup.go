@@ -67,7 +67,7 @@ func ResourceEntries(r *specs.LinuxResources, cgroupVersion int) ([]Entry, []War
 	if err := c.resources(r); err != nil {
 		return nil, nil, err
 	}
-	return c.cfg.Entries, c.res.Warnings, nil
+	return append(c.cfg.Entries, c.res.LateCgroup...), c.res.Warnings, nil
 }
 
 // expandSlice turns a systemd slice name into its cgroup path, as systemd
@@ -506,11 +506,20 @@ func (c *converter) cpu(r *specs.LinuxResources) error {
 	return nil
 }
 
+// pids maps the pids limit to Result.LateCgroup (see there).
 func (c *converter) pids(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit == 0 {
 		return nil
 	}
-	return c.cg("pids.max", limitValue(*r.Pids.Limit))
+	if _, ok := r.Unified["pids.max"]; ok && c.v2() {
+		return nil // unified wins, as in runc
+	}
+	key := "lxc.cgroup.pids.max"
+	if c.v2() {
+		key = "lxc.cgroup2.pids.max"
+	}
+	c.res.LateCgroup = append(c.res.LateCgroup, Entry{Key: key, Value: limitValue(*r.Pids.Limit)})
+	return nil
 }
 
 // blkioToIOWeight converts a blkio weight (10…1000) to io.weight (1…10000).

@@ -226,11 +226,8 @@ func (c *converter) rootfs() error {
 	if err := c.add("lxc.rootfs.path", "dir:"+p); err != nil {
 		return fieldErr("root.path", "%v", err)
 	}
-	// root.readonly is not lxc.rootfs.options = ro: LXC's dir backend
-	// would remount the bind read-only before it creates the mount
-	// targets, so an image without /run (a mount target of every
-	// containerd spec) fails. zfslxc-init remounts / read-only after the
-	// mounts, as runc does (Process.ReadonlyRootfs).
+	// root.readonly is not lxc.rootfs.options = ro (Result.ReadonlyRootfs).
+	c.res.ReadonlyRootfs = root != nil && root.Readonly
 	var mntopts []string
 	if prop := c.spec.Linux.RootfsPropagation; prop != "" {
 		switch prop {
@@ -506,11 +503,7 @@ func (c *converter) capabilities() error {
 	// set. runc drops the bounding set before it changes the user and so
 	// keeps them; to match, they are kept here and zfslxc-init drops
 	// whatever the spec's bounding set lacks before it execs the process.
-	helpers := []string{"setgid", "setuid", "setpcap"}
-	if c.spec.Root != nil && c.spec.Root.Readonly {
-		helpers = append(helpers, "sys_admin") // to remount / read-only
-	}
-	for _, helper := range helpers {
+	for _, helper := range []string{"setgid", "setuid", "setpcap"} {
 		if !seen[helper] {
 			keep = append(keep, helper)
 		}
@@ -754,7 +747,6 @@ func (c *converter) process() error {
 		Terminal:       p.Terminal,
 		ConsoleSize:    p.ConsoleSize,
 		Capabilities:   p.Capabilities,
-		ReadonlyRootfs: c.spec.Root != nil && c.spec.Root.Readonly,
 	}
 	if c.spec.Hooks != nil && len(c.spec.Hooks.StartContainer) > 0 {
 		proc.StartContainerHooks = slices.Clone(c.spec.Hooks.StartContainer)

@@ -237,6 +237,9 @@ func TestConvertMappings(t *testing.T) {
 				t.Fatalf("Convert: %v", err)
 			}
 			out := res.Config.String()
+			for _, e := range res.LateCgroup { // written by the runtime, checked alike
+				out += e.Key + " = " + e.Value + "\n"
+			}
 			lines := strings.Split(out, "\n")
 			for _, w := range tc.want {
 				if !slices.Contains(lines, w) {

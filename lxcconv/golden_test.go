@@ -73,6 +73,15 @@ func resultExtra(t *testing.T, r *Result) string {
 		}
 		fmt.Fprintf(&b, "# devices\n%s\n", devs)
 	}
+	if len(r.LateCgroup) > 0 {
+		b.WriteString("# late cgroup\n")
+		for _, e := range r.LateCgroup {
+			fmt.Fprintf(&b, "%s = %s\n", e.Key, e.Value)
+		}
+	}
+	if r.ReadonlyRootfs {
+		b.WriteString("# read-only rootfs\n")
+	}
 	if r.SeccompProfile != "" {
 		fmt.Fprintf(&b, "# seccomp\n%s", r.SeccompProfile)
 	}

@@ -35,6 +35,7 @@ func TestResourceEntries(t *testing.T) {
 				want = append(want, e)
 			}
 		}
+		want = append(want, full.LateCgroup...)
 		got, _, err := ResourceEntries(res, v)
 		if err != nil {
 			t.Fatalf("v%d: %v", v, err)

@@ -102,9 +102,6 @@ type Process struct {
 	// init does for these hooks (1 unless the pid namespace is shared).
 	// Set only when there are startContainer hooks.
 	State *specs.State `json:"state,omitempty"`
-	// ReadonlyRootfs (root.readonly) is applied by the helper, which
-	// remounts / read-only after LXC has set up the mounts, as runc does.
-	ReadonlyRootfs bool `json:"readonlyRootfs,omitempty"`
 	// Rlimits are set by the helper with setrlimit before it changes the
 	// user. Only exec processes have them here: for init, LXC sets the
 	// spec's (lxc.prlimit), and an attached process would not inherit
@@ -157,6 +154,20 @@ type Result struct {
 	Hooks Hooks
 	// Devices are extra device nodes for HookCommand to create.
 	Devices []Device
+	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
+	// Config) that the runtime writes into the container's cgroup once
+	// init has reported ready, not through LXC: pids.max, which LXC would
+	// set before the helper (a Go program) has started its threads, so
+	// that a low limit kills it. runc too sets the resources only after
+	// its init's setup.
+	LateCgroup []Entry
+	// ReadonlyRootfs (root.readonly): the runtime remounts the
+	// container's / read-only once init has reported ready, as runc's
+	// init does after the mounts. Not lxc.rootfs.options = ro: LXC's dir
+	// backend would make the rootfs read-only before it creates the mount
+	// targets (an image without /run fails), and the helper cannot do it
+	// itself under a seccomp profile that denies mount(2).
+	ReadonlyRootfs bool
 }
 
 // FieldError is a refusal: the OCI field (or Options field) cannot be

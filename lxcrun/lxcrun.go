@@ -374,6 +374,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	files = nil
 
 	pid, err := c.awaitReady(ctx, hostSync)
+	if err == nil {
+		if err = c.finishCreate(pid); err != nil {
+			c.killLocked(ctx, cmd.Process.Pid, pid) // init waits for Start
+		}
+	}
 	if err != nil {
 		// Nothing may keep running after a failed create. An init
 		// that reported an error exits by itself, with its status.

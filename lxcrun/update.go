@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
 )
@@ -160,4 +162,75 @@ func applyWrites(writes []cgroupWrite, write writeFunc) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// finishCreate does what LXC cannot do before init runs, once init has
+// reported ready (runc's init and runc do the same at that point):
+// write Result.LateCgroup into the container's cgroup and make the root
+// read-only (Result.ReadonlyRootfs).
+func (c *Container) finishCreate(pid int) error {
+	if len(c.result.LateCgroup) > 0 {
+		cg, err := cgroupsOf(pid)
+		if err != nil {
+			return fmt.Errorf("container %s: finding its cgroup: %w", c.name, err)
+		}
+		writes := make([]cgroupWrite, 0, len(c.result.LateCgroup))
+		for _, e := range c.result.LateCgroup {
+			w, err := cgroupFile(cg, e)
+			if err != nil {
+				return fmt.Errorf("container %s: %w", c.name, err)
+			}
+			writes = append(writes, w)
+		}
+		if err := applyWrites(writes, writeCgroupFile); err != nil {
+			return fmt.Errorf("container %s: %w", c.name, err)
+		}
+	}
+	if c.result.ReadonlyRootfs {
+		if err := remountRootReadonly(pid); err != nil {
+			return fmt.Errorf("container %s: read-only rootfs: %w", c.name, err)
+		}
+	}
+	return nil
+}
+
+// remountRootReadonly remounts the root of pid's mount namespace
+// read-only, keeping its other flags, from a thread that joins that
+// namespace (so no seccomp profile or capability set of the container
+// applies). The thread is never unlocked: it ends with the goroutine and
+// so serves no other goroutine in the container's namespace.
+func remountRootReadonly(pid int) error {
+	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	if err != nil {
+		return err
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// setns(CLONE_NEWNS) needs a thread that shares no fs_struct.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("unshare(CLONE_FS): %w", err)
+			return
+		}
+		// Joining a mount namespace moves the thread's root and cwd to
+		// the namespace's root: the container's /.
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("setns(mnt of %d): %w", pid, err)
+			return
+		}
+		var st unix.Statfs_t
+		if err := unix.Statfs("/", &st); err != nil {
+			errc <- fmt.Errorf("statfs /: %w", err)
+			return
+		}
+		// statfs's ST_* flags have the values of the MS_* mount flags.
+		keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+		if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
+			errc <- fmt.Errorf("remounting / read-only: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	return <-errc
 }

@@ -115,12 +115,6 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 		return nil, "", fail(exitSetupFailed, "cwd %q: %w", p.Cwd, err)
 	}
 	p.Env = withHome(p.Env, p.UID)
-	if p.ReadonlyRootfs {
-		// After cwd is created, as runc.
-		if err := remountReadonly(); err != nil {
-			return nil, "", fail(exitSetupFailed, "%w", err)
-		}
-	}
 	// Before the user change: raising a hard limit needs
 	// CAP_SYS_RESOURCE, which the process's user may not keep.
 	if err := setRlimits(p.Rlimits); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +320,98 @@ func (l *lateEOF) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// nerdctlParityCases cover what ctr run cannot express; they run with
+// `nerdctl run --rm --net none --name ID --hostname parity` and the
+// image's /bin/sh as entrypoint.
+func nerdctlParityCases() []parityCase {
+	cg := func(ctrl string) string { return "/sys/fs/cgroup/" + ctrl + ":/cg/" + ctrl + ":ro" }
+	read := func(ctrl string, files ...string) []string {
+		return []string{"-c", `d=/cg/` + ctrl + `$(sed -n 's/^[0-9]*:` + ctrl + `://p' /proc/self/cgroup); cd "$d" && cat ` + strings.Join(files, " ")}
+	}
+	return []parityCase{
+		{name: "PidsLimit", flags: []string{"--pids-limit", "42", "-v", cg("pids")}, args: read("pids", "pids.max")},
+		{name: "PidsLimitEnforced", flags: []string{"--pids-limit", "5"},
+			args: []string{"-c", `for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait; echo done`}},
+		{name: "MemorySwap", flags: []string{"--memory", "64m", "--memory-swap", "128m", "--memory-reservation", "32m", "-v", cg("memory")},
+			args: read("memory", "memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes")},
+		{name: "CPUs", flags: []string{"--cpus", "0.5", "--cpu-shares", "100", "-v", cg("cpu")}, args: read("cpu", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.shares")},
+		{name: "CpusetCpus", flags: []string{"--cpuset-cpus", "0", "-v", cg("cpuset")}, args: read("cpuset", "cpuset.cpus")},
+		{name: "UserName", flags: []string{"--user", "app"}, args: []string{"-c", `id; echo "HOME=$HOME"; pwd`}},
+		{name: "UserGroupAdd", flags: []string{"--user", "1000:1000", "--group-add", "42"}, args: []string{"-c", `id; grep -E '^(Uid|Gid|Groups):' /proc/self/status`}},
+		{name: "Workdir", flags: []string{"--workdir", "/new/work"}, args: []string{"-c", `pwd`}},
+		{name: "Env", flags: []string{"-e", "A=1=2", "-e", "PATH=/bin"}, args: []string{"-c", `env | sort`}},
+		{name: "Ulimit", flags: []string{"--ulimit", "nofile=100:200"}, args: []string{"-c", `ulimit -n; ulimit -Hn`}},
+		{name: "Caps", flags: []string{"--cap-drop", "ALL", "--cap-add", "NET_ADMIN"}, args: []string{"-c", `grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status`}},
+		{name: "ReadOnlyTmpfs", flags: []string{"--read-only", "--tmpfs", "/run"}, args: []string{"-c", `touch /x; touch /run/x && echo run ok`}},
+		{name: "Hostname", args: []string{"-c", `hostname; cat /etc/hostname`}},
+		{name: "Exit42", args: []string{"-c", `echo out; echo err >&2; exit 42`}, wantCode: code(42)},
+		{name: "Stdin", flags: []string{"-i"}, withStdin: true, stdin: "a\nb\n", args: []string{"-c", `cat; echo "cat: $?"`}},
+	}
+}
+
+// TestParityNerdctl is TestParity through nerdctl 1.7.7, for the limits
+// and user forms ctr cannot give (--pids-limit, --user NAME, swap,
+// cpuset, ulimits, capabilities): the same containerd runs each case
+// under runc on overlayfs and under our shim on zfslxc.
+func TestParityNerdctl(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			start := time.Now()
+			lxc := newNerd(t, f)
+			runc := *lxc
+			runc.global = slices.Clone(lxc.global)
+			runc.global[slices.Index(runc.global, "--snapshotter")+1] = "overlayfs"
+			_, tar := helloImage(t)
+			runc.must(t, "load", "-i", tar)
+			var rows []string
+			for _, c := range nerdctlParityCases() {
+				t.Run(c.name, func(t *testing.T) {
+					id := "parity-" + strings.ToLower(c.name)
+					want := runNerdctlCase(t, &runc, c, runcRuntime, id)
+					got := runNerdctlCase(t, lxc, c, runtimeType, id)
+					if c.wantCode != nil && want.code != *c.wantCode {
+						t.Errorf("runc exit status %d, the case expects %d", want.code, *c.wantCode)
+					}
+					if got.stdout != want.stdout || got.stderr != want.stderr || got.code != want.code {
+						t.Errorf("lxc differs from runc:\n%s", diffResults(want, got))
+						rows = append(rows, fmt.Sprintf("%-20s DIFFERS", c.name))
+						return
+					}
+					t.Logf("same: %s", strings.TrimSpace(trunc(want.String(), 600)))
+					rows = append(rows, fmt.Sprintf("%-20s same (exit %d)", c.name, want.code))
+				})
+			}
+			lxc.checkClean(t)
+			t.Logf("%s: %d nerdctl cases in %v\n%s", f.Name, len(rows), time.Since(start).Round(time.Millisecond), strings.Join(rows, "\n"))
+		})
+	}
+}
+
+func runNerdctlCase(t *testing.T, n *nerd, c parityCase, runtime, id string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	args := append([]string{"run", "--rm", "--net", "none", "--runtime", runtime, "--name", id, "--hostname", "parity", "--entrypoint", "/bin/sh"}, c.flags...)
+	args = append(append(args, n.e.ref), c.args...)
+	stdin := ""
+	if c.withStdin {
+		stdin = c.stdin
+	}
+	start := time.Now()
+	stdout, stderr, code, err := n.runStdin(ctx, stdin, args...)
+	if err != nil {
+		t.Errorf("%s under %s: %v", id, runtime, err)
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		n.run(cctx, "rm", "-f", id)
+		return runResult{code: -1, stdout: stdout, stderr: "(" + err.Error() + ") " + stderr}
+	}
+	for _, l := range ctrLogLine.FindAllString(stderr, -1) {
+		if !strings.Contains(l, "level=warning") {
+			t.Logf("%s under %s: nerdctl logged %s", id, runtime, strings.TrimSpace(l))
+		}
+	}
+	return runResult{stdout: stdout, stderr: ctrLogLine.ReplaceAllString(stderr, ""), code: code, took: time.Since(start)}
 }

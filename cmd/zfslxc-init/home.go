@@ -2,32 +2,11 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
-
-// remountReadonly makes the container's root read-only, as runc does once
-// the mounts are set up: LXC mounts the rootfs read-write (its dir backend
-// would otherwise make it read-only before it creates mount targets, and
-// fail on an image without, say, /run), the helper remounts it here. The
-// mount's other flags (nosuid, nodev...) are kept.
-func remountReadonly() error {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/", &st); err != nil {
-		return fmt.Errorf("statfs /: %w", err)
-	}
-	// statfs's ST_* flags have the values of the MS_* mount flags.
-	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-	if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
-		return fmt.Errorf("remounting / read-only: %w", err)
-	}
-	return nil
-}
 
 // withHome returns env with HOME set as runc sets it when the spec does
 // not: the home of uid in the container's /etc/passwd, else "/".
