@@ -439,8 +439,8 @@ func BenchmarkCtrRun(b *testing.B) {
 				}
 				fmt.Fprintf(&pr, "| %s | %s | %s |\n", p.name, medianCell(l), medianCell(r))
 			}
-			report(b, "\nPhases (median ms between the events containerd published for each run; "+
-				"\"shim serving\" is the lxc shim's log line):\n\n| phase | lxc + zfslxc | runc + overlayfs |\n|---|---:|---:|\n%s", pr.String())
+			report(b, "\nPhases (median ms between the events published for each run, stamped by their publisher: containerd, "+
+				"or the shim for task events, so under load a short phase can read 0; \"shim serving\" is the lxc shim's log line):\n\n| phase | lxc + zfslxc | runc + overlayfs |\n|---|---:|---:|\n%s", pr.String())
 			report(b, "\nzfs commands zfslxc-snapshotter ran during the timed runs (its debug log; "+
 				"destroys run in containerd's GC, after `ctr run --rm` returns):\n\n%s", zfsCommands(b, e.s.LogPath, logStart))
 		})
@@ -451,7 +451,11 @@ func medianCell(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f", summarize(v).p50)
+	m := summarize(v).p50
+	if m < 0.5 && m > -0.5 {
+		m = 0 // not "-0"
+	}
+	return fmt.Sprintf("%.0f", m)
 }
 
 func fileSize(path string) int64 {
