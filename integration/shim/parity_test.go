@@ -176,7 +176,9 @@ func (r runResult) String() string {
 // parity runs c under both runtimes and fails with a diff when they
 // differ; it returns a row for the table.
 func (e *env) parity(t *testing.T, c parityCase) string {
-	id := "parity-" + strings.ToLower(c.name)
+	// Unique on the host: cgroups (/default/ID) are named after it
+	// across daemons.
+	id := fmt.Sprintf("parity-%s-%d", strings.ToLower(c.name), os.Getpid())
 	want := e.runCase(t, c, runcRuntime, "overlayfs", id)
 	got := e.runCase(t, c, runtimeType, sn, id)
 	e.checkClean(t, id)
@@ -368,7 +370,9 @@ func TestParityNerdctl(t *testing.T) {
 			var rows []string
 			for _, c := range nerdctlParityCases() {
 				t.Run(c.name, func(t *testing.T) {
-					id := "parity-" + strings.ToLower(c.name)
+					// Unique on the host: cgroups (/default/ID) are named after it
+	// across daemons.
+	id := fmt.Sprintf("parity-%s-%d", strings.ToLower(c.name), os.Getpid())
 					want := runNerdctlCase(t, &runc, c, runcRuntime, id)
 					got := runNerdctlCase(t, lxc, c, runtimeType, id)
 					if c.wantCode != nil && want.code != *c.wantCode {

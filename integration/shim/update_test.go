@@ -33,7 +33,7 @@ func TestUpdate(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, sn)
-			id := "update"
+			id := fmt.Sprintf("update-%d", os.Getpid()) // cgroups are named after it, host-wide
 			a := []string{"run", "-d", "--null-io", "--snapshotter", e.snap, "--runtime", runtimeType,
 				"--memory-limit", "67108864", "--mount", "type=bind,src=/sys/fs/cgroup,dst=/cg,options=rbind:ro",
 				e.ref, id, "sleep", "600"}
