@@ -371,8 +371,8 @@ func TestParityNerdctl(t *testing.T) {
 			for _, c := range nerdctlParityCases() {
 				t.Run(c.name, func(t *testing.T) {
 					// Unique on the host: cgroups (/default/ID) are named after it
-	// across daemons.
-	id := fmt.Sprintf("parity-%s-%d", strings.ToLower(c.name), os.Getpid())
+					// across daemons.
+					id := fmt.Sprintf("parity-%s-%d", strings.ToLower(c.name), os.Getpid())
 					want := runNerdctlCase(t, &runc, c, runcRuntime, id)
 					got := runNerdctlCase(t, lxc, c, runtimeType, id)
 					if c.wantCode != nil && want.code != *c.wantCode {
