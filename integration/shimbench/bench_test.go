@@ -515,17 +515,20 @@ func (e *env) runHello(b *testing.B, v variant, id string) {
 }
 
 // runDetached starts `sleep 600` in container id and returns when ctr
-// run -d returns (the task is started).
-func (e *env) runDetached(b *testing.B, v variant, id string) {
-	b.Helper()
-	e.ctr(b, "run", "-d", "--snapshotter", v.snapshotter, "--runtime", v.runtime, e.ref, id, "sleep", "600")
+// run -d returns (the task is started). It may run on any goroutine.
+func (e *env) runDetached(b *testing.B, v variant, id string) error {
+	_, _, err := e.d.Ctr(b, "run", "-d", "--snapshotter", v.snapshotter, "--runtime", v.runtime, e.ref, id, "sleep", "600")
+	return err
 }
 
 // remove kills and deletes the task and the container (and its snapshot).
-func (e *env) remove(b *testing.B, id string) {
-	b.Helper()
-	e.ctr(b, "task", "rm", "-f", id)
-	e.ctr(b, "containers", "rm", id)
+// It may run on any goroutine.
+func (e *env) remove(b *testing.B, id string) error {
+	if _, _, err := e.d.Ctr(b, "task", "rm", "-f", id); err != nil {
+		return err
+	}
+	_, _, err := e.d.Ctr(b, "containers", "rm", id)
+	return err
 }
 
 // gc makes containerd collect garbage now (removed snapshots reach the
@@ -632,7 +635,9 @@ func BenchmarkShimMemory(b *testing.B) {
 					ids := map[string]string{}
 					for _, v := range variants {
 						ids[v.name] = fmt.Sprintf("mem-%s-%d-%d", v.name, n, r)
-						e.runDetached(b, v, ids[v.name])
+						if err := e.runDetached(b, v, ids[v.name]); err != nil {
+							b.Fatalf("%v\n%s", err, e.d.LogTail(30))
+						}
 					}
 					time.Sleep(time.Second) // let start-up garbage settle
 					for _, v := range variants {
@@ -643,7 +648,9 @@ func BenchmarkShimMemory(b *testing.B) {
 						}
 					}
 					for _, v := range variants {
-						e.remove(b, ids[v.name])
+						if err := e.remove(b, ids[v.name]); err != nil {
+							b.Fatal(err)
+						}
 					}
 				}
 			}
@@ -704,10 +711,11 @@ func (e *env) many(b *testing.B, v variant, many, conc, round int) {
 	}
 	durs := make([]float64, many)
 	start := time.Now()
-	e.parallel(b, conc, ids, func(i int, id string) {
+	e.parallel(b, conc, ids, func(i int, id string) error {
 		t0 := time.Now()
-		e.runDetached(b, v, id)
+		err := e.runDetached(b, v, id)
 		durs[i] = ms(time.Since(t0))
+		return err
 	})
 	total := time.Since(start)
 	b.StopTimer()
@@ -722,7 +730,7 @@ func (e *env) many(b *testing.B, v variant, many, conc, round int) {
 	}
 	diskAfter := e.disk(b, v)
 	t0 := time.Now()
-	e.parallel(b, conc, ids, func(_ int, id string) { e.remove(b, id) })
+	e.parallel(b, conc, ids, func(_ int, id string) error { return e.remove(b, id) })
 	teardown := time.Since(t0)
 	e.gc(b)
 	e.waitGone(b, v, diskBefore)
@@ -739,17 +747,19 @@ func (e *env) many(b *testing.B, v variant, many, conc, round int) {
 		diskCell(diskBefore, diskAfter, many))
 }
 
-// parallel calls fn for each id, conc at a time.
-func (e *env) parallel(b *testing.B, conc int, ids []string, fn func(i int, id string)) {
+// parallel calls fn for each id, conc at a time, and fails the benchmark
+// (from its own goroutine, as FailNow requires) with the first error.
+func (e *env) parallel(b *testing.B, conc int, ids []string, fn func(i int, id string) error) {
 	b.Helper()
 	work := make(chan int)
+	errs := make([]error, len(ids))
 	var wg sync.WaitGroup
 	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				fn(i, ids[i])
+				errs[i] = fn(i, ids[i])
 			}
 		}()
 	}
@@ -758,6 +768,11 @@ func (e *env) parallel(b *testing.B, conc int, ids []string, fn func(i int, id s
 	}
 	close(work)
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatalf("%v\n%s", err, e.d.LogTail(30))
+		}
+	}
 }
 
 // usage is what the snapshotter's data takes on disk, in bytes: for
