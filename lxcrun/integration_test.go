@@ -406,6 +406,24 @@ func TestContainer(t *testing.T) {
 			spec: func(s *specs.Spec) { s.Process.Env = env },
 			// zfslxc-init adds HOME (root's, from /etc/passwd) as runc does.
 			wantOut: strings.Join(env, "\x00") + "\x00HOME=/root\x00" + "a=b==c| with  spaces ||x\ny|ü✓|"},
+		// Applied once init is ready (Result.ReadonlyRootfs), from the
+		// host: a mount target the image lacks is created first, and a
+		// seccomp profile that denies mount(2) does not stop it.
+		{name: "read-only root", args: []string{"sh", "-c", "touch /x 2>&1; touch /newdir/y && echo tmpfs ok"},
+			spec: func(s *specs.Spec) {
+				s.Root.Readonly = true
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/newdir", Type: "tmpfs", Source: "tmpfs"})
+				s.Linux.Seccomp = defaultSeccomp(t)
+			},
+			wantOut: "touch: /x: Read-only file system\ntmpfs ok\n"},
+		// pids.max is written once init is ready (Result.LateCgroup):
+		// set by LXC before, it killed the Go helper starting its threads.
+		{name: "pids limit below the helper's threads", args: []string{"sh", "-c", "exec 2>&1; echo started; sleep 1 & sleep 1 & wait"},
+			spec: func(s *specs.Spec) {
+				limit := int64(2) // the shell and one sleep
+				s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
+			},
+			wantOut: "started\nsh: can't fork: Resource temporarily unavailable\n", want: lxcrun.Status{Code: 2}},
 		{name: "missing cwd created", args: []string{"sh", "-c", "pwd; ls -ld ."},
 			spec:       func(s *specs.Spec) { s.Process.Cwd = "/srv/new dir/é" },
 			wantOutHas: "/srv/new dir/é\ndrwxr-xr-x "},
