@@ -442,7 +442,7 @@ func BenchmarkCtrRun(b *testing.B) {
 			report(b, "\nPhases (median ms between the events published for each run, stamped by their publisher: containerd, "+
 				"or the shim for task events, so under load a short phase can read 0; \"shim serving\" is the lxc shim's log line):\n\n| phase | lxc + zfslxc | runc + overlayfs |\n|---|---:|---:|\n%s", pr.String())
 			report(b, "\nzfs commands zfslxc-snapshotter ran during the timed runs (its debug log; "+
-				"destroys run in containerd's GC, after `ctr run --rm` returns):\n\n%s", zfsCommands(b, e.s.LogPath, logStart))
+				"all but the clones run in containerd's GC, after `ctr run --rm` returns):\n\n%s", zfsCommands(b, e.s.LogPath, logStart))
 		})
 	}
 }
@@ -488,6 +488,10 @@ func zfsCommands(b *testing.B, path string, offset int64) string {
 			continue
 		}
 		op := cmd[1]
+		if op == "get" {
+			// Which properties: says who asked (Usage, mount checks…).
+			op += " " + cmd[len(cmd)-2]
+		}
 		durs[op] = append(durs[op], ms(d))
 	}
 	ops := make([]string, 0, len(durs))
