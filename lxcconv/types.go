@@ -107,6 +107,11 @@ type Process struct {
 	// spec's (lxc.prlimit), and an attached process would not inherit
 	// those.
 	Rlimits []specs.POSIXRlimit `json:"rlimits,omitempty"`
+	// NoNewPrivileges makes the helper set no_new_privs before it execs.
+	// Only exec processes have it here: for init, LXC sets the spec's
+	// (lxc.no_new_privs), and an attached process gets the container's
+	// from liblxc.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 	// StopSignal is the image's stop signal (0 when unset); the shim uses
 	// it, the helper ignores it.
 	StopSignal syscall.Signal `json:"stopSignal,omitempty"`

@@ -100,6 +100,9 @@ func ExecProcess(p *specs.Process) (*lxcconv.Process, error) {
 		ConsoleSize:    p.ConsoleSize,
 		Capabilities:   p.Capabilities,
 		Rlimits:        slices.Clone(p.Rlimits),
+		// As runc for an exec process: the process's own setting (the
+		// container's no_new_privs applies anyway).
+		NoNewPrivileges: p.NoNewPrivileges,
 	}, nil
 }
 

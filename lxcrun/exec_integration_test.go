@@ -168,6 +168,43 @@ func TestExec(t *testing.T) {
 			t.Errorf("output %q", got)
 		}
 	})
+	t.Run("seccomp caps no_new_privs", func(t *testing.T) {
+		// The container's seccomp policy and no_new_privs (liblxc's
+		// attach applies them from the config), the spec's capabilities.
+		// The exec process's own noNewPrivileges, as under runc.
+		for _, tc := range []struct {
+			containerNNP, execNNP bool
+			want                  string
+		}{{true, false, "1"}, {false, true, "1"}, {false, false, "0"}} {
+			spec := baseSpec(rootfs, "sleep", "600")
+			spec.Linux.Seccomp = defaultSeccomp(t)
+			spec.Process.NoNewPrivileges = tc.containerNNP
+			sb := create(t, spec, "", false)
+			sb.release(t)
+			sp := baseSpec(rootfs, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; "+statusScript).Process
+			sp.NoNewPrivileges = tc.execNNP
+			proc, err := lxcrun.ExecProcess(sp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			out, errOut := &syncBuffer{}, &syncBuffer{}
+			p, err := sb.c.Exec(ctx, "status", proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
+			if err != nil {
+				t.Fatalf("Exec: %v", err)
+			}
+			defer p.Delete(context.Background())
+			if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
+				t.Fatalf("Wait: %v %v (stderr %q)", st, err, errOut.String())
+			}
+			none := capMask()
+			want := "NoNewPrivs:\t" + tc.want + "\nSeccomp:\t2\n" + statusWant("0", "0", " ", none, defaultCapMask, defaultCapMask, defaultCapMask, none)
+			if got := out.String(); got != want {
+				t.Errorf("container nnp %v, exec nnp %v: stdout %q\nwant   %q", tc.containerNNP, tc.execNNP, got, want)
+			}
+		}
+	})
 	t.Run("cost", func(t *testing.T) {
 		// Logged, not asserted: Exec (attach, set up, "ready") and the
 		// whole exec of true, for docs/adr/0003-exec.md.

@@ -16,14 +16,15 @@ func TestExecProcess(t *testing.T) {
 	umask := uint32(0o027)
 	caps := &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
 	full := &specs.Process{
-		Terminal:     true,
-		ConsoleSize:  &specs.Box{Height: 24, Width: 80},
-		User:         specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{5, 6}, Umask: &umask},
-		Args:         []string{"sh", "-c", "a\nb", ""},
-		Env:          []string{"A=1", "EMPTY="},
-		Cwd:          "/srv/x y",
-		Capabilities: caps,
-		Rlimits:      []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20}},
+		Terminal:        true,
+		ConsoleSize:     &specs.Box{Height: 24, Width: 80},
+		User:            specs.User{UID: 1000, GID: 100, AdditionalGids: []uint32{5, 6}, Umask: &umask},
+		Args:            []string{"sh", "-c", "a\nb", ""},
+		Env:             []string{"A=1", "EMPTY="},
+		Cwd:             "/srv/x y",
+		Capabilities:    caps,
+		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20}},
+		NoNewPrivileges: true,
 	}
 	got, err := ExecProcess(full)
 	if err != nil {
@@ -32,6 +33,7 @@ func TestExecProcess(t *testing.T) {
 	want := &lxcconv.Process{
 		Args: full.Args, Env: full.Env, Cwd: full.Cwd, UID: 1000, GID: 100, AdditionalGids: []uint32{5, 6},
 		Umask: &umask, Terminal: true, ConsoleSize: full.ConsoleSize, Capabilities: caps, Rlimits: full.Rlimits,
+		NoNewPrivileges: true,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("ExecProcess = %+v, want %+v", got, want)

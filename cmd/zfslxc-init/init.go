@@ -123,6 +123,11 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 	if err := setUser(p); err != nil {
 		return nil, "", fail(exitSetupFailed, "%w", err)
 	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return nil, "", fail(exitSetupFailed, "no_new_privs: %w", err)
+		}
+	}
 	// As runc: looked up as the process's user, before the wait, so that a
 	// missing executable fails create rather than start.
 	path, err := lookPath(p.Args[0], envPath(p.Env))
