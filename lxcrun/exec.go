@@ -168,7 +168,7 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 
 	args := []string{"--attach", "--name", c.name, "--lxcpath", c.lxcpath, "--rcfile", c.config,
 		"--status-file", proc.statusFile, "--pass-fds", strconv.Itoa(len(files)), "--",
-		fmt.Sprintf("/proc/self/fd/%d", execFdInit), fmt.Sprintf("--sync-fd=%d", execFdSync),
+		fmt.Sprintf("/proc/self/fd/%d", execFdInit), "--join", fmt.Sprintf("--sync-fd=%d", execFdSync),
 		fmt.Sprintf("/proc/self/fd/%d", execFdProcess)}
 	cmd := exec.Command(c.starter, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr

@@ -49,10 +49,15 @@ func TestExec(t *testing.T) {
 			p.Args = []string{"sh", "-c", `printf '%s|' "$A" "$NL"; env | grep -c container= || true`}
 			p.Env = []string{"PATH=/bin", "A= x  y ", "NL=1\n2"}
 		}, wantOut: " x  y |1\n2|0\n"},
-		{name: "cwd created", proc: func(p *specs.Process) {
+		{name: "cwd", proc: func(p *specs.Process) {
+			p.Args = []string{"pwd"}
+			p.Cwd = "/tmp"
+		}, wantOut: "/tmp\n"},
+		// runc creates the container's cwd, not an exec's.
+		{name: "missing cwd", proc: func(p *specs.Process) {
 			p.Args = []string{"pwd"}
 			p.Cwd = "/srv/exec dir"
-		}, wantOut: "/srv/exec dir\n"},
+		}, wantErr: `chdir to cwd ("/srv/exec dir") set in config.json failed: no such file or directory`},
 		{name: "user", proc: func(p *specs.Process) {
 			p.Args = []string{"sh", "-c", "id -u; id -g; id -G"}
 			p.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{29, 44}}

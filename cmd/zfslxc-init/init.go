@@ -108,11 +108,14 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 			return nil, "", fail(exitSetupFailed, "%w", err)
 		}
 	}
-	if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
-		return nil, "", fail(exitSetupFailed, "creating cwd: %w", err)
+	// runc creates the container's cwd, not an exec's.
+	if !o.join {
+		if err := os.MkdirAll(p.Cwd, 0o755); err != nil {
+			return nil, "", fail(exitSetupFailed, "creating cwd: %w", err)
+		}
 	}
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return nil, "", fail(exitSetupFailed, "cwd %q: %w", p.Cwd, err)
+		return nil, "", fail(exitSetupFailed, "chdir to cwd (%q) set in config.json failed: %w", p.Cwd, err)
 	}
 	p.Env = withHome(p.Env, p.UID)
 	// Before the user change: raising a hard limit needs

@@ -27,6 +27,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "lxcrun's command line", args: []string{"--fifo=/proc/self/fd/5", "--sync-fd=6", "/proc/self/fd/4"},
 			want: options{processFile: "/proc/self/fd/4", fifo: "/proc/self/fd/5", syncFD: 6}},
 		{name: "reaper", args: []string{"--reaper", "/p.json"}, want: options{processFile: "/p.json", syncFD: -1, reaper: true}},
+		{name: "exec", args: []string{"--join", "--sync-fd=5", "/proc/self/fd/4"}, want: options{processFile: "/proc/self/fd/4", syncFD: 5, join: true}},
 		{name: "no file", args: []string{"--reaper"}, wantErr: true},
 		{name: "two files", args: []string{"a", "b"}, wantErr: true},
 		{name: "unknown flag", args: []string{"--nope", "a"}, wantErr: true},

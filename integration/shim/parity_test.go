@@ -182,6 +182,13 @@ func (e *env) parity(t *testing.T, c parityCase) string {
 	want := e.runCase(t, c, runcRuntime, "overlayfs", id)
 	got := e.runCase(t, c, runtimeType, sn, id)
 	e.checkClean(t, id)
+	return compareParity(t, c, want, got)
+}
+
+// compareParity fails t when got (lxc) differs from want (runc) and
+// returns a row for the table.
+func compareParity(t *testing.T, c parityCase, want, got runResult) string {
+	t.Helper()
 	if c.wantCode != nil && want.code != *c.wantCode {
 		t.Errorf("runc exit status %d, the case expects %d: the case does not test what it says", want.code, *c.wantCode)
 	}
@@ -418,4 +425,81 @@ func runNerdctlCase(t *testing.T, n *nerd, c parityCase, runtime, id string) run
 		}
 	}
 	return runResult{stdout: stdout, stderr: ctrLogLine.ReplaceAllString(stderr, ""), code: code, took: time.Since(start)}
+}
+
+// execParityCases run with `ctr task exec` in a running container.
+func execParityCases() []parityCase {
+	return []parityCase{
+		{name: "Env", args: sh(`env | sort`)},
+		{name: "Argv", args: sh(printArgs, "a b", "", "new\nline", "ü✓", `"q"`)},
+		{name: "Cwd", flags: []string{"--cwd", "/tmp"}, args: sh(`pwd`)},
+		// runc creates a missing cwd for the container, not for an exec.
+		{name: "CwdMissing", flags: []string{"--cwd", "/no/exec/dir"}, args: sh(`pwd`),
+			errorHas: `chdir to cwd ("/no/exec/dir") set in config.json failed: no such file or directory`},
+		{name: "UserUidGid", flags: []string{"--user", "1000:1000"}, args: sh(`id; echo "HOME=$HOME"; grep -E '^Cap(Prm|Eff|Bnd)' /proc/self/status`)},
+		{name: "UserName", flags: []string{"--user", "app"}, args: sh(`id; echo "HOME=$HOME"`)},
+		{name: "RootCaps", args: sh(`grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status`)},
+		{name: "Rlimits", args: sh(`ulimit -n; ulimit -Hn`)},
+		{name: "Exit7", args: sh(`echo out; echo err >&2; exit 7`), wantCode: code(7)},
+		// Not PID 1: its own TERM/KILL end it, with runc's statuses.
+		{name: "KillsItselfTERM", args: sh(`kill -TERM $$; echo survived`), wantCode: code(143)},
+		{name: "KillsItselfKILL", args: sh(`kill -KILL $$; echo survived`), wantCode: code(137)},
+		{name: "MissingBinary", args: []string{"/no/such/exec"}, errorHas: `exec: "/no/such/exec": stat /no/such/exec: no such file or directory`},
+		{name: "NotOnPath", args: []string{"nosuchexec"}, errorHas: `exec: "nosuchexec": executable file not found in $PATH`},
+	}
+}
+
+// TestParityExec compares `ctr task exec` in a container run by runc on
+// overlayfs with the same exec in one run by our shim on zfslxc, in one
+// containerd per flavor.
+func TestParityExec(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			start := time.Now()
+			e := setup(t, f, sn)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			ids := map[string]string{}
+			for _, r := range []struct{ runtime, snap, name string }{{runcRuntime, "overlayfs", "runc"}, {runtimeType, sn, "lxc"}} {
+				id := fmt.Sprintf("pexec-%s-%d", r.name, os.Getpid())
+				if _, stderr, err := e.d.Ctr(t, "run", "-d", "--null-io", "--snapshotter", r.snap, "--runtime", r.runtime, e.ref, id, "sleep", "600"); err != nil {
+					t.Fatalf("ctr run -d %s: %v (%s)", id, err, stderr)
+				}
+				e.waitRunning(t, id)
+				ids[r.runtime] = id
+			}
+			var rows []string
+			for i, c := range execParityCases() {
+				t.Run(c.name, func(t *testing.T) {
+					execID := fmt.Sprintf("x%d", i)
+					want := e.runExecCase(t, c, ids[runcRuntime], execID)
+					got := e.runExecCase(t, c, ids[runtimeType], execID)
+					rows = append(rows, compareParity(t, c, want, got))
+				})
+			}
+			for _, id := range ids {
+				e.killRemove(t, id)
+			}
+			t.Logf("%s: %d exec cases in %v\n%s", f.Name, len(rows), time.Since(start).Round(time.Millisecond), strings.Join(rows, "\n"))
+		})
+	}
+}
+
+func (e *env) runExecCase(t *testing.T, c parityCase, id, execID string) runResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+	defer cancel()
+	args := append(append([]string{"task", "exec", "--exec-id", execID}, c.flags...), id)
+	start := time.Now()
+	stdout, stderr, err := e.d.CtrContext(ctx, append(args, c.args...)...)
+	r := runResult{stdout: stdout, stderr: ctrLogLine.ReplaceAllString(stderr, ""), took: time.Since(start)}
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ctx.Err() != nil {
+			t.Errorf("exec in %s: %v", id, err)
+			r.code = -1
+			return r
+		}
+		r.code = ee.ExitCode()
+	}
+	return r
 }
