@@ -161,7 +161,9 @@ func (n *nerd) checkClean(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		procs := procsMatching(bundles+"/", "-namespace "+nerdNamespace+" ")
+		// Scoped to this daemon: other tests on the host use the same
+		// namespace name.
+		procs := procsMatching(bundles+"/", "-address "+n.e.d.Address+" ")
 		if len(procs) == 0 {
 			return
 		}
@@ -306,15 +308,15 @@ func TestNerdctl(t *testing.T) {
 			t.Run("BridgeNetwork", func(t *testing.T) {
 				// A subnet and network of this test only (other tests,
 				// engineers and nerdctl's default nerd0 may run beside).
-				subnet := fmt.Sprintf("10.%d.%d.0/24", 200+i, os.Getpid()%250)
+				subnet := freeSubnet(t, 200+i, os.Getpid()%250)
 				netName := fmt.Sprintf("zfslxc-%d-%d", os.Getpid(), i)
 				n.must(t, "network", "create", "--subnet", subnet, netName)
 				bridge := n.bridgeName(t, netName)
 				t.Cleanup(func() { removeCNILeftovers(t, netName, bridge) })
 				// runc first, for what nerdctl 1.7.7 leaves behind with
 				// Debian's CNI plugins whatever the runtime (see below).
-				runcLeft := n.bridgeRun(t, ctx, "io.containerd.runc.v2", netName, subnet)
-				lxcLeft := n.bridgeRun(t, ctx, runtimeType, netName, subnet)
+				runcLeft := n.bridgeRun(t, ctx, "io.containerd.runc.v2", netName, bridge, subnet)
+				lxcLeft := n.bridgeRun(t, ctx, runtimeType, netName, bridge, subnet)
 				// nerdctl's postStop hook calls CNI DEL without a netns
 				// path; the bridge plugin (1.1.1) then releases the IP but
 				// not its ipMasq NAT rule: a leak under runc too. Ours
@@ -453,9 +455,8 @@ func (n *nerd) bridgeName(t *testing.T, name string) string {
 // and that nothing of it is left afterwards (container, task, bundle,
 // mounts, processes, veth, IP reservation, CNI result cache). It returns
 // how many ipMasq NAT rules the run added and left.
-func (n *nerd) bridgeRun(t *testing.T, ctx context.Context, rt, netName, subnet string) int {
+func (n *nerd) bridgeRun(t *testing.T, ctx context.Context, rt, netName, bridge, subnet string) int {
 	t.Helper()
-	vethsBefore := veths(t)
 	natBefore := len(natRules(t, netName))
 	out, stderr, code, err := n.run(ctx, "run", "--rm", "--runtime", rt, "--net", netName,
 		"--entrypoint", "/bin/sh", n.e.ref, "-c", "ip -4 -o addr show eth0; cat /proc/net/route")
@@ -478,8 +479,8 @@ func (n *nerd) bridgeRun(t *testing.T, ctx context.Context, rt, netName, subnet 
 	}
 	t.Logf("%s: eth0 has %s", rt, ip)
 	n.checkClean(t)
-	if after := veths(t); len(after) > len(vethsBefore) {
-		t.Errorf("%s: veths left: before %v, after %v", rt, vethsBefore, after)
+	if ports := bridgePorts(t, bridge); len(ports) > 0 {
+		t.Errorf("%s: veths left on %s: %v", rt, bridge, ports)
 	}
 	ipDir := filepath.Join("/var/lib/cni/networks", netName)
 	if ents, err := os.ReadDir(ipDir); err == nil {
@@ -570,12 +571,38 @@ func removeCNILeftovers(t *testing.T, netName, bridge string) {
 	}
 }
 
-// veths lists the host's veth interfaces.
-func veths(t *testing.T) []string {
+// freeSubnet returns a 10.a.b.0/24 that no host route overlaps, trying
+// b, b+1, ...
+func freeSubnet(t *testing.T, a, b int) string {
 	t.Helper()
-	out, err := exec.Command("ip", "-o", "link", "show", "type", "veth").Output()
+	for k := 0; k < 250; k++ {
+		subnet := fmt.Sprintf("10.%d.%d.0/24", a, (b+k)%250)
+		out, err := exec.Command("ip", "-4", "route", "show", "match", subnet).Output()
+		if err != nil {
+			t.Fatalf("ip route show match %s: %v", subnet, err)
+		}
+		// Only the default route may cover it.
+		used := false
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if l != "" && !strings.HasPrefix(l, "default ") {
+				used = true
+			}
+		}
+		if !used {
+			return subnet
+		}
+	}
+	t.Fatalf("no free 10.%d.x.0/24 subnet", a)
+	return ""
+}
+
+// bridgePorts lists the interfaces (the containers' veths) attached to
+// bridge.
+func bridgePorts(t *testing.T, bridge string) []string {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "link", "show", "master", bridge).Output()
 	if err != nil {
-		t.Fatalf("ip link show type veth: %v", err)
+		t.Fatalf("ip link show master %s: %v", bridge, err)
 	}
 	var names []string
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
