@@ -3,6 +3,7 @@ package shim_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,9 @@ func TestLogURI(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, sn)
+			// Ids unique on the host: LXC names cgroups after them,
+			// across daemons, and other tests may run beside.
+			idFile, idBin := fmt.Sprintf("logfile-%d", os.Getpid()), fmt.Sprintf("logbin-%d", os.Getpid())
 			dir := containerdtest.ScratchDir(t, "zfslxc-loguri-")
 			script := "echo out; echo err >&2; head -c 1048576 /dev/zero | tr '\\0' x; exit 3"
 			wantOut := "out\n" + strings.Repeat("x", 1<<20)
@@ -35,7 +39,7 @@ func TestLogURI(t *testing.T) {
 				if err := os.WriteFile(logFile, []byte("before\n"), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				out, stderr, code := e.runLog(t, ctx, "file://"+logFile, "logfile", "sh", "-c", script)
+				out, stderr, code := e.runLog(t, ctx, "file://"+logFile, idFile, "sh", "-c", script)
 				if code != 3 || out != "" {
 					t.Fatalf("ctr run: code %d (want 3), stdout %q, stderr %q", code, out, stderr)
 				}
@@ -49,7 +53,7 @@ func TestLogURI(t *testing.T) {
 					!strings.Contains(got, "err\n") || strings.Count(got, "x") != 1<<20 {
 					t.Fatalf("log file: %d bytes, %.60q", len(got), got)
 				}
-				e.checkClean(t, "logfile")
+				e.checkClean(t, idFile)
 			})
 
 			t.Run("Binary", func(t *testing.T) {
@@ -73,7 +77,7 @@ echo done > $d/done
 `), 0o755); err != nil {
 					t.Fatal(err)
 				}
-				out, stderr, code := e.runLog(t, ctx, "binary://"+logger+"?tag=t1", "logbin", "sh", "-c", script)
+				out, stderr, code := e.runLog(t, ctx, "binary://"+logger+"?tag=t1", idBin, "sh", "-c", script)
 				if code != 3 || out != "" {
 					t.Fatalf("ctr run: code %d (want 3), stdout %q, stderr %q", code, out, stderr)
 				}
@@ -95,10 +99,10 @@ echo done > $d/done
 				if got := read("err"); got != "err\n" {
 					t.Errorf("logger stderr: %q", got)
 				}
-				if got := read("who"); got != "logbin default tag t1\n" {
+				if got := read("who"); got != idBin+" default tag t1\n" {
 					t.Errorf("logger got %q, want id, namespace, args", got)
 				}
-				e.checkClean(t, "logbin")
+				e.checkClean(t, idBin)
 				if p := procsWith(logger); len(p) > 0 {
 					t.Errorf("logger still running: %v", p)
 				}
