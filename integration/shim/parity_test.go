@@ -48,6 +48,11 @@ type parityCase struct {
 	// container process: exec: ..."), so both must carry this text and
 	// fail with the same status.
 	errorHas string
+	// knownDiff, when set, says why lxc differs from runc in this case
+	// (a limitation not fixed yet): the difference is logged with the
+	// diff, and the case fails once the outputs are the same, so the
+	// note cannot outlive the fix.
+	knownDiff string
 }
 
 func code(n int) *int { return &n }
@@ -206,7 +211,16 @@ func compareParity(t *testing.T, c parityCase, want, got runResult) string {
 		t.Logf("runc: %s\nlxc:  %s", strings.TrimSpace(want.stderr), strings.TrimSpace(got.stderr))
 		return fmt.Sprintf("%-30s same failure (exit %d)", c.name, want.code)
 	}
-	if got.stdout != want.stdout || got.stderr != want.stderr || got.code != want.code {
+	same := got.stdout == want.stdout && got.stderr == want.stderr && got.code == want.code
+	if c.knownDiff != "" {
+		if same {
+			t.Errorf("lxc gives what runc gives now, the known difference is gone (%s): drop knownDiff", c.knownDiff)
+			return fmt.Sprintf("%-30s same (known difference gone)", c.name)
+		}
+		t.Logf("known difference: %s\n%s", c.knownDiff, diffResults(want, got))
+		return fmt.Sprintf("%-30s KNOWN DIFFERENCE", c.name)
+	}
+	if !same {
 		t.Errorf("lxc differs from runc:\n%s", diffResults(want, got))
 		return fmt.Sprintf("%-30s DIFFERS", c.name)
 	}
@@ -502,4 +516,59 @@ func (e *env) runExecCase(t *testing.T, c parityCase, id, execID string) runResu
 		r.code = ee.ExitCode()
 	}
 	return r
+}
+
+// ttyParityCases run with `ctr run -t` on a 24x80 pty; stdout is all the
+// terminal shows (stderr shares it).
+func ttyParityCases() []parityCase {
+	return []parityCase{
+		// No window size here: runc's console has none until ctr's first
+		// resize, which races with the process (`stty size` fails with
+		// "No child processes" under runc at times).
+		{name: "IsATTY", args: sh(`[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all ttys; echo "TERM=$TERM"`)},
+		{name: "SttyFlags", args: sh(`stty -g`)},
+		{name: "Output", args: sh(`printf 'a\nb\tc\n'; echo err >&2`)},
+		{name: "Exit3", args: sh(`exit 3`), wantCode: code(3)},
+		{name: "HasControllingTTY", args: sh(`[ "$(cut -d' ' -f7 /proc/self/stat)" != 0 ] && echo has a controlling tty`)},
+		{name: "TTYName", args: sh(`tty; cut -d' ' -f7 /proc/self/stat`), knownDiff: ptyKnownDiff},
+	}
+}
+
+// ptyKnownDiff: reported to the shim's terminal mode (wt-exec).
+const ptyKnownDiff = "the shim opens the pty on the host's devpts and bridges it; runc opens it in the container's own devpts " +
+	"(console socket), so under lxc ttyname() finds no /dev/pts entry for it (`tty`: not a tty) and the tty number is the host's pts"
+
+// ctrTTYLog matches ctr's own log lines on a terminal (2.x's cgroup v1
+// deprecation warning, colored).
+var ctrTTYLog = regexp.MustCompile(`(?m)^\x1b\[\d+m(WARN|INFO|ERRO|DEBU)\x1b\[0m\[\d+\] .*\n?`)
+
+// TestParityTTY compares `ctr run -t` under runc+overlayfs and our
+// shim+zfslxc, with ctr on a pty of a fixed size.
+func TestParityTTY(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			start := time.Now()
+			e := setup(t, f, sn)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			var rows []string
+			for _, c := range ttyParityCases() {
+				t.Run(c.name, func(t *testing.T) {
+					id := fmt.Sprintf("ptty-%s-%d", strings.ToLower(c.name), os.Getpid())
+					run := func(runtime, snap string) runResult {
+						ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+						defer cancel()
+						args := append([]string{"run", "--rm", "-t", "--snapshotter", snap, "--runtime", runtime, e.ref, id}, c.args...)
+						start := time.Now()
+						out, code := startPtyCtr(t, ctx, e, 24, 80, args...).wait(t)
+						return runResult{stdout: ctrTTYLog.ReplaceAllString(out, ""), code: code, took: time.Since(start)}
+					}
+					want := run(runcRuntime, "overlayfs")
+					got := run(runtimeType, sn)
+					e.checkClean(t, id)
+					rows = append(rows, compareParity(t, c, want, got))
+				})
+			}
+			t.Logf("%s: %d tty cases in %v\n%s", f.Name, len(rows), time.Since(start).Round(time.Millisecond), strings.Join(rows, "\n"))
+		})
+	}
 }
