@@ -305,6 +305,28 @@ func TestNerdctl(t *testing.T) {
 				n.checkClean(t)
 			})
 
+			t.Run("LoggerAcrossRestart", func(t *testing.T) {
+				// The binary:// logger belongs to the shim: a containerd
+				// restart leaves it reading, so output written after the
+				// restart (here by an exec, to PID 1's stdout) is logged.
+				name := "restartlog"
+				n.must(t, "run", "-d", "--name", name, "--runtime", runtimeType, "--net", "none",
+					"--entrypoint", "/bin/sh", n.e.ref, "-c", "trap 'echo got TERM; exit 143' TERM; echo before; while :; do sleep 0.1; done")
+				n.waitLogs(t, ctx, name, "before\n")
+				n.e.d.Restart(t)
+				n.must(t, "exec", name, "sh", "-c", "echo after restart > /proc/1/fd/1")
+				n.waitLogs(t, ctx, name, "before\nafter restart\n")
+				n.must(t, "stop", name)
+				if code := strings.TrimSpace(n.must(t, "inspect", "--format", "{{.State.ExitCode}}", name)); code != "143" {
+					t.Errorf("exit code after restart and stop: %s, want 143", code)
+				}
+				if out := n.must(t, "logs", name); out != "before\nafter restart\ngot TERM\n" {
+					t.Errorf("nerdctl logs: %q", out)
+				}
+				n.must(t, "rm", name)
+				n.checkClean(t)
+			})
+
 			t.Run("BridgeNetwork", func(t *testing.T) {
 				// A subnet and network of this test only (other tests,
 				// engineers and nerdctl's default nerd0 may run beside).
@@ -417,6 +439,26 @@ func (n *nerd) shimKilled(t *testing.T, ctx context.Context, netName string) {
 	}
 	if p := procsWith(n.e.d.State + "/io.containerd.runtime.v2.task/" + nerdNamespace + "/" + id); len(p) > 0 {
 		t.Errorf("processes left: %v", p)
+	}
+}
+
+// waitLogs waits until `nerdctl logs name` prints want (the logger
+// writes asynchronously).
+func (n *nerd) waitLogs(t *testing.T, ctx context.Context, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, stderr, code, err := n.run(ctx, "logs", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code == 0 && out == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nerdctl logs %s: code %d, stdout %q (want %q), stderr %q\n%s", name, code, out, want, stderr, n.e.d.LogTail(40))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
