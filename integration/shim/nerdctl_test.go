@@ -347,11 +347,97 @@ func TestNerdctl(t *testing.T) {
 				if lxcLeft > runcLeft {
 					t.Errorf("lxc left %d NAT rules for %s, runc %d", lxcLeft, netName, runcLeft)
 				}
+				n.publishedPort(t, ctx, netName)
 				n.shimKilled(t, ctx, netName)
 				n.must(t, "network", "rm", netName)
 			})
 		})
 	}
+}
+
+// publishedPort runs a TCP server with -p HOSTIP:PORT:7777 on network
+// netName: the createRuntime hook reads the mapping from the annotations
+// in the OCI state, and the portmap plugin forwards the host's port.
+func (n *nerd) publishedPort(t *testing.T, ctx context.Context, netName string) {
+	t.Helper()
+	hostIP := defaultRouteIP(t)
+	l, err := net.Listen("tcp", net.JoinHostPort(hostIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	id := strings.TrimSpace(n.must(t, "run", "-d", "--runtime", runtimeType, "--net", netName,
+		"-p", fmt.Sprintf("%s:%d:7777", hostIP, port),
+		"--entrypoint", "/bin/sh", n.e.ref, "-c", "while :; do echo published | nc -l -p 7777; done"))
+	addr := net.JoinHostPort(hostIP, strconv.Itoa(port))
+	var reply string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			b, _ := io.ReadAll(c)
+			c.Close()
+			if reply = string(b); reply != "" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer on the published port %s within 30 s: %v\n%s", addr, err, n.e.d.LogTail(40))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if reply != "published\n" {
+		t.Errorf("from %s: %q", addr, reply)
+	}
+	dnat := func() bool {
+		out, err := exec.Command("iptables", "-w", "-t", "nat", "-S").Output()
+		if err != nil {
+			t.Fatalf("iptables -t nat -S: %v", err)
+		}
+		return strings.Contains(string(out), "--dport "+strconv.Itoa(port)+" ")
+	}
+	if !dnat() {
+		t.Errorf("no DNAT rule for port %d while the container runs", port)
+	}
+	n.must(t, "rm", "-f", id)
+	n.checkClean(t)
+	// portmap's DEL removes its DNAT rules (no netns needed).
+	if dnat() {
+		t.Errorf("DNAT rule for port %d left after rm", port)
+	}
+}
+
+// defaultRouteIP is the IPv4 address of the host's default-route
+// interface.
+func defaultRouteIP(t *testing.T) string {
+	t.Helper()
+	routes, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(routes), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[1] != "00000000" {
+			continue
+		}
+		ifi, err := net.InterfaceByName(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	t.Fatalf("no IPv4 address on the default route's interface")
+	return ""
 }
 
 // shimKilled runs a TCP server on network netName (the host must reach
