@@ -266,6 +266,18 @@ func (e *env) testExitWhileContainerdDown(t *testing.T, id string) {
 	e.checkClean(t, id)
 }
 
+// sleepers counts the pids other than init running "sleep 600".
+func sleepers(pids []int, initPid int) int {
+	n := 0
+	for _, p := range pids {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
+		if p != initPid && strings.HasPrefix(strings.ReplaceAll(string(cmd), "\x00", " "), "sleep 600") {
+			n++
+		}
+	}
+	return n
+}
+
 // testPidsKillAll: `ctr task ps` lists every process of the container;
 // `ctr task kill --all -s TERM` reaches the children, which PID 1 (a shell
 // without a TERM trap ignores TERM as a pid-namespace init) does not
@@ -284,7 +296,9 @@ func (e *env) testPidsKillAll(t *testing.T, id string) {
 				}
 			}
 		}
-		if len(pids) == 3 {
+		// The shell's children show its own command line until they
+		// have exec'd sleep: wait for that too.
+		if len(pids) == 3 && sleepers(pids, initPid) == 2 {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -142,28 +141,4 @@ func resizeConsole(id string, con *console, r *taskapi.ResizePtyRequest) error {
 		return fmt.Errorf("process %s has no terminal: %w", id, errdefs.ErrFailedPrecondition)
 	}
 	return con.resize(r.Width, r.Height)
-}
-
-// closeStdin makes sure the reader of a stdin FIFO sees its end (CloseIO).
-// Stdin reaches the process through a pipe fed from the FIFO; the copy
-// ends, and the process reads end of file, once every writer of the FIFO
-// has closed it, which the client has done before it calls CloseIO (ctr
-// and containerd's CRI close their end first, as with runc, whose shim
-// only closes the writer it holds itself). A copy that still waits in
-// open because no writer ever came is released here: a writer that
-// opens and closes at once is end of file for it.
-func closeStdin(ctx context.Context, stdin string) {
-	if stdin == "" {
-		return
-	}
-	path := strings.TrimPrefix(stdin, "fifo://")
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		// ENXIO: no reader left, the copy is over already.
-		if !errors.Is(err, syscall.ENXIO) && !errors.Is(err, os.ErrNotExist) {
-			log.G(ctx).WithError(err).WithField("stdin", stdin).Debug("close io")
-		}
-		return
-	}
-	f.Close()
 }

@@ -371,7 +371,9 @@ func (s *Service) execCloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*
 		return nil, toGRPC(err)
 	}
 	if r.Stdin {
-		closeStdin(ctx, e.stdin)
+		// As for the init process: the copy ends at the client's end of
+		// file (see openInput).
+		log.G(ctx).WithFields(log.Fields{"id": r.ID, "exec": e.id}).Debug("close io: stdin")
 	}
 	return &emptypb.Empty{}, nil
 }

@@ -115,13 +115,18 @@ func newProcessIO(ctx context.Context, owner ioOwner, stdin, stdout, stderr stri
 		}
 	}
 	if in.kind != stdioNone {
+		fifo, err := p.openInput(in.path)
+		if err != nil {
+			return nil, err
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
+			fifo.Close()
 			return nil, err
 		}
 		p.childIn = r
 		p.addCloser(w)
-		go p.input(ctx, in.path, w)
+		go p.input(ctx, fifo, w)
 	}
 	return p, nil
 }
@@ -177,17 +182,31 @@ func openLogFile(path string) (*os.File, error) {
 	return f, nil
 }
 
-// input copies FIFO path into w, and closes w at end of file (the
-// container then reads EOF).
-func (p *pipeIO) input(ctx context.Context, path string, w *os.File) {
-	f, err := os.OpenFile(path, os.O_RDONLY, 0) // blocks until a writer opens it
+// openInput opens the stdin FIFO for reading, at once and without
+// blocking: the client (ctr, CRI, nerdctl) opened its writer before it
+// created the task, and the kernel counts a writer waiting in open as
+// present, so a read sees the client's data and then end of file once
+// its writer is closed — also when the client's stdin was empty and its
+// writer came and went before this open (then the first read is end of
+// file). A reader that waited in a blocking open instead would wait
+// forever for a writer that is gone, unless CloseIO came, which ctr only
+// sends when its stdin ends after the task exists. The shim holds no
+// writer of its own (runc's shim does, and so needs CloseIO for every
+// end of file).
+func (p *pipeIO) openInput(path string) (*os.File, error) {
+	// Non-blocking: reads go through the poller, so Close interrupts them.
+	r, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		log.G(ctx).WithError(err).WithField("fifo", path).Warn("opening stdin")
-		w.Close()
-		return
+		return nil, fmt.Errorf("stdin: %w", err)
 	}
-	p.addCloser(f)
-	if _, err := io.Copy(w, f); err != nil && !errors.Is(err, os.ErrClosed) {
+	p.addCloser(r)
+	return r, nil
+}
+
+// input copies the stdin FIFO into w, and closes w at end of file (the
+// container then reads EOF).
+func (p *pipeIO) input(ctx context.Context, fifo, w *os.File) {
+	if _, err := io.Copy(w, fifo); err != nil && !errors.Is(err, os.ErrClosed) {
 		log.G(ctx).WithError(err).Debug("copying stdin")
 	}
 	w.Close()

@@ -716,7 +716,10 @@ func (s *Service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*empt
 		return nil, toGRPC(err)
 	}
 	if r.Stdin {
-		closeStdin(ctx, t.stdin)
+		// The stdin copy ends at the FIFO's end of file, once the client
+		// has closed its writer (see openInput); nothing of ours is open
+		// for writing.
+		log.G(ctx).WithField("id", t.id).Debug("close io: stdin")
 	}
 	return &emptypb.Empty{}, nil
 }
