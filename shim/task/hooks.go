@@ -39,8 +39,12 @@ func newOCIHooks(id, bundle string, spec *specs.Spec, h lxcconv.Hooks) *ociHooks
 	if len(h.Prestart)+len(h.CreateRuntime)+len(h.Poststart)+len(h.Poststop) == 0 {
 		return nil
 	}
+	version := spec.Version // as zfslxc-init gives startContainer hooks
+	if version == "" {
+		version = specs.Version
+	}
 	return &ociHooks{hooks: h, state: specs.State{
-		Version: specs.Version, ID: id, Bundle: bundle, Annotations: spec.Annotations,
+		Version: version, ID: id, Bundle: bundle, Annotations: spec.Annotations,
 	}}
 }
 
@@ -62,7 +66,9 @@ func (h *ociHooks) started(ctx context.Context, pid int) {
 	if h == nil {
 		return
 	}
-	if err := h.run(ctx, "poststart", h.hooks.Poststart, specs.StateRunning, pid); err != nil {
+	// runc passes status "created" to poststart hooks (its state is not
+	// updated yet when they run); hooks written against runc see that.
+	if err := h.run(ctx, "poststart", h.hooks.Poststart, specs.StateCreated, pid); err != nil {
 		log.G(ctx).WithError(err).WithField("id", h.state.ID).Warn("poststart hook failed")
 	}
 }

@@ -47,7 +47,7 @@ func TestOCIHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	want := []struct{ name, status string }{{"pre", "creating"}, {"cr1", "creating"}, {"cr2", "creating"}, {"post", "running"}, {"stop", "stopped"}}
+	want := []struct{ name, status string }{{"pre", "creating"}, {"cr1", "creating"}, {"cr2", "creating"}, {"post", "created"}, {"stop", "stopped"}}
 	if len(lines) != len(want) {
 		t.Fatalf("hook runs:\n%s\nwant %d", data, len(want))
 	}

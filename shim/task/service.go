@@ -335,16 +335,22 @@ func (s *Service) start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.state != stateCreated {
-		return nil, wrongState("start", t.id, t.state)
-	}
-	if err := t.lxc.Release(ctx); err != nil {
+	if err := func() error {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.state != stateCreated {
+			return wrongState("start", t.id, t.state)
+		}
+		if err := t.lxc.Release(ctx); err != nil {
+			return err
+		}
+		t.state = stateRunning
+		s.cfg.Publisher.Publish(ctx, runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(t.pid)})
+		return nil
+	}(); err != nil {
 		return nil, err
 	}
-	t.state = stateRunning
-	s.cfg.Publisher.Publish(ctx, runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: t.id, Pid: uint32(t.pid)})
+	// Outside t.mu: a poststart hook may ask for the task's state.
 	t.hooks.started(ctx, t.pid)
 	return &taskapi.StartResponse{Pid: uint32(t.pid)}, nil
 }

@@ -1,0 +1,147 @@
+package shim_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/integration/imagebuild"
+)
+
+// TestOCIHooks runs one spec (ctr run --config) with prestart,
+// createRuntime, poststart and poststop hooks under runc and under the lxc
+// shim, each hook recording the OCI state it gets on stdin; the lxc shim
+// must run the same hooks, in the same order, with the same state fields
+// as runc (id, bundle, annotations, status, a pid while the container
+// exists). ociVersion differs: runc gives its own, we the spec's.
+func TestOCIHooks(t *testing.T) {
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			e := setup(t, f, "native")
+			dir := containerdtest.ScratchDir(t, "zfslxc-hooks-")
+			rootfs := filepath.Join(dir, "rootfs")
+			for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
+				if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bb, err := os.ReadFile(imagebuild.DefaultBusyboxPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), bb, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", "sh")); err != nil {
+				t.Fatal(err)
+			}
+			base, _, err := e.d.Ctr(t, "oci", "spec")
+			if err != nil {
+				t.Fatal(err)
+			}
+			runcStates := e.hookRun(t, dir, base, rootfs, "io.containerd.runc.v2", fmt.Sprintf("hooks-runc-%d", os.Getpid()))
+			lxcStates := e.hookRun(t, dir, base, rootfs, runtimeType, fmt.Sprintf("hooks-lxc-%d", os.Getpid()))
+			if len(lxcStates) != len(runcStates) {
+				t.Fatalf("hooks run: lxc %v, runc %v", keys(lxcStates), keys(runcStates))
+			}
+			for i := range runcStates {
+				r, l := runcStates[i], lxcStates[i]
+				if l.kind != r.kind || l.ns != r.ns || l.st.Status != r.st.Status || (l.st.Pid == 0) != (r.st.Pid == 0) {
+					t.Errorf("hook %d: lxc %s %+v, runc %s %+v", i, l.kind, l.st, r.kind, r.st)
+				}
+			}
+		})
+	}
+}
+
+type hookState struct {
+	kind, ns string
+	st       specs.State
+}
+
+func keys(hs []hookState) []string {
+	var k []string
+	for _, h := range hs {
+		k = append(k, h.kind)
+	}
+	return k
+}
+
+// hookRun runs base (a ctr oci spec) with hooks under runtime rt as
+// container id, and returns the hooks' states in the order they ran.
+func (e *env) hookRun(t *testing.T, dir, base, rootfs, rt, id string) []hookState {
+	t.Helper()
+	var spec specs.Spec
+	if err := json.Unmarshal([]byte(base), &spec); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(dir, id+".rec")
+	hook := func(kind string) specs.Hook {
+		// One line per run: the kind, then the state; hooks append
+		// in the order they run.
+		// ns: whether the state's pid is in a pid namespace of its
+		// own (the container's init), not the hook's.
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", `s=$(cat)
+pid=$(printf '%s' "$s" | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+ns=none
+if [ -n "$pid" ]; then
+	if [ "$(readlink /proc/$pid/ns/pid)" != "$(readlink /proc/self/ns/pid)" ]; then ns=own; else ns=host; fi
+fi
+printf '%s %s %s\n' "$1" "$ns" "$s" >> "$2"`, "sh", kind, rec}}
+	}
+	spec.Root = &specs.Root{Path: rootfs}
+	spec.Process.Args = []string{"/bin/sh", "-c", "echo ran"}
+	spec.Linux.CgroupsPath = "/" + id
+	spec.Annotations = map[string]string{"test": "annotation for " + rt}
+	spec.Hooks = &specs.Hooks{
+		Prestart:      []specs.Hook{hook("prestart")},
+		CreateRuntime: []specs.Hook{hook("createRuntime")},
+		Poststart:     []specs.Hook{hook("poststart")},
+		Poststop:      []specs.Hook{hook("poststop")},
+	}
+	data, err := json.Marshal(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, id+".json")
+	if err := os.WriteFile(cfg, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, stderr, err := e.d.CtrContext(ctx, "run", "--rm", "--runtime", rt, "--config", cfg, id)
+	if err != nil || out != "ran\n" {
+		t.Fatalf("%s: ctr run --config: %v, stdout %q, stderr %q\n%s", rt, err, out, stderr, e.d.LogTail(40))
+	}
+	// poststop runs on delete, which ctr run --rm waits for.
+	raw, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatalf("%s: no hook ran: %v", rt, err)
+	}
+	var states []hookState
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.SplitN(l, " ", 3)
+		if len(f) != 3 {
+			t.Fatalf("%s: record %q", rt, l)
+		}
+		kind, ns, js := f[0], f[1], f[2]
+		var st specs.State
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatalf("%s: %s state %q: %v", rt, kind, js, err)
+		}
+		if st.ID != id || st.Annotations["test"] != "annotation for "+rt || !strings.HasSuffix(st.Bundle, "/"+id) {
+			t.Errorf("%s: %s hook: state %+v", rt, kind, st)
+		}
+		states = append(states, hookState{kind, ns, st})
+		t.Logf("%s: %s hook: status %s pid %d (pid namespace: %s)", rt, kind, st.Status, st.Pid, ns)
+	}
+	return states
+}
