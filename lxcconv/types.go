@@ -112,6 +112,11 @@ type Process struct {
 	// (lxc.no_new_privs), and an attached process gets the container's
 	// from liblxc.
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// OOMScoreAdj of an exec process: zfslxc-start --attach sets it on
+	// itself (as host root: lowering it needs CAP_SYS_RESOURCE, which the
+	// container lacks) and the attached process inherits it; the helper
+	// ignores it. LXC sets init's (lxc.proc.oom_score_adj).
+	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
 	// StopSignal is the image's stop signal (0 when unset); the shim uses
 	// it, the helper ignores it.
 	StopSignal syscall.Signal `json:"stopSignal,omitempty"`

@@ -80,6 +80,9 @@ func ExecProcess(p *specs.Process) (*lxcconv.Process, error) {
 			return nil, bad(fmt.Sprintf("env[%d]", i), "must be KEY=VALUE without NUL")
 		}
 	}
+	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
+		return nil, bad("oomScoreAdj", "%d is outside -1000…1000", *p.OOMScoreAdj)
+	}
 	for i, r := range p.Rlimits {
 		if _, ok := lxcconv.RlimitResource(r.Type); !ok {
 			return nil, bad(fmt.Sprintf("rlimits[%d].type", i), "unknown rlimit %q", r.Type)
@@ -103,6 +106,7 @@ func ExecProcess(p *specs.Process) (*lxcconv.Process, error) {
 		// As runc for an exec process: the process's own setting (the
 		// container's no_new_privs applies anyway).
 		NoNewPrivileges: p.NoNewPrivileges,
+		OOMScoreAdj:     p.OOMScoreAdj,
 	}, nil
 }
 
@@ -167,9 +171,13 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 	defer hostSync.Close()
 
 	args := []string{"--attach", "--name", c.name, "--lxcpath", c.lxcpath, "--rcfile", c.config,
-		"--status-file", proc.statusFile, "--pass-fds", strconv.Itoa(len(files)), "--",
+		"--status-file", proc.statusFile, "--pass-fds", strconv.Itoa(len(files))}
+	if p.OOMScoreAdj != nil {
+		args = append(args, "--oom-score-adj", strconv.Itoa(*p.OOMScoreAdj))
+	}
+	args = append(args, "--",
 		fmt.Sprintf("/proc/self/fd/%d", execFdInit), "--join", fmt.Sprintf("--sync-fd=%d", execFdSync),
-		fmt.Sprintf("/proc/self/fd/%d", execFdProcess)}
+		fmt.Sprintf("/proc/self/fd/%d", execFdProcess))
 	cmd := exec.Command(c.starter, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	cmd.ExtraFiles = files

@@ -36,6 +36,7 @@ func TestExec(t *testing.T) {
 		fmt.Fprintf(&argvWant, "<%s>\n", a)
 	}
 	nofile := uint64(123)
+	oomScore := 456 // raising needs no privilege (this machine lacks CAP_SYS_RESOURCE)
 	tests := []struct {
 		name    string
 		proc    func(p *specs.Process)
@@ -66,6 +67,10 @@ func TestExec(t *testing.T) {
 			p.Args = []string{"sh", "-c", "ulimit -n"}
 			p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: nofile, Hard: nofile}}
 		}, wantOut: "123\n"},
+		{name: "oom score", proc: func(p *specs.Process) {
+			p.Args = []string{"cat", "/proc/self/oom_score_adj"}
+			p.OOMScoreAdj = &oomScore
+		}, wantOut: "456\n"},
 		{name: "same namespaces and cgroup", proc: func(p *specs.Process) {
 			p.Args = []string{"sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo"}
 		}, act: func(t *testing.T, p *lxcrun.Process, out *syncBuffer) {

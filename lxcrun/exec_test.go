@@ -58,6 +58,7 @@ func TestExecProcess(t *testing.T) {
 		{"username", func(p *specs.Process) { p.User.Username = "app" }, "user.username"},
 		{"command line", func(p *specs.Process) { p.CommandLine = "x" }, "commandLine"},
 		{"unknown rlimit", func(p *specs.Process) { p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOPE"}} }, "rlimits[0].type"},
+		{"oom score", func(p *specs.Process) { v := 1001; p.OOMScoreAdj = &v }, "oomScoreAdj"},
 		{"soft above hard", func(p *specs.Process) {
 			p.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Soft: 2, Hard: 1}}
 		}, "rlimits[0]"},

@@ -3,7 +3,7 @@
  * reports how its init ended.
  *
  *   zfslxc-start --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N]
- *   zfslxc-start --attach --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N] -- PROGRAM [ARG...]
+ *   zfslxc-start --attach --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]
  *   zfslxc-start --decode-status WAITSTATUS
  *
  * Why a C program (docs/adr/0002-exit-status-and-init.md): `lxc-start -F`
@@ -35,7 +35,8 @@
  * attached process a child of the caller (CLONE_PARENT), so this program
  * waits for it and gets an ordinary wait status. This is how the shim runs
  * exec processes (docs/adr/0003-exec.md): PROGRAM is zfslxc-init,
- * inherited as a descriptor.
+ * inherited as a descriptor. --oom-score-adj sets this process's
+ * oom_score_adj first (as host root), which the attached process inherits.
  *
  * Build: gcc -O2 -Wall -o zfslxc-start zfslxc-start.c -llxc
  */
@@ -182,6 +183,20 @@ static struct lxc_container *load(const char *name, const char *lxcpath, const c
 	return c;
 }
 
+/* set_oom_score_adj writes value to /proc/self/oom_score_adj. */
+static int set_oom_score_adj(const char *value)
+{
+	int fd, ok;
+	size_t len = strlen(value);
+
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, value, len) == (ssize_t)len;
+	ok = (close(fd) == 0) && ok;
+	return ok ? 0 : -1;
+}
+
 /* attach runs argv in the running container c and reports its status. */
 static int attach(struct lxc_container *c, char **argv)
 {
@@ -227,7 +242,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zfslxc-start --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
-		"       zfslxc-start --attach --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N] -- PROGRAM [ARG...]\n"
+		"       zfslxc-start --attach --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
+		"                    [--oom-score-adj N] -- PROGRAM [ARG...]\n"
 		"       zfslxc-start --decode-status WAITSTATUS\n"
 		"\n"
 		"Start an LXC container in the foreground and exit with its init's status\n"
@@ -249,15 +265,16 @@ int main(int argc, char *argv[])
 		{ "pass-fds", required_argument, NULL, 'p' },
 		{ "decode-status", required_argument, NULL, 'd' },
 		{ "attach", no_argument, NULL, 'a' },
+		{ "oom-score-adj", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *name = NULL, *lxcpath = NULL, *rcfile = NULL, *kind;
+	const char *name = NULL, *lxcpath = NULL, *rcfile = NULL, *oom_score_adj = NULL, *kind;
 	struct lxc_container *c;
 	int opt, n, st, pass_fds = 0;
 	bool started, attach_mode = false;
 
-	while ((opt = getopt_long(argc, argv, "+n:P:f:s:p:d:ah", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+n:P:f:s:p:d:ao:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': name = optarg; break;
 		case 'P': lxcpath = optarg; break;
@@ -287,6 +304,17 @@ int main(int argc, char *argv[])
 			return 0;
 		}
 		case 'a': attach_mode = true; break;
+		case 'o': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < -1000 || v > 1000) {
+				fprintf(stderr, "zfslxc-start: bad --oom-score-adj %s\n", optarg);
+				return 2;
+			}
+			oom_score_adj = optarg;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -298,6 +326,8 @@ int main(int argc, char *argv[])
 
 	if (close_from(3 + pass_fds) < 0)
 		return fail("cannot close inherited descriptors%s", NULL);
+	if (oom_score_adj && set_oom_score_adj(oom_score_adj) < 0)
+		return fail("cannot set oom_score_adj to %s", oom_score_adj);
 
 	c = load(name, lxcpath, rcfile);
 	if (!c)
