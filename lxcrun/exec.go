@@ -121,8 +121,9 @@ type Process struct {
 	status  Status        // written before done is closed
 	waitErr error         // written before done is closed
 
-	mu    sync.Mutex
-	pidfd int // guarded by mu; -1 once closed
+	mu      sync.Mutex
+	pidfd   int      // guarded by mu; -1 once closed
+	console *os.File // guarded by mu; pty master of a NewConsole exec
 }
 
 // Exec starts p in the running container and returns once it is set up
@@ -135,9 +136,9 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 	if !validName.MatchString(id) {
 		return nil, fmt.Errorf("exec id %q: want 1-128 of [A-Za-z0-9_.-]: %w", id, errdefs.ErrInvalidArgument)
 	}
-	if p.Terminal {
+	if p.Terminal && !stdio.NewConsole {
 		if f, ok := stdio.Stdin.(*os.File); !ok || f == nil || !isTerminal(f) {
-			return nil, fmt.Errorf("exec %s: terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty): %w", id, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("exec %s: terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty), or NewConsole set: %w", id, errdefs.ErrInvalidArgument)
 		}
 	}
 	c.mu.Lock()
@@ -196,7 +197,7 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 			proc.Delete(context.WithoutCancel(ctx))
 		}
 	}()
-	if err := proc.awaitReady(ctx, hostSync); err != nil {
+	if err := proc.awaitReady(ctx, hostSync, p.Terminal && stdio.NewConsole); err != nil {
 		return nil, fmt.Errorf("exec %s in container %s: %w", id, c.name, err)
 	}
 	return proc, nil
@@ -262,13 +263,14 @@ func syncPair() (*os.File, *net.UnixConn, error) {
 }
 
 // awaitReady reads zfslxc-init's report and pins the process with a pidfd.
-func (p *Process) awaitReady(ctx context.Context, conn *net.UnixConn) error {
+func (p *Process) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsole bool) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	oob := make([]byte, syncOOBSize)
 	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 	if ctx.Err() != nil {
+		closeRights(oob[:oobn])
 		return ctx.Err()
 	}
 	if (err != nil && !errors.Is(err, io.EOF)) || n == 0 {
@@ -287,10 +289,18 @@ func (p *Process) awaitReady(ctx context.Context, conn *net.UnixConn) error {
 	if msg != readyMessage {
 		return fmt.Errorf("unexpected message %q from zfslxc-init", msg)
 	}
-	pid, err := senderPid(oob[:oobn])
+	pid, console, err := readySender(oob[:oobn])
 	if err != nil {
 		return err
 	}
+	if console == nil && wantConsole {
+		return errors.New("zfslxc-init sent no pty master")
+	}
+	// Kept even when the process has ended already: its output is in
+	// the pty until the master is read.
+	p.mu.Lock()
+	p.console = console
+	p.mu.Unlock()
 	// zfslxc-init execs right after "ready": the process may have ended
 	// and been reaped by the starter before the pidfd is taken (ESRCH),
 	// or between pidfd_open and the parent check (gone, or its pid
@@ -345,6 +355,17 @@ func (p *Process) wait() {
 		p.waitErr = fmt.Errorf("zfslxc-start wrote no status file: %w", rerr)
 	}
 	close(p.done)
+}
+
+// Console returns the pty master of an exec started with Stdio.NewConsole
+// (nil otherwise); the caller owns it from then on, and a second call
+// returns nil.
+func (p *Process) Console() *os.File {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f := p.console
+	p.console = nil
+	return f
 }
 
 // ID is the exec id.
@@ -419,6 +440,10 @@ func (p *Process) Delete(ctx context.Context) {
 	if p.pidfd >= 0 {
 		unix.Close(p.pidfd)
 		p.pidfd = -1
+	}
+	if p.console != nil {
+		p.console.Close()
+		p.console = nil
 	}
 	p.mu.Unlock()
 	if err := os.Remove(p.statusFile); err != nil && !errors.Is(err, os.ErrNotExist) {

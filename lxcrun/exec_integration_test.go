@@ -178,6 +178,35 @@ func TestExec(t *testing.T) {
 			t.Errorf("output %q", got)
 		}
 	})
+	t.Run("new console", func(t *testing.T) {
+		// The pty is made in the container's devpts: ttyname works.
+		sp := baseSpec(rootfs, "sh", "-c", "tty; stty size; test -t 0 && echo tty").Process
+		sp.Terminal = true
+		sp.ConsoleSize = &specs.Box{Height: 41, Width: 99}
+		proc, err := lxcrun.ExecProcess(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p, err := b.c.Exec(ctx, "newtty", proc, lxcrun.Stdio{NewConsole: true})
+		if err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+		defer p.Delete(context.Background())
+		master := p.Console()
+		if master == nil {
+			t.Fatal("no console")
+		}
+		defer master.Close()
+		data, _ := io.ReadAll(master) // until EIO
+		if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
+			t.Fatalf("Wait: %v %v", st, err)
+		}
+		if got := string(data); got != "/dev/pts/0\r\n41 99\r\ntty\r\n" {
+			t.Errorf("output %q", got)
+		}
+	})
 	t.Run("seccomp caps no_new_privs", func(t *testing.T) {
 		// The container's seccomp policy and no_new_privs (liblxc's
 		// attach applies them from the config), the spec's capabilities.
@@ -260,4 +289,58 @@ func sameCgroup(init, exec string) bool {
 		}
 	}
 	return true
+}
+
+// TestNewConsole starts process.terminal containers with Stdio.NewConsole:
+// zfslxc-init makes the pty in the container's own devpts (ttyname works,
+// as under runc) and the master comes back from Start.
+func TestNewConsole(t *testing.T) {
+	requireLXC(t)
+	for _, reaper := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reaper=%v", reaper), func(t *testing.T) {
+			rootfs := filepath.Join(t.TempDir(), "rootfs")
+			makeRootfs(t, rootfs)
+			spec := baseSpec(rootfs, "sh", "-c", "tty; stty size; "+ctlTTYScript+"; read l; echo got=$l; exit 6")
+			spec.Process.Terminal = true
+			spec.Process.ConsoleSize = &specs.Box{Height: 33, Width: 101}
+			b := prepare(t, spec, reaper)
+			b.start(t, lxcrun.Stdio{NewConsole: true})
+			master := b.c.Console()
+			if master == nil {
+				t.Fatal("no console after Start")
+			}
+			defer master.Close()
+			if b.c.Console() != nil {
+				t.Error("a second Console() returned the master again")
+			}
+			out := &syncBuffer{}
+			copied := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(out, master)
+				copied <- err
+			}()
+			b.release(t)
+			waitFor(t, out, "via-dev-tty")
+			if _, err := io.WriteString(master, "typed\n"); err != nil {
+				t.Fatal(err)
+			}
+			if st := b.wait(t); st != (lxcrun.Status{Code: 6}) {
+				t.Errorf("status %v, want exited 6", st)
+			}
+			select {
+			case err := <-copied:
+				if !errors.Is(err, syscall.EIO) {
+					t.Errorf("reading the master: %v, want EIO", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the master did not report EIO after the container ended")
+			}
+			got := out.String()
+			for _, w := range []string{"/dev/pts/0\r\n", "33 101\r\n", "ctty-ok\r\n", "via-dev-tty\r\n", "got=typed\r\n"} {
+				if !strings.Contains(got, w) {
+					t.Errorf("output %q lacks %q", got, w)
+				}
+			}
+		})
+	}
 }

@@ -118,11 +118,19 @@ type Options struct {
 // passed down as they are; other readers and writers are copied through
 // pipes, as os/exec does. Nil means /dev/null. When the spec has
 // process.terminal, Stdin must be a pty slave (*os.File), normally also
-// Stdout and Stderr; zfslxc-init makes it the controlling terminal.
+// Stdout and Stderr; zfslxc-init makes it the controlling terminal. Or,
+// with NewConsole, zfslxc-init makes the pty itself.
 type Stdio struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// NewConsole (with process.terminal): zfslxc-init opens a pty in the
+	// container's own devpts, as runc does, makes its slave the process's
+	// stdin, stdout and stderr and its controlling terminal, and hands the
+	// master over: Container.Console (Process.Console for an exec) after
+	// Start (Exec). ttyname(3) and tty(1) then work in the container. The
+	// streams above are then only the starter's own.
+	NewConsole bool
 }
 
 // Container is one prepared container. Its methods are safe for concurrent
@@ -144,6 +152,7 @@ type Container struct {
 	pid      int       // guarded by mu; init's pid on the host
 	pidfd    int       // guarded by mu; -1 when none
 	released bool      // guarded by mu
+	console  *os.File  // guarded by mu; pty master of a NewConsole start
 	status   Status    // written before done is closed
 	waitErr  error     // written before done is closed
 }
@@ -335,9 +344,9 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return fmt.Errorf("container %s already started: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 
-	if c.result.Process.Terminal {
+	if c.result.Process.Terminal && !stdio.NewConsole {
 		if f, ok := stdio.Stdin.(*os.File); !ok || f == nil || !isTerminal(f) {
-			return fmt.Errorf("container %s: process.terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty): %w", c.name, errdefs.ErrInvalidArgument)
+			return fmt.Errorf("container %s: process.terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty), or NewConsole set: %w", c.name, errdefs.ErrInvalidArgument)
 		}
 	}
 	files, hostSync, err := c.openInherited()
@@ -373,7 +382,7 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	}
 	files = nil
 
-	pid, err := c.awaitReady(ctx, hostSync)
+	pid, err := c.awaitReady(ctx, hostSync, stdio.NewConsole)
 	if err == nil {
 		if err = c.finishCreate(pid); err != nil {
 			c.killLocked(ctx, cmd.Process.Pid, pid) // init waits for Start
@@ -445,13 +454,14 @@ func (c *Container) openInherited() (files []*os.File, host *net.UnixConn, retEr
 
 // awaitReady reads init's report. It returns init's host pid once init is
 // ready, and an error when init failed, the starter exited or ctx ended.
-func (c *Container) awaitReady(ctx context.Context, conn *net.UnixConn) (int, error) {
+func (c *Container) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsole bool) (int, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred))
+	oob := make([]byte, syncOOBSize)
 	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
 	if ctx.Err() != nil {
+		closeRights(oob[:oobn])
 		return 0, fmt.Errorf("waiting for container %s to be created: %w", c.name, ctx.Err())
 	}
 	if (err != nil && !errors.Is(err, io.EOF)) || n == 0 {
@@ -470,10 +480,19 @@ func (c *Container) awaitReady(ctx context.Context, conn *net.UnixConn) (int, er
 	if msg != readyMessage {
 		return 0, fmt.Errorf("container %s: unexpected message %q from init", c.name, msg)
 	}
-	pid, err := senderPid(oob[:oobn])
+	pid, console, err := readySender(oob[:oobn])
 	if err != nil {
 		return 0, err
 	}
+	if console == nil && c.result.Process.Terminal && wantConsole {
+		return 0, fmt.Errorf("container %s: zfslxc-init sent no pty master", c.name)
+	}
+	keep := false
+	defer func() {
+		if console != nil && !keep {
+			console.Close()
+		}
+	}()
 	// A pidfd taken while init is blocked on the fifo (it cannot exit by
 	// itself there, and only the starter can reap it) pins the process:
 	// Kill never hits a recycled pid.
@@ -486,20 +505,66 @@ func (c *Container) awaitReady(ctx context.Context, conn *net.UnixConn) (int, er
 		return 0, fmt.Errorf("init %d is not a child of zfslxc-start %d (parent %d, %v)", pid, c.cmd.Process.Pid, ppid, err)
 	}
 	c.pidfd = fd
+	c.console, keep = console, true
 	return pid, nil
 }
 
-func senderPid(oob []byte) (int, error) {
+// syncOOBSize fits the control messages of "ready": the sender's
+// credentials and, with NewConsole, one descriptor.
+var syncOOBSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(4)
+
+// readySender returns the sender's pid (its credentials, translated into
+// our pid namespace by the kernel) and the pty master it sent, if any.
+func readySender(oob []byte) (int, *os.File, error) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return 0, fmt.Errorf("sync socket credentials: %w", err)
+		return 0, nil, fmt.Errorf("sync socket control message: %w", err)
 	}
+	pid := 0
+	var console *os.File
 	for _, m := range msgs {
 		if cred, err := unix.ParseUnixCredentials(&m); err == nil && cred.Pid > 0 {
-			return int(cred.Pid), nil
+			pid = int(cred.Pid)
+			continue
+		}
+		if fds, err := unix.ParseUnixRights(&m); err == nil {
+			for _, fd := range fds {
+				if console == nil {
+					// Non-blocking, so that reads go through the
+					// runtime poller and Close interrupts them.
+					_ = unix.SetNonblock(fd, true)
+					console = os.NewFile(uintptr(fd), "ptmx")
+				} else {
+					unix.Close(fd)
+				}
+			}
 		}
 	}
-	return 0, errors.New("sync socket: no sender credentials")
+	if pid == 0 {
+		if console != nil {
+			console.Close()
+		}
+		return 0, nil, errors.New("sync socket: no sender credentials")
+	}
+	return pid, console, nil
+}
+
+// closeRights closes descriptors received in oob that nobody takes.
+func closeRights(oob []byte) {
+	if _, console, err := readySender(oob); err == nil && console != nil {
+		console.Close()
+	}
+}
+
+// Console returns the pty master of a process.terminal container started
+// with Stdio.NewConsole (nil otherwise); the caller owns it from then on,
+// and a second call returns nil.
+func (c *Container) Console() *os.File {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.console
+	c.console = nil
+	return f
 }
 
 func parentPid(pid int) (int, error) {
@@ -700,6 +765,10 @@ func (c *Container) Delete(ctx context.Context) error {
 	if c.pidfd >= 0 {
 		unix.Close(c.pidfd)
 		c.pidfd = -1
+	}
+	if c.console != nil {
+		c.console.Close()
+		c.console = nil
 	}
 	c.mu.Unlock()
 	if err := os.RemoveAll(c.dir); err != nil {

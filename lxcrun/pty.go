@@ -27,7 +27,9 @@ import (
 // (/proc/self/fd/0 → /dev/pts/N) is the host's, so ttyname(3) and tty(1)
 // name a /dev/pts/N of the container's own devpts that is another (or no)
 // pty. runc creates the pty inside the container and sends the master out
-// over a socket to avoid that; see docs/adr/0002.
+// over a socket to avoid that; so does Stdio.NewConsole, which the shim
+// uses: zfslxc-init opens /dev/ptmx in the container and sends the master
+// with "ready" (Container.Console, Process.Console).
 
 // OpenPty opens a new pty pair on the host's /dev/ptmx: the master and the
 // slave, both close-on-exec and without making either the caller's

@@ -61,7 +61,7 @@ func run(o *options) (int, error) {
 	// (LXC executed /proc/self/fd/3); the running image does not need it.
 	closeFDPath(os.Args[0])
 	sync := newSyncer(o.syncFD)
-	p, path, err := prepare(o)
+	p, path, err := prepare(o, sync)
 	if err != nil {
 		if sync.fail(err) {
 			// The host makes it the create error, as runc does; it is
@@ -93,7 +93,7 @@ func run(o *options) (int, error) {
 // prepare reads the process file and applies everything up to the wait for
 // start: umask, cwd, args[0] lookup, user and capabilities. It returns the
 // process and the resolved executable.
-func prepare(o *options) (*lxcconv.Process, string, error) {
+func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	p, err := readProcess(o.processFile)
 	if err != nil {
 		return nil, "", err
@@ -104,6 +104,15 @@ func prepare(o *options) (*lxcconv.Process, string, error) {
 	}
 	unix.Umask(umask)
 	if p.Terminal {
+		// No pty given as stdio but a host to hand one to: the pty is
+		// made here, in the container's devpts (lxcrun's NewConsole).
+		if sync.fd >= 0 && !isTerminal(0) {
+			master, err := openConsole()
+			if err != nil {
+				return nil, "", fail(exitSetupFailed, "%w", err)
+			}
+			sync.console = master
+		}
 		if err := setupTerminal(p, o.reaper); err != nil {
 			return nil, "", fail(exitSetupFailed, "%w", err)
 		}
@@ -330,16 +339,30 @@ func clampUint16(v uint) uint16 {
 }
 
 // syncer reports progress on the sync socket; with no socket it does
-// nothing.
-type syncer struct{ fd int }
+// nothing. "ready" carries the master of a pty made by openConsole.
+type syncer struct {
+	fd      int
+	console int // pty master for the host, or -1
+}
 
-func newSyncer(fd int) *syncer { return &syncer{fd: fd} }
+func newSyncer(fd int) *syncer { return &syncer{fd: fd, console: -1} }
 
 func (s *syncer) send(msg string) error {
+	if s.console >= 0 {
+		defer func() {
+			unix.Close(s.console)
+			s.console = -1
+		}()
+	}
 	if s.fd < 0 {
 		return nil
 	}
-	_, err := unix.Write(s.fd, []byte(msg))
+	var err error
+	if s.console >= 0 && msg == readyMessage {
+		err = unix.Sendmsg(s.fd, []byte(msg), unix.UnixRights(s.console), nil, 0)
+	} else {
+		_, err = unix.Write(s.fd, []byte(msg))
+	}
 	unix.Close(s.fd)
 	s.fd = -1
 	if err != nil {
@@ -348,7 +371,9 @@ func (s *syncer) send(msg string) error {
 	return nil
 }
 
-func (s *syncer) ready() error { return s.send("ready") }
+const readyMessage = "ready"
+
+func (s *syncer) ready() error { return s.send(readyMessage) }
 
 // fail reports err on the sync socket; false when there is none (or it
 // failed), so the caller prints it instead.

@@ -64,13 +64,13 @@ func TestExec(t *testing.T) {
 			t.Run("TTY", func(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				script := `test -t 0 && echo is-a-tty; ` +
+				script := `test -t 0 && echo is-a-tty; tty; ` +
 					`i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; sleep 0.1; i=$((i+1)); done; ` +
 					`echo "size=$s"; exit 5`
 				term := startPtyCtr(t, ctx, e, 29, 97, "task", "exec", "-t", "--exec-id", "tty", id, "sh", "-c", script)
 				out, code := term.wait(t)
 				out = strings.ReplaceAll(out, "\r", "")
-				if code != 5 || !strings.Contains(out, "is-a-tty\n") || !strings.Contains(out, "size=29 97\n") {
+				if code != 5 || !strings.Contains(out, "is-a-tty\n/dev/pts/0\n") || !strings.Contains(out, "size=29 97\n") {
 					t.Fatalf("ctr task exec -t: code %d (want 5), output %q\n%s", code, out, e.d.LogTail(30))
 				}
 			})

@@ -530,13 +530,9 @@ func ttyParityCases() []parityCase {
 		{name: "Output", args: sh(`printf 'a\nb\tc\n'; echo err >&2`)},
 		{name: "Exit3", args: sh(`exit 3`), wantCode: code(3)},
 		{name: "HasControllingTTY", args: sh(`[ "$(cut -d' ' -f7 /proc/self/stat)" != 0 ] && echo has a controlling tty`)},
-		{name: "TTYName", args: sh(`tty; cut -d' ' -f7 /proc/self/stat`), knownDiff: ptyKnownDiff},
+		{name: "TTYName", args: sh(`tty; cut -d' ' -f7 /proc/self/stat`)},
 	}
 }
-
-// ptyKnownDiff: reported to the shim's terminal mode (wt-exec).
-const ptyKnownDiff = "the shim opens the pty on the host's devpts and bridges it; runc opens it in the container's own devpts " +
-	"(console socket), so under lxc ttyname() finds no /dev/pts entry for it (`tty`: not a tty) and the tty number is the host's pts"
 
 // ctrTTYLog matches ctr's own log lines on a terminal (2.x's cgroup v1
 // deprecation warning, colored).

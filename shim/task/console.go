@@ -17,8 +17,10 @@ import (
 )
 
 // console is the terminal of a process.terminal process (ctr run -t,
-// ctr task exec -t): a pty whose slave the process gets as stdin, stdout
-// and stderr, and whose master the shim copies to and from the task's IO,
+// ctr task exec -t): a pty that zfslxc-init opens in the container's own
+// devpts (lxcrun's Stdio.NewConsole, as runc's console socket), whose
+// slave the process has as stdin, stdout, stderr and controlling
+// terminal, and whose master the shim copies to and from the task's IO,
 // as runc's shim does with its console. The copies go through pipeIO's
 // child ends, so every stdio kind pipeIO knows (FIFOs, file://,
 // binary://) works with a terminal too:
@@ -29,21 +31,18 @@ import (
 // There is no stderr in terminal mode: the pty merges it into stdout.
 type console struct {
 	master *os.File
-	slave  *os.File // the process's stdio until Start has returned; closed by closeSlave
 	done   chan struct{}
 
 	closeOnce sync.Once
 }
 
-// newConsole opens a pty and starts copying between its master and pio's
-// child ends, which it takes over (closeChild must not be called for
-// them). The caller gives slave to the process, then calls closeSlave.
-func newConsole(ctx context.Context, pio *pipeIO) (*console, error) {
-	master, slave, err := lxcrun.OpenPty()
-	if err != nil {
-		return nil, err
+// newConsole starts copying between master and pio's child ends, which it
+// takes over (closeChild then leaves them alone).
+func newConsole(ctx context.Context, pio *pipeIO, master *os.File) (*console, error) {
+	if master == nil {
+		return nil, errors.New("terminal: no pty master from the container")
 	}
-	c := &console{master: master, slave: slave, done: make(chan struct{})}
+	c := &console{master: master, done: make(chan struct{})}
 	if in := pio.childIn; in != nil {
 		pio.childIn = nil
 		go func() {
@@ -85,15 +84,6 @@ func isPtyGone(err error) bool {
 	return errors.Is(err, syscall.EIO) || errors.Is(err, os.ErrClosed)
 }
 
-// closeSlave closes the shim's copy of the slave once the process holds
-// it: from then on the master sees EIO when the process ends.
-func (c *console) closeSlave() {
-	if c.slave != nil {
-		c.slave.Close()
-		c.slave = nil
-	}
-}
-
 // resize sets the terminal's window size (ResizePty).
 func (c *console) resize(width, height uint32) error {
 	return lxcrun.Resize(c.master, uint(width), uint(height))
@@ -104,22 +94,16 @@ func (c *console) wait() { <-c.done }
 
 // Close closes the master (after wait, or to give up).
 func (c *console) Close() {
-	c.closeOnce.Do(func() {
-		c.closeSlave()
-		c.master.Close()
-	})
+	c.closeOnce.Do(func() { c.master.Close() })
 }
 
-// processStdio returns what a process gets as stdin, stdout and stderr:
-// pio's child ends, or with terminal the slave of a new console that
-// bridges them (the caller closes the console's slave after the start).
-func processStdio(ctx context.Context, pio *pipeIO, terminal bool) (lxcrun.Stdio, *console, error) {
+// processStdio returns what the starter gets as stdin, stdout and
+// stderr: pio's child ends, or with a terminal nothing but the request
+// for a pty made in the container (see console; newConsole takes the
+// child ends once the master is there).
+func processStdio(pio *pipeIO, terminal bool) lxcrun.Stdio {
 	if terminal {
-		con, err := newConsole(ctx, pio)
-		if err != nil {
-			return lxcrun.Stdio{}, nil, err
-		}
-		return lxcrun.Stdio{Stdin: con.slave, Stdout: con.slave, Stderr: con.slave}, con, nil
+		return lxcrun.Stdio{NewConsole: true}
 	}
 	stdio := lxcrun.Stdio{}
 	// Typed nil *os.File would not be nil interfaces: set only what exists.
@@ -132,7 +116,7 @@ func processStdio(ctx context.Context, pio *pipeIO, terminal bool) (lxcrun.Stdio
 	if pio.childErr != nil {
 		stdio.Stderr = pio.childErr
 	}
-	return stdio, nil, nil
+	return stdio
 }
 
 // resizeConsole is ResizePty for a process whose console is con.

@@ -11,6 +11,8 @@ import (
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/zfslxc/zfslxc/lxcrun"
 )
 
 // The console copies stdin's FIFO to the pty and the pty to stdout's FIFO:
@@ -38,24 +40,26 @@ func TestConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdio, con, err := processStdio(ctx, pio, true)
+	if stdio := processStdio(pio, true); !stdio.NewConsole || stdio.Stdin != nil || stdio.Stdout != nil {
+		t.Fatalf("terminal stdio %+v, want only NewConsole", stdio)
+	}
+	// The pty zfslxc-init would make in the container, and the process's
+	// end of it.
+	master, slave, err := lxcrun.OpenPty()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stdio.Stdin.(*os.File) != con.slave || stdio.Stdout.(*os.File) != con.slave || stdio.Stderr.(*os.File) != con.slave {
-		t.Fatalf("stdio is not the slave: %+v", stdio)
-	}
-	// The process: its own copy of the slave, as zfslxc-start gets it.
-	slave, err := os.OpenFile(con.slave.Name(), os.O_RDWR|unix.O_NOCTTY, 0)
+	con, err := newConsole(ctx, pio, master)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pio.closeChild()
-	con.closeSlave()
 	if err := resizeConsole("t", con, &taskapi.ResizePtyRequest{Width: 100, Height: 30}); err != nil {
 		t.Fatal(err)
 	}
-	ws, err := unix.IoctlGetWinsize(int(slave.Fd()), unix.TIOCGWINSZ)
+	var ws *unix.Winsize
+	rc, _ := slave.SyscallConn()
+	_ = rc.Control(func(fd uintptr) { ws, err = unix.IoctlGetWinsize(int(fd), unix.TIOCGWINSZ) })
 	if err != nil || ws.Col != 100 || ws.Row != 30 {
 		t.Errorf("window size %+v, %v; want 100x30", ws, err)
 	}

@@ -187,17 +187,14 @@ func (s *Service) execStart(ctx context.Context, r *taskapi.StartRequest) (*task
 	if err != nil {
 		return nil, err
 	}
-	stdio, con, err := processStdio(ctx, pio, e.terminal)
-	if err != nil {
-		pio.closeChild()
-		pio.Close()
-		return nil, err
+	run, err := t.lxc.Exec(ctx, e.id, e.proc, processStdio(pio, e.terminal))
+	var con *console
+	if err == nil && e.terminal {
+		if con, err = newConsole(ctx, pio, run.Console()); err != nil {
+			run.Delete(ctx)
+		}
 	}
-	run, err := t.lxc.Exec(ctx, e.id, e.proc, stdio)
 	pio.closeChild()
-	if con != nil {
-		con.closeSlave()
-	}
 	if err != nil {
 		pio.Close()
 		if con != nil {

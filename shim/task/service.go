@@ -236,22 +236,17 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	stdio, con, err := processStdio(ctx, pio, terminal)
-	if err != nil {
-		pio.closeChild()
-		pio.Close()
-		return nil, err
-	}
+	var con *console
 	defer func() {
 		if retErr != nil && con != nil {
 			con.Close()
 		}
 	}()
-	err = c.Start(ctx, stdio)
-	pio.closeChild()
-	if con != nil {
-		con.closeSlave()
+	err = c.Start(ctx, processStdio(pio, terminal))
+	if err == nil && terminal {
+		con, err = newConsole(ctx, pio, c.Console())
 	}
+	pio.closeChild()
 	if err != nil {
 		pio.Close()
 		return nil, err
