@@ -82,6 +82,12 @@ func resultExtra(t *testing.T, r *Result) string {
 	if r.ReadonlyRootfs {
 		b.WriteString("# read-only rootfs\n")
 	}
+	if len(r.Remounts) > 0 {
+		b.WriteString("# remounts\n")
+		for _, m := range r.Remounts {
+			fmt.Fprintf(&b, "%s %s\n", m.Path, strings.Join(m.Options, ","))
+		}
+	}
 	if r.SeccompProfile != "" {
 		fmt.Fprintf(&b, "# seccomp\n%s", r.SeccompProfile)
 	}

@@ -210,6 +210,8 @@ func (c *converter) mounts() error {
 					auto = append(auto, "sys:rw")
 				}
 				have["sys"] = true
+				// LXC mounts it without nosuid/nodev/noexec.
+				c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
 			case (m.Type == "cgroup" || m.Type == "cgroup2") && dest == "/sys/fs/cgroup" && !have["cgroup"]:
 				// :force: LXC otherwise skips it under a cgroup namespace.
 				if ro {
@@ -220,8 +222,10 @@ func (c *converter) mounts() error {
 				have["cgroup"] = true
 			case m.Type == "tmpfs" && dest == "/dev" && !c.autodev:
 				// lxc.autodev mounts a tmpfs on /dev and creates the
-				// standard nodes, as runc does for a /dev tmpfs.
+				// standard nodes, as runc does for a /dev tmpfs; its
+				// nosuid, strictatime... are applied afterwards.
 				c.autodev = true
+				c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
 				for _, o := range m.Options {
 					if v, ok := strings.CutPrefix(o, "size="); ok {
 						n, ok := parseSize(v)

@@ -178,6 +178,17 @@ type Result struct {
 	// targets (an image without /run fails), and the helper cannot do it
 	// itself under a seccomp profile that denies mount(2).
 	ReadonlyRootfs bool
+	// Remounts are mounts LXC makes itself (lxc.autodev's /dev tmpfs,
+	// lxc.mount.auto's sys) without the spec's per-mount flags; the
+	// runtime remounts them with the flags of Options (ro, nosuid, nodev,
+	// noexec, atime options) once init is ready.
+	Remounts []Remount
+}
+
+// Remount is a mount point and the spec's options for it.
+type Remount struct {
+	Path    string
+	Options []string
 }
 
 // FieldError is a refusal: the OCI field (or Options field) cannot be

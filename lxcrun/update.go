@@ -166,8 +166,9 @@ func applyWrites(writes []cgroupWrite, write writeFunc) error {
 
 // finishCreate does what LXC cannot do before init runs, once init has
 // reported ready (runc's init and runc do the same at that point):
-// write Result.LateCgroup into the container's cgroup and make the root
-// read-only (Result.ReadonlyRootfs).
+// write Result.LateCgroup into the container's cgroup, give LXC's own
+// mounts the spec's flags (Result.Remounts) and make the root read-only
+// (Result.ReadonlyRootfs).
 func (c *Container) finishCreate(pid int) error {
 	if len(c.result.LateCgroup) > 0 {
 		cg, err := cgroupsOf(pid)
@@ -186,20 +187,69 @@ func (c *Container) finishCreate(pid int) error {
 			return fmt.Errorf("container %s: %w", c.name, err)
 		}
 	}
-	if c.result.ReadonlyRootfs {
-		if err := remountRootReadonly(pid); err != nil {
-			return fmt.Errorf("container %s: read-only rootfs: %w", c.name, err)
+	if c.result.ReadonlyRootfs || len(c.result.Remounts) > 0 {
+		if err := inMountNamespace(pid, func() error { return fixMounts(c.result) }); err != nil {
+			return fmt.Errorf("container %s: %w", c.name, err)
 		}
 	}
 	return nil
 }
 
-// remountRootReadonly remounts the root of pid's mount namespace
-// read-only, keeping its other flags, from a thread that joins that
-// namespace (so no seccomp profile or capability set of the container
-// applies). The thread is never unlocked: it ends with the goroutine and
-// so serves no other goroutine in the container's namespace.
-func remountRootReadonly(pid int) error {
+// fixMounts runs in the container's mount namespace: the spec's flags on
+// the mounts LXC made without them (Result.Remounts), then the read-only
+// root (Result.ReadonlyRootfs).
+func fixMounts(res *lxcconv.Result) error {
+	for _, m := range res.Remounts {
+		if err := unix.Mount("", m.Path, "", unix.MS_REMOUNT|unix.MS_BIND|remountFlags(m.Options), ""); err != nil {
+			return fmt.Errorf("remounting %s with %v: %w", m.Path, m.Options, err)
+		}
+	}
+	if res.ReadonlyRootfs {
+		var st unix.Statfs_t
+		if err := unix.Statfs("/", &st); err != nil {
+			return fmt.Errorf("statfs /: %w", err)
+		}
+		// statfs's ST_* flags have the values of the MS_* mount flags.
+		keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+		if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
+			return fmt.Errorf("read-only rootfs: remounting /: %w", err)
+		}
+	}
+	return nil
+}
+
+// remountFlags maps mount options to the per-mount flags a bind remount
+// can set. Without an atime option the remount keeps the current one.
+func remountFlags(opts []string) uintptr {
+	var f uintptr
+	for _, o := range opts {
+		switch o {
+		case "ro":
+			f |= unix.MS_RDONLY
+		case "nosuid":
+			f |= unix.MS_NOSUID
+		case "nodev":
+			f |= unix.MS_NODEV
+		case "noexec":
+			f |= unix.MS_NOEXEC
+		case "noatime":
+			f |= unix.MS_NOATIME
+		case "nodiratime":
+			f |= unix.MS_NODIRATIME
+		case "relatime":
+			f |= unix.MS_RELATIME
+		case "strictatime":
+			f |= unix.MS_STRICTATIME
+		}
+	}
+	return f
+}
+
+// inMountNamespace runs fn on a thread that has joined pid's mount
+// namespace (root and cwd: the container's /), so no seccomp profile or
+// capability set of the container applies. The thread is never unlocked:
+// it ends with the goroutine and so serves no other goroutine there.
+func inMountNamespace(pid int, fn func() error) error {
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
 	if err != nil {
 		return err
@@ -213,24 +263,11 @@ func remountRootReadonly(pid int) error {
 			errc <- fmt.Errorf("unshare(CLONE_FS): %w", err)
 			return
 		}
-		// Joining a mount namespace moves the thread's root and cwd to
-		// the namespace's root: the container's /.
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS); err != nil {
 			errc <- fmt.Errorf("setns(mnt of %d): %w", pid, err)
 			return
 		}
-		var st unix.Statfs_t
-		if err := unix.Statfs("/", &st); err != nil {
-			errc <- fmt.Errorf("statfs /: %w", err)
-			return
-		}
-		// statfs's ST_* flags have the values of the MS_* mount flags.
-		keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-		if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
-			errc <- fmt.Errorf("remounting / read-only: %w", err)
-			return
-		}
-		errc <- nil
+		errc <- fn()
 	}()
 	return <-errc
 }

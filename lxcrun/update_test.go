@@ -12,6 +12,7 @@ import (
 
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func i64p(v int64) *int64   { return &v }
@@ -279,5 +280,21 @@ func TestWriteCgroupFileDoesNotCreate(t *testing.T) {
 	}
 	if _, err := os.Stat(p); err == nil {
 		t.Fatal("the missing file was created")
+	}
+}
+
+func TestRemountFlags(t *testing.T) {
+	for _, tc := range []struct {
+		opts []string
+		want uintptr
+	}{
+		{[]string{"nosuid", "strictatime", "mode=755", "size=65536k"}, unix.MS_NOSUID | unix.MS_STRICTATIME},
+		{[]string{"nosuid", "noexec", "nodev", "ro"}, unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RDONLY},
+		{[]string{"rw", "relatime", "nodiratime", "noatime"}, unix.MS_RELATIME | unix.MS_NODIRATIME | unix.MS_NOATIME},
+		{nil, 0},
+	} {
+		if got := remountFlags(tc.opts); got != tc.want {
+			t.Errorf("remountFlags(%q) = %#x, want %#x", tc.opts, got, tc.want)
+		}
 	}
 }

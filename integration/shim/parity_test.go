@@ -99,6 +99,25 @@ func parityCases() []parityCase {
 		{name: "Cpus", flags: []string{"--cpus", "0.5", "--mount", "type=bind,src=/sys/fs/cgroup/cpu,dst=/cg/cpu,options=bind:ro"},
 			args: sh(`d=/cg/cpu$(sed -n 's/^[0-9]*:cpu://p' /proc/self/cgroup); cat "$d/cpu.cfs_quota_us" "$d/cpu.cfs_period_us"`)},
 		{name: "Rlimits", args: sh(`ulimit -n; ulimit -Hn; ulimit -u`)},
+		{name: "OOMKilled", flags: []string{"--memory-limit", "16777216"}, args: sh(`tail /dev/zero`), wantCode: code(137)},
+		// By LXC's design, left out: /dev/.lxc-boot-id (LXC gives each
+		// container its own boot_id, bound over
+		// /proc/sys/kernel/random/boot_id) and /dev/ptmx a bind of
+		// /dev/pts/ptmx where runc makes a symlink to it.
+		{name: "DevNodes", args: sh(`for f in /dev/* /dev/.[!.]* /dev/pts/* /dev/shm /dev/mqueue; do
+			case $f in /dev/.lxc-boot-id|/dev/ptmx) continue;; esac
+			[ -e "$f" ] || [ -L "$f" ] && stat -c '%n %F %t:%T %a %u:%g %N' "$f"
+		done; [ -c /dev/ptmx ] && echo ptmx usable`)},
+		// Sorted (LXC mounts /dev before /proc); by LXC's design left out
+		// or normalized: the /dev/ptmx bind and the boot_id bind (see
+		// DevNodes), devpts's max=1024 (lxc.pty.max), and the source of
+		// the /dev/null binds that mask files (the host's, a devtmpfs;
+		// runc's, the container's /dev tmpfs).
+		{name: "Mounts", args: sh(`awk '$2 != "/" && $2 != "/dev/ptmx" && $2 != "/proc/sys/kernel/random/boot_id" {
+			o = $4; sub(/,max=1024/, "", o)
+			if ($2 ~ /^\/proc\// && ($3 == "devtmpfs" || o ~ /size=65536k/)) print $2, "(/dev/null)"; else print $2, $3, o
+		}' /proc/self/mounts | sort`)},
+		{name: "MaskedPaths", args: sh(`for p in /proc/kcore /proc/keys /proc/timer_list /sys/firmware /proc/acpi /proc/scsi; do ls -ld $p 2>&1 | sed -E 's/ +[A-Z][a-z]{2} +[0-9]+ +[0-9:]+ / DATE /'; done; cat /proc/kcore | wc -c; echo x > /proc/sys/kernel/hostname; echo "write /proc/sys: $?"`)},
 		{name: "Pid1", args: sh(`echo "$$"; cat /proc/1/cmdline | tr '\0' ' '; echo`)},
 		{name: "Exit0", args: sh(`exit 0`), wantCode: code(0)},
 		{name: "Exit1", args: sh(`echo out; echo err >&2; exit 1`), wantCode: code(1)},
@@ -420,12 +439,25 @@ func runNerdctlCase(t *testing.T, n *nerd, c parityCase, runtime, id string) run
 	defer cancel()
 	args := append([]string{"run", "--rm", "--net", "none", "--runtime", runtime, "--name", id, "--hostname", "parity", "--entrypoint", "/bin/sh"}, c.flags...)
 	args = append(append(args, n.e.ref), c.args...)
-	stdin := ""
+	cmd := exec.CommandContext(ctx, n.bin, append(slices.Clone(n.global), args...)...)
+	cmd.Env = n.env
 	if c.withStdin {
-		stdin = c.stdin
+		// nerdctl run -i, like ctr, closes the task's stdin at EOF only
+		// once the task exists: EOF once it runs.
+		cmd.Stdin = &lateEOF{r: strings.NewReader(c.stdin), ready: func() bool {
+			out, _, _, _ := n.run(context.Background(), "ps", "-q", "--filter", "name="+id)
+			return strings.TrimSpace(out) != ""
+		}}
 	}
+	var o, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &se
 	start := time.Now()
-	stdout, stderr, code, err := n.runStdin(ctx, stdin, args...)
+	err := cmd.Run()
+	stdout, stderr, code := o.String(), se.String(), 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ctx.Err() == nil {
+		code, err = ee.ExitCode(), nil
+	}
 	if err != nil {
 		t.Errorf("%s under %s: %v", id, runtime, err)
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
