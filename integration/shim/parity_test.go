@@ -600,3 +600,71 @@ func TestParityTTY(t *testing.T) {
 		})
 	}
 }
+
+// nerdctlUpdateCases are `nerdctl update` flag sets applied to a running
+// container; each is followed by a read of the container's cgroup files.
+var nerdctlUpdateCases = []struct {
+	name  string
+	flags []string
+}{
+	{"Memory", []string{"--memory", "96m"}},
+	{"MemorySwap", []string{"--memory", "64m", "--memory-swap", "256m", "--memory-reservation", "32m"}},
+	{"CPUs", []string{"--cpus", "0.5"}},
+	{"CPUQuotaShares", []string{"--cpu-quota", "30000", "--cpu-period", "60000", "--cpu-shares", "300"}},
+	{"Cpuset", []string{"--cpuset-cpus", "0"}},
+	{"Pids", []string{"--pids-limit", "33"}},
+	{"PidsUnlimited", []string{"--pids-limit", "-1"}},
+}
+
+// TestParityNerdctlUpdate runs `nerdctl update` (containerd's
+// Tasks.Update with the whole resources nerdctl derives from the spec,
+// device rules included) on a running container of each runtime and
+// compares what the container then reads from its cgroup files, and
+// nerdctl's output and status.
+func TestParityNerdctlUpdate(t *testing.T) {
+	// The container's own cgroup files, through the host's tree at /cg
+	// (v2: the unified files; v1: each controller's).
+	const script = `if [ -f /cg/cgroup.controllers ]; then p=$(sed -n "s/^0:://p" /proc/self/cgroup)
+		for f in memory.max memory.swap.max memory.low cpu.max cpu.weight cpuset.cpus pids.max; do echo "$f $(cat /cg$p/$f)"; done
+	else for c in memory cpu cpuset pids; do p=$(sed -n "s/^[0-9]*:$c://p" /proc/self/cgroup)
+		for f in memory.limit_in_bytes memory.memsw.limit_in_bytes memory.soft_limit_in_bytes cpu.cfs_quota_us cpu.cfs_period_us cpu.shares cpuset.cpus pids.max; do
+			case $f in $c.*) echo "$f $(cat /cg/$c$p/$f)";; esac
+		done; done; fi`
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			lxc := newNerd(t, f)
+			runc := *lxc
+			runc.global = slices.Clone(lxc.global)
+			runc.global[slices.Index(runc.global, "--snapshotter")+1] = "overlayfs"
+			_, tar := helloImage(t)
+			runc.must(t, "load", "-i", tar)
+			names := map[*nerd]string{}
+			for n, rt := range map[*nerd]string{&runc: runcRuntime, lxc: runtimeType} {
+				name := fmt.Sprintf("pupd-%s-%d", map[string]string{runcRuntime: "runc", runtimeType: "lxc"}[rt], os.Getpid())
+				n.must(t, "run", "-d", "--net", "none", "--runtime", rt, "--name", name, "--memory", "48m",
+					"-v", "/sys/fs/cgroup:/cg:ro", "--entrypoint", "/bin/sleep", n.e.ref, "600")
+				names[n] = name
+			}
+			read := func(n *nerd) string { return n.must(t, "exec", names[n], "sh", "-c", script) }
+			for _, c := range nerdctlUpdateCases {
+				t.Run(c.name, func(t *testing.T) {
+					ctx, cancel := context.WithTimeout(context.Background(), caseTimeout)
+					defer cancel()
+					var res [2]runResult
+					for i, n := range []*nerd{&runc, lxc} {
+						out, stderr, code, err := n.run(ctx, append(append([]string{"update"}, c.flags...), names[n])...)
+						if err != nil {
+							t.Fatal(err)
+						}
+						res[i] = runResult{stdout: out + read(n), stderr: ctrLogLine.ReplaceAllString(stderr, ""), code: code}
+					}
+					compareParity(t, parityCase{name: c.name, wantCode: code(0)}, res[0], res[1])
+				})
+			}
+			for n, name := range names {
+				n.must(t, "rm", "-f", name)
+			}
+			lxc.checkClean(t)
+		})
+	}
+}
