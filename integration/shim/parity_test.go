@@ -163,7 +163,7 @@ func TestParity(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			start := time.Now()
 			e := setup(t, f, sn)
-			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", helloTar(t))
 			help, _, _ := e.d.Ctr(t, "run", "--help")
 			t.Logf("setup: %v", time.Since(start).Round(time.Millisecond))
 			t.Log("not expressible with ctr run: pids limit (no flag in ctr 1.6 or 2.4)")
@@ -503,7 +503,7 @@ func TestParityExec(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			start := time.Now()
 			e := setup(t, f, sn)
-			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", helloTar(t))
 			ids := map[string]string{}
 			for _, r := range []struct{ runtime, snap, name string }{{runcRuntime, "overlayfs", "runc"}, {runtimeType, sn, "lxc"}} {
 				id := fmt.Sprintf("pexec-%s-%d", r.name, os.Getpid())
@@ -577,7 +577,7 @@ func TestParityTTY(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			start := time.Now()
 			e := setup(t, f, sn)
-			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", imgTar)
+			e.d.MustCtr(t, "images", "import", "--snapshotter", "overlayfs", helloTar(t))
 			var rows []string
 			for _, c := range ttyParityCases() {
 				t.Run(c.name, func(t *testing.T) {
@@ -667,4 +667,11 @@ func TestParityNerdctlUpdate(t *testing.T) {
 			lxc.checkClean(t)
 		})
 	}
+}
+
+// helloTar is the hello image's tarball (helloImage), for a second import
+// into another snapshotter.
+func helloTar(t *testing.T) string {
+	_, tar := helloImage(t)
+	return tar
 }

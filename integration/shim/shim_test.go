@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -53,12 +52,7 @@ func binDir(t *testing.T) string {
 	return dir
 }
 
-var (
-	imgOnce sync.Once
-	imgTar  string
-	imgRef  string
-	imgErr  error
-)
+var helloLayout imagebuild.LayoutOnce
 
 // helloImage is busybox with ENTRYPOINT ["/bin/echo","hello from"] and
 // CMD ["the", "image"].
@@ -67,27 +61,13 @@ func helloImage(t *testing.T) (ref, tar string) {
 	if _, err := os.Stat(imagebuild.DefaultBusyboxPath); err != nil {
 		containerdtest.SkipOrFail(t, "busybox-static missing: %v", err)
 	}
-	imgOnce.Do(func() {
-		base, err := imagebuild.BusyboxLayer(imagebuild.DefaultBusyboxPath)
-		if err != nil {
-			imgErr = err
-			return
-		}
-		img := &imagebuild.Image{Name: "docker.io/zfslxc/shim-hello:latest", Layers: []imagebuild.Layer{base}}
-		img.Config.Entrypoint = []string{"/bin/echo", "hello from"}
-		img.Config.Cmd = []string{"the", "image"}
-		img.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-		imgTar = filepath.Join(imageDir, "hello.tar")
-		if _, err := img.WriteLayoutFile(imgTar); err != nil {
-			imgErr = err
-			return
-		}
-		imgRef = img.Ref()
+	ref, tar, err := helloLayout.Get(filepath.Join(imageDir, "hello.tar"), func() (*imagebuild.Image, error) {
+		return imagebuild.BusyboxImage("docker.io/zfslxc/shim-hello:latest", []string{"/bin/echo", "hello from"}, []string{"the", "image"})
 	})
-	if imgErr != nil {
-		t.Fatalf("build image: %v", imgErr)
+	if err != nil {
+		t.Fatalf("build image: %v", err)
 	}
-	return imgRef, imgTar
+	return ref, tar
 }
 
 type env struct {

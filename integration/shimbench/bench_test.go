@@ -101,12 +101,7 @@ func report(b *testing.B, format string, args ...any) {
 	}
 }
 
-var (
-	imgOnce sync.Once
-	imgTar  string
-	imgRef  string
-	imgErr  error
-)
+var helloLayout imagebuild.LayoutOnce
 
 // helloImage is busybox-static with ENTRYPOINT ["/bin/echo","hello"].
 func helloImage(b *testing.B) (ref, tar string) {
@@ -114,26 +109,13 @@ func helloImage(b *testing.B) (ref, tar string) {
 	if _, err := os.Stat(imagebuild.DefaultBusyboxPath); err != nil {
 		containerdtest.SkipOrFail(b, "busybox-static missing: %v", err)
 	}
-	imgOnce.Do(func() {
-		base, err := imagebuild.BusyboxLayer(imagebuild.DefaultBusyboxPath)
-		if err != nil {
-			imgErr = err
-			return
-		}
-		img := &imagebuild.Image{Name: "docker.io/zfslxc/bench-hello:latest", Layers: []imagebuild.Layer{base}}
-		img.Config.Entrypoint = []string{"/bin/echo", "hello"}
-		img.Config.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-		imgTar = filepath.Join(imageDir, "hello.tar")
-		if _, err := img.WriteLayoutFile(imgTar); err != nil {
-			imgErr = err
-			return
-		}
-		imgRef = img.Ref()
+	ref, tar, err := helloLayout.Get(filepath.Join(imageDir, "hello.tar"), func() (*imagebuild.Image, error) {
+		return imagebuild.BusyboxImage("docker.io/zfslxc/bench-hello:latest", []string{"/bin/echo", "hello"}, nil)
 	})
-	if imgErr != nil {
-		b.Fatalf("build image: %v", imgErr)
+	if err != nil {
+		b.Fatalf("build image: %v", err)
 	}
-	return imgRef, imgTar
+	return ref, tar
 }
 
 // env is one containerd with the zfslxc snapshotter on a fresh pool and
