@@ -237,8 +237,15 @@ func TestNerdctl(t *testing.T) {
 				// run -it on a terminal of nerdctl's own: the process has
 				// a tty of the size nerdctl's, typed input reaches it.
 				cmd := exec.CommandContext(ctx, n.bin, append(append([]string{}, n.global...), append(append([]string{}, run...),
-					"-it", "--entrypoint", "/bin/sh", n.e.ref, "-c", "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo isatty; stty size; read l; echo \"got:$l\"; exit 5")...)...)
+					"-it", "--name", "tty", "--entrypoint", "/bin/sh", n.e.ref, "-c",
+					// nerdctl sends the size after Start (as under runc):
+					// wait for it (busybox stty size fails at 0x0).
+					`[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo isatty; `+
+						`i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); case "$s" in [1-9]*) break;; esac; sleep 0.1; i=$((i+1)); done; `+
+						`stty size; read l; echo "got:$l"; exit 5`)...)...)
 				cmd.Env = n.env
+				// A failure must not leave the container to the next cases.
+				t.Cleanup(func() { n.run(context.Background(), "rm", "-f", "tty") }) //nolint:errcheck // gone when the case passed
 				p := startPty(t, cmd, 30, 100)
 				p.waitFor(t, "30 100")
 				p.write(t, "typed\r")
