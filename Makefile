@@ -19,7 +19,7 @@ BINARIES := zfslxc-snapshotter containerd-shim-lxc-v1 zfslxc zfslxc-init zfslxc-
 
 # Tests that need root, ZFS, LXC or containerd fail instead of skipping.
 TEST_ENV := ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN)
-TEST_TIMEOUT ?= 45m
+TEST_TIMEOUT ?= 25m
 
 .PHONY: help deps build test test-unit lint bench demo demo-clean install uninstall clean
 
@@ -36,6 +36,7 @@ build: ## build the binaries into bin/
 	$(CC) -O2 -Wall -o $(BIN)/zfslxc-start cmd/zfslxc-start/zfslxc-start.c -llxc
 
 test: deps build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
+	scripts/zfs-fuse-fresh.sh
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: ## unit tests only; tests needing root/ZFS/daemons skip and say why
