@@ -28,7 +28,7 @@ for _ in $(seq 50); do
 done
 kill -KILL "$pid" 2>/dev/null || true
 # The mounts of a daemon that is gone only answer ENOTCONN.
-grep ' fuse.zfs ' /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do
+awk '$3 == "fuse.zfs" {print $2}' /proc/mounts | sort -r | while read -r m; do
 	umount -l "$m" 2>/dev/null || true
 done
 rm -f /run/zfs-fuse.pid
