@@ -425,22 +425,3 @@ func TestProcesses(t *testing.T) {
 		t.Error("own pid not found in /proc")
 	}
 }
-
-func TestLoadSnapshotterConfig(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), false)
-	if err != nil || cfg.Root != DefaultSnapshotterRoot || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("missing default file: %+v, %v", cfg, err)
-	}
-	if _, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), true); err == nil {
-		t.Error("missing named file: no error")
-	}
-	p := filepath.Join(dir, "s.toml")
-	if err := os.WriteFile(p, []byte("dataset = \"tank/x\"\nroot = \"/r\"\nlog_level = \"debug\"\n[zfs]\nzfs_path = \"/sbin/zfs\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err = LoadSnapshotterConfig(p, true)
-	if err != nil || cfg.Dataset != "tank/x" || cfg.Root != "/r" || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("file: %+v, %v", cfg, err)
-	}
-}

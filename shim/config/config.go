@@ -7,15 +7,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/containerd/errdefs"
-	"github.com/pelletier/go-toml/v2"
+	"github.com/zfslxc/zfslxc/internal/tomlconfig"
 )
 
 // DefaultPath is where the shim looks when nothing names a file.
@@ -98,37 +95,15 @@ func Path(optionPath string) (path string, named bool) {
 // file and the key, and are errdefs.ErrInvalidArgument.
 func Load(path string, named bool) (Config, error) {
 	cfg := Default()
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !named {
-		return cfg, nil
-	}
-	if err != nil {
-		return cfg, fmt.Errorf("shim config: %w: %w", err, errdefs.ErrInvalidArgument)
-	}
-	dec := toml.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return cfg, fmt.Errorf("shim config %s: unknown keys:\n%s%w", path, sm.String(), errdefs.ErrInvalidArgument)
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return cfg, fmt.Errorf("shim config %s:%d:%d: %s: %w", path, row, col, de.Error(), errdefs.ErrInvalidArgument)
-		}
-		return cfg, fmt.Errorf("shim config %s: %w: %w", path, err, errdefs.ErrInvalidArgument)
-	}
-	if err := cfg.validate(); err != nil {
-		return cfg, fmt.Errorf("shim config %s: %w", path, err)
+	if _, err := tomlconfig.Load(path, named, &cfg); err != nil {
+		return cfg, fmt.Errorf("shim config %w", err)
 	}
 	return cfg, nil
 }
 
-func (c *Config) validate() error {
-	bad := func(key, val, want string) error {
-		return fmt.Errorf("%s = %q: %s: %w", key, val, want, errdefs.ErrInvalidArgument)
-	}
+// Validate checks every value and puts the default in an empty init.
+func (c *Config) Validate() error {
+	bad := tomlconfig.Invalid
 	switch c.Init {
 	case "":
 		c.Init = InitExec
