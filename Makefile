@@ -33,11 +33,11 @@ help: ## list the targets
 deps: ## install everything needed on Debian 12 (apt packages, containerd v2.4.2, nerdctl); idempotent
 	@scripts/deps.sh
 
-deps-test: ## deps, plus the tools only tests need (crictl, critest); idempotent
-	@scripts/deps.sh --test
+deps-test: deps ## also build the tools only tests need (registry, dockerd, docker CLI, crictl, critest); idempotent
+	@scripts/deps.sh --no-apt --test
 
-deps-kubelet: ## deps, plus the kubelet (only make kubelet-test needs it; ~10 min cold)
-	@scripts/deps.sh --kubelet
+deps-kubelet: deps ## also build the kubelet (only make kubelet-test needs it; ~10 min cold)
+	@scripts/deps.sh --no-apt --kubelet
 
 build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
