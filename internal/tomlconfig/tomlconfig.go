@@ -40,15 +40,22 @@ func Load(path string, named bool, v any) (found bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
 	}
-	if err := Decode(path, b, v); err != nil {
-		return true, err
+	return true, Parse(path, b, v)
+}
+
+// Parse decodes data (read from source, which errors name: a file, or
+// "runtime options" for an inline table) over v, refusing unknown keys, and
+// then calls v.Validate when v is a Validator.
+func Parse(source string, data []byte, v any) error {
+	if err := Decode(source, data, v); err != nil {
+		return err
 	}
 	if val, ok := v.(Validator); ok {
 		if err := val.Validate(); err != nil {
-			return true, fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", source, err)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // Decode decodes data (read from name) over v, refusing unknown keys.

@@ -3,7 +3,10 @@
 // flags of ours, so the file is found through, in order: the ConfigPath
 // of the task's runtime options (CRI: `options = { ConfigPath = … }` under
 // the runtime), $ZFSLXC_SHIM_CONFIG, then DefaultPath. A missing default
-// file means the defaults; a named file that is missing is an error.
+// file means the defaults; a named file that is missing is an error. A CRI
+// runtime entry may instead hold the keys inline (`options = { init =
+// "reaper" }`): containerd sends that table as the options' ConfigBody,
+// read with Parse in place of any file.
 package config
 
 import (
@@ -40,7 +43,8 @@ type Config struct {
 	// and forwards signals, like docker run --init).
 	Init string `toml:"init"`
 	// AppArmorProfile is LXC's lxc.apparmor.profile when the spec names
-	// none. Empty: "unconfined" where AppArmor is off, else LXC's default.
+	// none. Empty: "unconfined", as runc (an OCI spec without a profile,
+	// which is what CRI sends for an unconfined pod, runs unconfined).
 	AppArmorProfile string `toml:"apparmor_profile"`
 	// BinDir holds zfslxc-init and zfslxc-start. Empty: next to the
 	// shim's binary, then $PATH.
@@ -64,8 +68,8 @@ state_dir = ""
 # io.zfslxc.init=exec|reaper of a container overrides this.
 init = "exec"
 
-# lxc.apparmor.profile for specs naming none: "" = "unconfined" where
-# AppArmor is off, else LXC's default profile.
+# lxc.apparmor.profile for specs naming none: "" = "unconfined", as runc
+# (CRI sends no profile for an unconfined pod, and names one otherwise).
 apparmor_profile = ""
 
 # Directory of zfslxc-init and zfslxc-start: "" = next to the shim, then PATH.
@@ -96,6 +100,18 @@ func Path(optionPath string) (path string, named bool) {
 func Load(path string, named bool) (Config, error) {
 	cfg := Default()
 	if _, err := tomlconfig.Load(path, named, &cfg); err != nil {
+		return Default(), fmt.Errorf("shim config %w", err)
+	}
+	return cfg, nil
+}
+
+// Parse reads a configuration from data over the defaults and validates
+// it; source names it in errors (a file, or "runtime options" for the
+// inline table a CRI runtime entry sends as ConfigBody). Errors are
+// errdefs.ErrInvalidArgument.
+func Parse(source string, data []byte) (Config, error) {
+	cfg := Default()
+	if err := tomlconfig.Parse(source, data, &cfg); err != nil {
 		return cfg, fmt.Errorf("shim config %w", err)
 	}
 	return cfg, nil
