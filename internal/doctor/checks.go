@@ -267,8 +267,8 @@ var helpers = []struct{ bin, what string }{
 	{"zfslxc-start", "the liblxc starter the shim runs"},
 }
 
-// checkHelpers: the shim and its helpers are installed. Warnings only:
-// the shim is not finished yet.
+// checkHelpers: the shim and its helpers are installed. Warnings only: a
+// host that runs only the snapshotter (with runc) needs none of them.
 func checkHelpers(s *state) []Result {
 	var dirs []string
 	if p, err := s.env.LookPath(s.cfg.Containerd); err == nil {
@@ -292,7 +292,7 @@ func checkHelpers(s *state) []Result {
 			continue
 		}
 		res = append(res, warn(h.bin, "make install   # installs the binaries to /usr/local/bin",
-			"%s not found on PATH: %s (the shim is not finished yet)", h.bin, h.what))
+			"%s not found on PATH or beside containerd: %s; containers of runtime %s cannot start without it", h.bin, h.what, lxcRuntimeType))
 	}
 	return res
 }

@@ -296,7 +296,7 @@ func TestChecks(t *testing.T) {
 		{name: "snapshots API does not answer", break_: func(f *fake) { f.snapErr = errors.New("rpc error: code = Unimplemented") },
 			check: "snapshotter", status: Fail, want: []string{"does not answer: rpc error", "journalctl -u zfslxc-snapshotter"}},
 		{name: "shim missing", break_: func(f *fake) { delete(f.path, "containerd-shim-lxc-v1") },
-			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"not finished yet", "make install"}},
+			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"cannot start without it", "make install"}},
 		{name: "shim beside containerd", break_: func(f *fake) {
 			delete(f.path, "containerd-shim-lxc-v1")
 			f.exists["/usr/local/bin/containerd-shim-lxc-v1"] = true
