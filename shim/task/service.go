@@ -194,7 +194,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}()
 	}
 
-	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor(cfg)}
+	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), HookCommand: hookCommand()}
 	if t.rootfs != "" {
 		co.RootfsPath = t.rootfs
 	}
