@@ -41,13 +41,15 @@ func (c *Container) Pids(ctx context.Context) ([]int, error) {
 // runningPid returns init's host pid while the container runs:
 // FailedPrecondition before it is created, NotFound once it has ended.
 func (c *Container) runningPid() (int, error) {
-	c.mu.Lock()
-	pid, done := c.pid, c.finished()
-	c.mu.Unlock()
+	st := c.started()
+	pid := 0
+	if st != nil {
+		pid = st.Pid()
+	}
 	if pid == 0 {
 		return 0, fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
-	if done {
+	if st.finished() {
 		return 0, fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
 	}
 	return pid, nil
