@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -276,10 +275,7 @@ func classify(err error) error {
 
 // convertOptions are lxcconv's options for the task's spec.
 func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs string) lxcconv.Options {
-	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: cfg.AppArmorProfile, RootfsPath: rootfs}
-	if co.DefaultAppArmorProfile == "" {
-		co.DefaultAppArmorProfile = defaultAppArmor()
-	}
+	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs}
 	if spec.Root != nil {
 		root := spec.Root.Path
 		if !filepath.IsAbs(root) {
@@ -311,12 +307,14 @@ func (t *task) startInit(ctx context.Context, terminal bool) error {
 	return nil
 }
 
-// defaultAppArmor is "unconfined" where AppArmor is off (LXC's default
-// profile cannot be loaded there), else empty (LXC's default).
-func defaultAppArmor() string {
-	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	if err == nil && strings.TrimSpace(string(data)) == "Y" {
-		return ""
+// defaultAppArmor is the AppArmor profile of a spec that names none: the
+// configured one, else "unconfined". An OCI spec without a profile runs
+// unconfined under runc, and CRI relies on it: an unconfined pod (and
+// every privileged container) gets no apparmorProfile, RuntimeDefault gets
+// a named one. LXC's own default would confine those.
+func defaultAppArmor(cfg config.Config) string {
+	if cfg.AppArmorProfile != "" {
+		return cfg.AppArmorProfile
 	}
 	return "unconfined"
 }
