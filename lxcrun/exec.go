@@ -43,8 +43,8 @@ const execDir = "exec"
 
 // ErrExecFailed is the class of an exec process that could not be set up
 // or started (Container.Exec); the error text says why, as zfslxc-init
-// or liblxc reported it.
-var ErrExecFailed = errors.New("exec failed")
+// or liblxc reported it. It is an errdefs.ErrFailedPrecondition.
+var ErrExecFailed error = failure("exec failed")
 
 // ExecProcess converts an OCI process (an exec's spec) to the process
 // zfslxc-init runs, refusing what it cannot honour. Rlimits are applied by

@@ -2,11 +2,14 @@ package lxcrun
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"reflect"
 	"syscall"
 	"testing"
+
+	"github.com/containerd/errdefs"
 )
 
 func TestStarterArgs(t *testing.T) {
@@ -69,5 +72,20 @@ func TestDecodeExit(t *testing.T) {
 				t.Fatalf("decodeExit = %v, %v; want %v (error %v)", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestFailureClasses: the start and exec failures keep an errdefs class
+// (FailedPrecondition) through wrapping, so containerd gets more than
+// Unknown, and stay distinguishable.
+func TestFailureClasses(t *testing.T) {
+	for _, class := range []error{ErrStartFailed, ErrExecFailed} {
+		err := fmt.Errorf("exec e1: zfslxc-init: nope: %w", class)
+		if !errdefs.IsFailedPrecondition(err) || !errors.Is(err, class) {
+			t.Errorf("%v: FailedPrecondition %v, Is(class) %v", err, errdefs.IsFailedPrecondition(err), errors.Is(err, class))
+		}
+	}
+	if errors.Is(ErrStartFailed, ErrExecFailed) {
+		t.Error("ErrStartFailed is ErrExecFailed")
 	}
 }

@@ -393,31 +393,35 @@ func (s *Service) Cleanup(ctx context.Context) {
 }
 
 // CleanupBundle removes what a shim that is gone left in bundle (the
-// `delete` action): it kills the container if it still runs (init, then
-// zfslxc-start, identified by the pids and start times lxcrun recorded in
-// the state directory), removes the LXC state directory, unmounts the
-// rootfs and runs the poststop hooks the shim did not run.
-func CleanupBundle(ctx context.Context, bundle string) error {
-	var errs []error
+// `delete` action), as runc's shim does: each step is logged and the next
+// one runs whatever happened. It kills the container if it still runs
+// (init, then zfslxc-start, identified by the pids and start times
+// lxcrun recorded in the state directory), removes the LXC state
+// directory, unmounts the rootfs and runs the poststop hooks the shim did
+// not run. It returns init's exit status as recorded, nil if none was.
+func CleanupBundle(ctx context.Context, bundle string) *lxcrun.Status {
 	dir, link := stateDirOf(bundle)
+	logger := log.G(ctx).WithField("bundle", bundle)
 	// The state directory is gone once the shim's destroy ran, and with
 	// it the poststop hooks.
 	_, stateErr := os.Stat(dir)
-	if err := lxcrun.Cleanup(ctx, dir); err != nil {
-		errs = append(errs, fmt.Errorf("stopping the container: %w", err))
+	status, err := lxcrun.Cleanup(ctx, dir)
+	if err != nil {
+		logger.WithError(err).Warn("delete: stopping the container and removing its state")
 	} else if err := removeStateLink(link); err != nil {
-		errs = append(errs, fmt.Errorf("state directory link: %w", err))
+		logger.WithError(err).Warn("delete: removing the state directory link")
 	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := mount.UnmountAll(rootfs, syscall.MNT_DETACH); err != nil && !errors.Is(err, os.ErrNotExist) {
-		errs = append(errs, fmt.Errorf("unmounting rootfs: %w", err))
+		logger.WithError(err).Warn("delete: unmounting the rootfs")
 	}
 	if stateErr == nil {
 		if err := runBundlePoststop(ctx, bundle); err != nil {
-			errs = append(errs, fmt.Errorf("poststop hooks: %w", err))
+			logger.WithError(err).Warn("delete: poststop hooks")
 		}
 	}
-	return errors.Join(errs...)
+	logger.WithField("status", status).Info("delete: cleaned up after the shim")
+	return status
 }
 
 // Pids lists every process of the container (host pids, from its
