@@ -150,7 +150,8 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 		return nil, err
 	}
 	defer hostSync.Close()
-	st, err := launch(c.starterBin, c.dir, "exec "+id, ErrExecFailed, starterArgs{
+	st := newStarter("exec "+id, ErrExecFailed, statusFile)
+	err = st.launch(c.starterBin, c.dir, starterArgs{
 		Attach: true, Name: c.name, LXCPath: c.lxcpath, RCFile: c.config,
 		StatusFile: statusFile, PassFDs: len(files), OOMScoreAdj: p.OOMScoreAdj,
 		Program: []string{

@@ -175,7 +175,7 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 	co := opts.Convert
 	co.ContainerName = opts.Name
 	co.InitPath = fmt.Sprintf("/proc/self/fd/%d", fdInit)
-	co.InitArgs = []string{fmt.Sprintf("--fifo=/proc/self/fd/%d", fdFifo), fmt.Sprintf("--sync-fd=%d", fdSync)}
+	co.InitArgs = []string{fmt.Sprintf("--fifo=/proc/self/fd/%d", fdFifo), fmt.Sprintf("--sync-fd=%d", fdSync), "--stdio-from-sync"}
 	if reaper {
 		co.InitArgs = append(co.InitArgs, "--reaper")
 	}
@@ -352,10 +352,15 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return err
 	}
 	defer hostSync.Close()
-	st, err := launch(c.starterBin, c.dir, "container "+c.name, ErrStartFailed, starterArgs{
+	st := newStarter("container "+c.name, ErrStartFailed, filepath.Join(c.dir, statusFile))
+	if err := st.sendStdio(hostSync, stdio); err != nil {
+		closeFiles(files)
+		return err
+	}
+	err = st.launch(c.starterBin, c.dir, starterArgs{
 		Name: c.name, LXCPath: c.lxcpath, RCFile: c.config,
-		StatusFile: filepath.Join(c.dir, statusFile), PassFDs: len(files),
-	}, files, stdio)
+		StatusFile: st.statusFile, PassFDs: len(files),
+	}, files, Stdio{})
 	closeFiles(files)
 	if err != nil {
 		return err

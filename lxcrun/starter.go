@@ -63,15 +63,26 @@ func (a starterArgs) args() []string {
 // process) or "error TEXT". Once ready the process is pinned with a
 // pidfd, so that kill never signals a recycled pid. The starter's exit
 // is the process's exit: it writes the status file that wait reads.
+//
+// The process's exit is known as soon as it is reaped, before the
+// starter exits: liblxc tears the container down first (tens of ms).
+// watchExit waits on the pidfd and reads the status the kernel keeps
+// for it (PIDFD_GET_INFO); the status file stays the fallback
+// (docs/adr/0004-exit-at-reap.md).
 type starter struct {
 	what       string // "container NAME" or "exec ID", for messages
 	statusFile string
 	failed     error     // ErrStartFailed or ErrExecFailed: the class of a failed setup
 	cmd        *exec.Cmd // set by launch, read-only after
 
-	done    chan struct{} // closed once zfslxc-start has exited
-	status  Status        // written before done is closed
-	waitErr error         // written before done is closed
+	done chan struct{} // closed once zfslxc-start has exited (after exited)
+
+	exited   chan struct{} // closed once the status is known (setExit)
+	exitOnce sync.Once
+	status   Status         // written before exited is closed
+	waitErr  error          // written before exited is closed
+	from     string         // written before exited is closed: "pidfd" or "starter"
+	outputs  sync.WaitGroup // copies of stdout/stderr to non-file writers (sendStdio)
 
 	mu      sync.Mutex
 	pid     int      // guarded by mu; the process's host pid once ready
@@ -79,20 +90,28 @@ type starter struct {
 	console *os.File // guarded by mu; pty master of a NewConsole process
 }
 
+// newStarter returns the starter of one process; launch runs it.
+func newStarter(what string, failed error, statusFile string) *starter {
+	return &starter{
+		what: what, statusFile: statusFile, failed: failed, pidfd: -1,
+		done: make(chan struct{}), exited: make(chan struct{}),
+	}
+}
+
 // launch runs binary (zfslxc-start) with a's argv in dir, stdio as its
 // standard streams and files from fd 3; it returns once it runs. The
 // caller closes files afterwards.
-func launch(binary, dir, what string, failed error, a starterArgs, files []*os.File, stdio Stdio) (*starter, error) {
+func (s *starter) launch(binary, dir string, a starterArgs, files []*os.File, stdio Stdio) error {
 	cmd := exec.Command(binary, a.args()...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	cmd.ExtraFiles = files
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", binary, err)
+		return fmt.Errorf("starting %s: %w", binary, err)
 	}
-	s := &starter{what: what, statusFile: a.StatusFile, failed: failed, cmd: cmd, done: make(chan struct{}), pidfd: -1}
+	s.cmd = cmd
 	go s.wait()
-	return s, nil
+	return nil
 }
 
 // syncPair returns a seqpacket socket pair: the end for the container
@@ -184,6 +203,11 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	s.mu.Lock()
 	s.pid, s.pidfd = pid, fd
 	s.mu.Unlock()
+	if fd >= 0 {
+		if wfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+			go s.watchExit(wfd)
+		}
+	}
 	return nil
 }
 
@@ -280,12 +304,22 @@ func parentPid(pid int) (int, error) {
 // not be started (or attached to) at all.
 const startFailedCode = 125
 
-// wait reaps the starter and records the process's status.
+// wait reaps the starter and records the process's status, unless
+// watchExit was first.
 func (s *starter) wait() {
 	err := s.cmd.Wait()
 	data, rerr := os.ReadFile(s.statusFile)
-	s.status, s.waitErr = decodeExit(err, data, rerr)
+	st, err := decodeExit(err, data, rerr)
+	s.setExit(st, err, "starter")
 	close(s.done)
+}
+
+// setExit records the status once, from whichever source has it first.
+func (s *starter) setExit(st Status, err error, from string) {
+	s.exitOnce.Do(func() {
+		s.status, s.waitErr, s.from = st, err, from
+		close(s.exited)
+	})
 }
 
 // decodeExit turns the starter's exit (err from Wait) and its status
@@ -323,10 +357,21 @@ func (s *starter) finished() bool {
 	}
 }
 
-// Wait returns the process's status once it has ended.
+// Wait returns the process's status once it has ended (been reaped) and
+// its output copied to non-file writers.
 func (s *starter) Wait(ctx context.Context) (Status, error) {
 	select {
-	case <-s.done:
+	case <-s.exited:
+	case <-ctx.Done():
+		return Status{}, ctx.Err()
+	}
+	outputs := make(chan struct{})
+	go func() {
+		s.outputs.Wait()
+		close(outputs)
+	}()
+	select {
+	case <-outputs:
 		return s.status, s.waitErr
 	case <-ctx.Done():
 		return Status{}, ctx.Err()

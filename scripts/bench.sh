@@ -6,7 +6,7 @@
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
-# "shim" (integration/shimbench: ctr run --rm, shim memory, many
+# "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
 # containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
@@ -20,7 +20,7 @@ COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
 PARTS=${PARTS:-go shim}
 SHIM_PASSES=${SHIM_PASSES:-2}
-SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
+SHIM_BENCH=${SHIM_BENCH:-CtrRun|ExitEvent|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
@@ -163,7 +163,7 @@ if has shim; then
 
 Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
 hand except between the notes markers. Command:
-\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|ExitEvent|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
 (\`make bench\` runs it with these defaults and PARTS="go shim").
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
 zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
