@@ -18,7 +18,6 @@ import (
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
 	"github.com/zfslxc/zfslxc/lxcrun"
@@ -311,12 +310,7 @@ func (e *execProcess) setExited(code uint32) {
 }
 
 // exitEvent is the TaskExit event of the exec's recorded exit.
-func (e *execProcess) exitEvent() *eventstypes.TaskExit {
-	return &eventstypes.TaskExit{
-		ContainerID: e.t.id, ID: e.id, Pid: uint32(e.Pid()),
-		ExitStatus: e.exit.status, ExitedAt: timestamppb.New(e.exit.at),
-	}
-}
+func (e *execProcess) exitEvent() *eventstypes.TaskExit { return e.exit.event(e.t.id, e.id, e.Pid()) }
 
 // execInfo is the Info of an exec's pid in Pids: runc's ProcessDetails,
 // which `ctr task ps` prints.

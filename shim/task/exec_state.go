@@ -38,13 +38,11 @@ var execTransitions = map[string][]string{
 }
 
 func (e *execProcess) transition(next execState) error {
-	for _, s := range execTransitions[e.state.String()] {
-		if s == next.String() {
-			e.state = next
-			return nil
-		}
+	if err := checkTransition(execTransitions, "exec", e.id, e.state, next); err != nil {
+		return err
 	}
-	return fmt.Errorf("exec %s: invalid state change %s → %s", e.id, e.state, next)
+	e.state = next
+	return nil
 }
 
 func (e *execProcess) refuse(op string) error { return wrongState(op, "exec", e.id, e.state) }

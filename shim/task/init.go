@@ -11,7 +11,6 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/runtime"
 	"github.com/containerd/log"
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // task is a task's init process (the container) and its exec
@@ -136,8 +135,9 @@ func (t *task) destroy(ctx context.Context) (removed bool, _ error) {
 			log.G(ctx).WithError(err).Warn("removing the state directory link")
 		}
 	}
+	// After the exit event: containerd sees exit, then delete.
 	select {
-	case <-t.exit.done:
+	case <-t.exit.reported:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
@@ -198,9 +198,4 @@ func (t *task) setExited(code uint32) {
 }
 
 // exitEvent is the TaskExit event of init's recorded exit.
-func (t *task) exitEvent() *eventstypes.TaskExit {
-	return &eventstypes.TaskExit{
-		ContainerID: t.id, ID: t.id, Pid: uint32(t.pid),
-		ExitStatus: t.exit.status, ExitedAt: timestamppb.New(t.exit.at),
-	}
-}
+func (t *task) exitEvent() *eventstypes.TaskExit { return t.exit.event(t.id, t.id, t.pid) }

@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"fmt"
+	"slices"
 	"syscall"
 
 	eventstypes "github.com/containerd/containerd/api/events"
@@ -49,13 +50,19 @@ var initTransitions = map[string][]string{
 // transition moves t to next; a change initTransitions does not list is
 // a bug, reported as an error rather than done.
 func (t *task) transition(next initState) error {
-	for _, s := range initTransitions[t.state.String()] {
-		if s == next.String() {
-			t.state = next
-			return nil
-		}
+	if err := checkTransition(initTransitions, "task", t.id, t.state, next); err != nil {
+		return err
 	}
-	return fmt.Errorf("task %s: invalid state change %s → %s", t.id, t.state, next)
+	t.state = next
+	return nil
+}
+
+// checkTransition reports whether table allows from → to.
+func checkTransition(table map[string][]string, what, id string, from, to fmt.Stringer) error {
+	if slices.Contains(table[from.String()], to.String()) {
+		return nil
+	}
+	return fmt.Errorf("%s %s: invalid state change %s → %s", what, id, from, to)
 }
 
 func (t *task) refuse(op string) error { return wrongState(op, "task", t.id, t.state) }

@@ -54,12 +54,15 @@ var (
 // exitRecord is how a process ended: written once (set), read by Wait,
 // State and Delete. The init and the exec processes share it.
 type exitRecord struct {
-	done   chan struct{} // closed once the exit is recorded
-	status uint32        // written before done is closed
-	at     time.Time     // written before done is closed
+	done     chan struct{} // closed once the exit is recorded
+	status   uint32        // written before done is closed
+	at       time.Time     // written before done is closed
+	reported chan struct{} // closed once TaskExit is published (recordExit)
 }
 
-func newExitRecord() *exitRecord { return &exitRecord{done: make(chan struct{})} }
+func newExitRecord() *exitRecord {
+	return &exitRecord{done: make(chan struct{}), reported: make(chan struct{})}
+}
 
 // set records the exit; the caller holds the process's mutex, so it
 // happens once.
@@ -85,6 +88,15 @@ func (e *exitRecord) wait(ctx context.Context) (*taskapi.WaitResponse, error) {
 		return &taskapi.WaitResponse{ExitStatus: e.status, ExitedAt: timestamppb.New(e.at)}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+// event is the TaskExit event of the recorded exit of process id (the
+// task id for init) of container containerID.
+func (e *exitRecord) event(containerID, id string, pid int) *eventstypes.TaskExit {
+	return &eventstypes.TaskExit{
+		ContainerID: containerID, ID: id, Pid: uint32(pid),
+		ExitStatus: e.status, ExitedAt: timestamppb.New(e.at),
 	}
 }
 
@@ -120,4 +132,5 @@ func (s *Service) recordExit(ctx context.Context, containerID string, p Process,
 	p.setExited(code)
 	log.G(ctx).WithField("status", st.String()).Debug("process exited")
 	s.publish(ctx, runtime.TaskExitEventTopic, p.exitEvent())
+	close(p.Exited().reported)
 }
