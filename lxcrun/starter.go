@@ -203,7 +203,10 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	s.mu.Lock()
 	s.pid, s.pidfd = pid, fd
 	s.mu.Unlock()
-	if fd >= 0 {
+	// Init's status as soon as it is reaped; an exec's starter exits
+	// right after the reap, and its Wait waits for os/exec's copies of
+	// the exec's output, which end with the starter.
+	if fd >= 0 && !execs {
 		if wfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
 			go s.watchExit(wfd)
 		}
