@@ -23,7 +23,7 @@ const stdioMessage = "stdio"
 // socket until init takes it.
 func (s *starter) sendStdio(conn *net.UnixConn, stdio Stdio) error {
 	var files, ours []*os.File // ours: our copies of what the container gets
-	defer closeFiles(ours)
+	defer func() { closeFiles(ours) }()
 	in, err := s.inputFile(stdio.Stdin, &ours)
 	if err != nil {
 		return err
