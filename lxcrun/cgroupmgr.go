@@ -46,7 +46,24 @@ func loadCgroup(pid int) (cgroupManager, error) {
 		}
 		return v2Manager{m}, nil
 	}
-	cg, err := cgroup1.Load(cgroup1.PidPath(pid))
+	// LXC puts the container at the same path in every v1 hierarchy.
+	// cgroup1.PidPath would resolve each controller against our mounts,
+	// and fails ("cgroup mountpoint does not exist") on a controller the
+	// container lists and this host does not mount.
+	paths, _, err := cgv3.ParseCgroupFileUnified(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, err
+	}
+	path, ok := "", false
+	for _, ctrl := range []string{"pids", "memory", "freezer", "cpuacct", "devices"} {
+		if path, ok = paths[ctrl]; ok {
+			break
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("process %d has no pids, memory, freezer, cpuacct or devices cgroup: %w", pid, errdefs.ErrNotImplemented)
+	}
+	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
 	if err != nil {
 		if errors.Is(err, cgroup1.ErrCgroupDeleted) {
 			return nil, fmt.Errorf("cgroup of %d: %w: %w", pid, err, errdefs.ErrNotFound)
