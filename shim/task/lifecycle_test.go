@@ -165,7 +165,7 @@ func TestInitCallsInEveryState(t *testing.T) {
 		"created": {"start": ok, "delete": ok, "pause": fp, "resume": fp, "update": ok, "exec": fp, "kill": ok},
 		"running": {"start": fp, "delete": fp, "pause": ok, "resume": fp, "update": ok, "exec": ok, "kill": ok},
 		"paused":  {"start": fp, "delete": fp, "pause": fp, "resume": ok, "update": ok, "exec": fp, "kill": ok},
-		"stopped": {"start": fp, "delete": ok, "pause": fp, "resume": fp, "update": fp, "exec": fp, "kill": nf},
+		"stopped": {"start": fp, "delete": ok, "pause": fp, "resume": fp, "update": nf, "exec": fp, "kill": nf},
 		"deleted": {"start": nf, "delete": nf, "pause": nf, "resume": nf, "update": nf, "exec": nf, "kill": nf},
 	}
 	for st, calls := range want {
