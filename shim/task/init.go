@@ -111,7 +111,7 @@ func (t *task) terminate(ctx context.Context) error {
 			log.G(ctx).WithError(err).WithField("id", t.id).Warn("killing the paused container")
 		}
 	}
-	t.state = deletedState{t}
+	t.state = deletedState{stoppedState{t}}
 	t.mu.Unlock()
 	_, err := t.destroy(ctx)
 	return err

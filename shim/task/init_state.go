@@ -84,7 +84,9 @@ func (s createdState) start(ctx context.Context) error {
 	return nil
 }
 
-func (s createdState) delete(context.Context) error { return s.t.transition(deletedState(s)) }
+func (s createdState) delete(context.Context) error {
+	return s.t.transition(deletedState{stoppedState(s)})
+}
 func (s createdState) pause(context.Context) error  { return s.t.refuse("pause") }
 func (s createdState) resume(context.Context) error { return s.t.refuse("resume") }
 func (s createdState) update(ctx context.Context, r *specs.LinuxResources) error {
@@ -176,7 +178,7 @@ type stoppedState struct{ t *task }
 
 func (s stoppedState) String() string               { return "stopped" }
 func (s stoppedState) start(context.Context) error  { return s.t.refuse("start") }
-func (s stoppedState) delete(context.Context) error { return s.t.transition(deletedState(s)) }
+func (s stoppedState) delete(context.Context) error { return s.t.transition(deletedState{s}) }
 func (s stoppedState) pause(context.Context) error  { return s.t.refuse("pause") }
 func (s stoppedState) resume(context.Context) error { return s.t.refuse("resume") }
 func (s stoppedState) exec() error                  { return s.t.refuse("exec in") }
@@ -190,20 +192,9 @@ func (s stoppedState) kill(context.Context, syscall.Signal, bool) error {
 }
 
 // deleted: Delete has begun (or Cleanup); the container is being, or has
-// been, removed. A second Delete finishes what a failed one left.
-type deletedState struct{ t *task }
+// been, removed. It refuses what stopped refuses; a second Delete finishes
+// what a failed one left.
+type deletedState struct{ stoppedState }
 
 func (s deletedState) String() string               { return "deleted" }
-func (s deletedState) start(context.Context) error  { return s.t.refuse("start") }
 func (s deletedState) delete(context.Context) error { return nil }
-func (s deletedState) pause(context.Context) error  { return s.t.refuse("pause") }
-func (s deletedState) resume(context.Context) error { return s.t.refuse("resume") }
-func (s deletedState) exec() error                  { return s.t.refuse("exec in") }
-func (s deletedState) setExited()                   {}
-func (s deletedState) status() tasktypes.Status     { return tasktypes.Status_STOPPED }
-func (s deletedState) update(context.Context, *specs.LinuxResources) error {
-	return finishedError("task", s.t.id) // NotFound, as integration/shim's TestUpdate pins
-}
-func (s deletedState) kill(context.Context, syscall.Signal, bool) error {
-	return finishedError("task", s.t.id)
-}
