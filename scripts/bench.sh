@@ -31,6 +31,9 @@ SHIM_BEGIN='<!-- shim-bench:begin -->'
 SHIM_END='<!-- shim-bench:end -->'
 NOTES_BEGIN='<!-- shim-notes:begin -->'
 NOTES_END='<!-- shim-notes:end -->'
+# The runtime's exit-path section (issue #12): hand-written, kept too.
+EXIT_BEGIN='<!-- exit-notes:begin -->'
+EXIT_END='<!-- exit-notes:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
@@ -154,6 +157,7 @@ fi
 
 if has shim; then
 	notes=$(between "$OUT" "$NOTES_BEGIN" "$NOTES_END")
+	exitnotes=$(between "$OUT" "$EXIT_BEGIN" "$EXIT_END")
 	cgroup=$(stat -fc %T /sys/fs/cgroup)
 	case $cgroup in cgroup2fs) cgroup="cgroup v2" ;; *) cgroup="cgroup v1 ($cgroup at /sys/fs/cgroup)" ;; esac
 	{
@@ -181,6 +185,11 @@ run), so drift hits both.
   /tasks/exit, /tasks/delete, /containers/delete) and the lxc shim's
   "shim serving" log line; the zfs table is every zfs command the
   snapshotter ran meanwhile (its debug log, with durations).
+- \`BenchmarkExitEvent\`: how long containerd waits to hear that a task's
+  process ended: the benchmark SIGKILLs the container's init (\`sleep 600\`,
+  host pid from \`ctr task ls\`) and times until the envelope of the
+  /tasks/exit event the shim published, $SHIM_RUNS kills per runtime,
+  interleaved, lxc shim vs runc's shim in the same containerd.
 - \`BenchmarkRuntime\`: the runtimes without containerd, shims or
   snapshotters: the spec \`ctr\` generates for the hello image, running
   \`/bin/true\` on a plain busybox directory, through lxcrun (the shim's
@@ -206,6 +215,10 @@ run), so drift hits both.
 $NOTES_BEGIN
 ${notes:-_No notes yet._}
 $NOTES_END
+
+$EXIT_BEGIN
+${exitnotes:-_No notes yet._}
+$EXIT_END
 SHIM
 		for n in $(seq 1 "$SHIM_PASSES"); do cat "$raw/shim-$n.md"; done
 		echo
