@@ -130,14 +130,14 @@ func TestConvertMappings(t *testing.T) {
 		{name: "log", opts: func(o *Options) { o.LogFile = "/b/lxc.log"; o.LogLevel = "DEBUG" }, want: []string{"lxc.log.file = /b/lxc.log", "lxc.log.level = 1"}},
 		{name: "bind mount with blanks", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/my data", Type: "bind", Source: "/srv/a b\\c", Options: []string{"rbind", "ro"}})
-		}, want: []string{`lxc.mount.entry = /srv/a\040b\134c my\040data none rbind,ro,create=dir 0 0`}},
+		}, want: []string{`lxc.mount.entry = /srv/a\040b\134c my\040data none rbind,ro 0 0`}},
 		{name: "bind file via StatHost", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/cfg", Source: "/etc/app.cfg", Options: []string{"bind"}})
 		}, opts: func(o *Options) { o.StatHost = func(string) (bool, error) { return false, nil } },
-			want: []string{"lxc.mount.entry = /etc/app.cfg cfg none bind,create=file 0 0"}},
+			want: []string{"lxc.mount.entry = /etc/app.cfg cfg none bind 0 0"}},
 		{name: "type bind adds bind", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/d", Type: "bind", Source: "/src"})
-		}, want: []string{"lxc.mount.entry = /src d none bind,create=dir 0 0"}},
+		}, want: []string{"lxc.mount.entry = /src d none bind 0 0"}},
 		{name: "cgroup mount", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro"}})
 		}, want: []string{"lxc.mount.auto = proc:rw sys:ro cgroup:ro:force"}},
@@ -146,7 +146,7 @@ func TestConvertMappings(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/r", Options: []string{"bind"}})
 		}, opts: func(o *Options) {
 			o.RootFS = fstest.MapFS{"etc/resolv.conf": {Data: []byte("../../../../run/x"), Mode: os.ModeSymlink}}
-		}, want: []string{"lxc.mount.entry = /r run/x none bind,create=dir 0 0"}},
+		}, want: []string{"lxc.mount.entry = /r run/x none bind 0 0"}},
 		{name: "masked and readonly paths", spec: func(s *specs.Spec) {
 			s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/acpi", "/proc/other"}
 			s.Linux.ReadonlyPaths = []string{"/proc/sys"}
@@ -219,7 +219,7 @@ func TestConvertMappings(t *testing.T) {
 		{name: "mount label warns", spec: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, warn: "linux.mountLabel"},
 		{name: "relative mount destination warns", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "data", Type: "tmpfs", Source: "tmpfs"})
-		}, want: []string{"lxc.mount.entry = tmpfs data tmpfs create=dir 0 0"}, warn: "mounts[4].destination"},
+		}, want: []string{"lxc.mount.entry = tmpfs data tmpfs defaults 0 0"}, warn: "mounts[4].destination"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
