@@ -292,8 +292,12 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 	return s.mounts(snap), nil
 }
 
+// committedProps are set on a dataset once committed.
+var committedProps = map[string]string{"readonly": "on", "setuid": "off", "devices": "off"}
+
 // Commit turns the active snapshot key into the committed snapshot name:
-// `zfs snapshot <ds>@committed`, then readonly=on on the dataset.
+// `zfs snapshot <ds>@committed`, then readonly=on setuid=off devices=off on
+// the dataset.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
 	return s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		id, info, _, err := storage.GetInfo(ctx, key)
@@ -321,7 +325,10 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
-		if err := s.zfs.Set(ctx, ds, map[string]string{"readonly": "on"}); err != nil {
+		// A committed layer stays mounted on the host: setuid files and
+		// device nodes of an image must not work there (containers run on
+		// clones, which do not inherit these from their origin).
+		if err := s.zfs.Set(ctx, ds, committedProps); err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
 		return nil

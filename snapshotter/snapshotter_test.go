@@ -145,6 +145,15 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "new"), []byte("x"), 0o644); err == nil {
 		t.Error("committed dataset is writable")
 	}
+	// A committed layer, mounted on the host, runs no setuid file and
+	// opens no device node; the clone a container runs on keeps both.
+	for ds, want := range map[string]string{"/1": "off", "/2": "on"} {
+		for _, prop := range []string{"setuid", "devices"} {
+			if v, err := f.zfs.GetProperty(f.ctx, f.parent+ds, prop); err != nil || v != want {
+				t.Errorf("%s%s %s = %q (%v), want %s", f.parent, ds, prop, v, err, want)
+			}
+		}
+	}
 	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", snapshotter.PropKey); v != "top" {
 		t.Errorf("key property = %q, want top", v)
 	}
