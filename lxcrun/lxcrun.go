@@ -605,6 +605,11 @@ func (c *Container) wait() {
 	switch {
 	case rerr == nil:
 		c.status, c.waitErr = ParseStatus(string(data))
+	case errors.Is(rerr, os.ErrNotExist) && exitErr != nil && exitErr.Sys().(syscall.WaitStatus).Signaled():
+		// The starter (LXC's monitor) was killed: liblxc's
+		// lxc.monitor.signal.pdeath (SIGKILL) took init with it. Without
+		// this, the status was exit -1 (containerd: 4294967295).
+		c.status = Status{Signal: syscall.SIGKILL}
 	case errors.Is(rerr, os.ErrNotExist) && (err == nil || exitErr != nil) && code != startFailedCode:
 		// The state directory was removed under us (Cleanup of a
 		// container whose owner is still waiting): the starter's
@@ -778,6 +783,7 @@ func (c *Container) Delete(ctx context.Context) error {
 		c.console = nil
 	}
 	c.mu.Unlock()
+	removeCgroups(ctx, recordedCgroups(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("removing state dir: %w", err)
 	}
