@@ -59,9 +59,9 @@ type Options struct {
 	SeccompProfilePath string
 	// HookCommand is the command line LXC runs as lxc.hook.mount for work
 	// that must happen inside the container's mount namespace before
-	// pivot_root (createContainer hooks, extra device nodes). LXC splits it
+	// pivot_root (createContainer hooks). LXC splits it
 	// on blanks; Convert appends the word "mount". Required only when the
-	// spec has createContainer hooks or extra linux.devices.
+	// spec has createContainer hooks.
 	HookCommand string
 	// DefaultAppArmorProfile is used when process.apparmorProfile is empty
 	// ("unconfined" on hosts where LXC's default profile is missing, as on
@@ -170,7 +170,10 @@ type Result struct {
 	SeccompProfile string
 	// Hooks lists the OCI hooks; startContainer hooks are in Process.
 	Hooks Hooks
-	// Devices are extra device nodes for HookCommand to create.
+	// Devices are extra device nodes (linux.devices) the runtime creates
+	// in the container's mount namespace once init is ready, before the
+	// process runs: mknod with the spec's mode and owner; a path that
+	// exists is kept, as runc does.
 	Devices []Device
 	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
 	// Config) that the runtime writes into the container's cgroup once
