@@ -19,6 +19,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -159,7 +160,7 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 			}
 		}
 	}
-	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", snapshotter.PropKey); v != "top" {
+	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", ondisk.PropKey); v != "top" {
 		t.Errorf("key property = %q, want top", v)
 	}
 	// Only root reaches the layers; a restart makes a mountpoint opened
