@@ -148,6 +148,20 @@ func TestDocker(t *testing.T) {
 			t.Errorf("--memory 64m: exit %d, limit %q (stderr %q)", code, out, stderr)
 		}
 	})
+	t.Run("SnapshotterRestart", func(t *testing.T) {
+		// The snapshotter restarts under a running dockerd (an upgrade,
+		// a crash and systemd's restart): Docker keeps working, a
+		// running container too.
+		id := strings.TrimSpace(d.Must(t, "run", "-d", "--runtime", "lxc", sh, "sleep", "600"))
+		e.snap.Restart(t)
+		if out, stderr, code := run(t, argv); code != 0 || out != "[a  b]\n[c]\n" {
+			t.Errorf("docker run after a snapshotter restart: exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
+		if out := d.Must(t, "exec", id, "echo", "alive"); out != "alive\n" {
+			t.Errorf("exec in a container that ran through the restart: %q", out)
+		}
+		d.Must(t, "rm", "-f", id)
+	})
 	t.Run("RemoveLeavesNoDataset", func(t *testing.T) {
 		if out := d.Must(t, "ps", "-aq"); strings.TrimSpace(out) != "" {
 			t.Fatalf("containers left: %q", out)
