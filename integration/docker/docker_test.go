@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -53,6 +55,8 @@ func pushTestImages(t testing.TB, reg *registrytest.Registry) (argv, sh string) 
 func TestDocker(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	argv, sh := pushTestImages(t, reg)
+	secure := registrytest.Start(t, registrytest.Options{TLS: true, Auth: true})
+	secret, _ := pushTestImages(t, secure)
 	e := setup(t, reg.Host)
 	d := e.docker
 
@@ -147,6 +151,45 @@ func TestDocker(t *testing.T) {
 		if code != 0 || strings.TrimSpace(out) != "67108864" {
 			t.Errorf("--memory 64m: exit %d, limit %q (stderr %q)", code, out, stderr)
 		}
+	})
+	t.Run("TLSAuth", func(t *testing.T) {
+		// dockerd trusts a registry's CA from
+		// /etc/docker/certs.d/<host:port>/ca.crt (a path it does not
+		// let us move): one directory per test registry port.
+		certDir := filepath.Join("/etc/docker/certs.d", secure.Host)
+		if err := os.MkdirAll(certDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(certDir) })
+		ca, err := os.ReadFile(secure.CAFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(certDir, "ca.crt"), ca, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := e.datasets(t)
+		if _, stderr, code := d.Docker(t, "pull", secret); code == 0 || !strings.Contains(strings.ToLower(stderr), "unauthorized") &&
+			!strings.Contains(strings.ToLower(stderr), "no basic auth credentials") {
+			t.Errorf("pull without login: exit %d, stderr %q", code, stderr)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, stderr, code, err := d.DockerContext(ctx, "wrong\n", "login", "--username", secure.User, "--password-stdin", secure.Host); err != nil || code == 0 ||
+			!strings.Contains(strings.ToLower(stderr), "unauthorized") {
+			t.Errorf("login with a wrong password: exit %d, %v, stderr %q", code, err, stderr)
+		}
+		if got := e.datasets(t); len(got) != len(before) {
+			t.Errorf("refused pulls changed the datasets: %v → %v", before, got)
+		}
+		if _, stderr, code, err := d.DockerContext(ctx, secure.Password+"\n", "login", "--username", secure.User, "--password-stdin", secure.Host); err != nil || code != 0 {
+			t.Fatalf("login: exit %d, %v, stderr %q", code, err, stderr)
+		}
+		d.Must(t, "pull", secret)
+		if out, stderr, code := run(t, secret); code != 0 || out != "[a  b]\n[c]\n" {
+			t.Errorf("image pulled over TLS with auth: exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
+		d.Must(t, "rmi", secret)
 	})
 	t.Run("SnapshotterRestart", func(t *testing.T) {
 		// The snapshotter restarts under a running dockerd (an upgrade,

@@ -28,7 +28,7 @@ type nerd struct {
 	env    []string
 }
 
-func newNerd(t *testing.T, e *env, hostsDir string, insecure string) *nerd {
+func newNerd(t *testing.T, e *env, namespace, hostsDir string, insecure bool) *nerd {
 	t.Helper()
 	bin := os.Getenv(nerdctlEnv)
 	if bin == "" {
@@ -42,13 +42,13 @@ func newNerd(t *testing.T, e *env, hostsDir string, insecure string) *nerd {
 		e:   e,
 		bin: bin,
 		global: []string{
-			"--address", e.d.Address, "--namespace", "pulltest", "--snapshotter", sn,
+			"--address", e.d.Address, "--namespace", namespace, "--snapshotter", sn,
 			"--data-root", filepath.Join(scratch, "data"), "--cgroup-manager", "cgroupfs",
 			"--hosts-dir", hostsDir,
 		},
 		env: []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + scratch, "NERDCTL_TOML=" + filepath.Join(scratch, "nerdctl.toml")},
 	}
-	if insecure != "" {
+	if insecure {
 		n.global = append(n.global, "--insecure-registry")
 	}
 	return n
@@ -112,7 +112,7 @@ func TestNerdctlPull(t *testing.T) {
 		t.Run(fl.Name, func(t *testing.T) {
 			e := setup(t, fl)
 			t.Run("RunUnpulled", func(t *testing.T) {
-				n := newNerd(t, e, reg.HostsDir(t), "insecure")
+				n := newNerd(t, e, "pull-http", reg.HostsDir(t), true)
 				for _, name := range slices.Sorted(mapsKeys(configOutput)) {
 					ref := reg.Ref("zfslxc/config-" + name + ":v1")
 					out, stderr, code := n.run(t, "", "run", "--rm", "--net", "none", "--runtime", runtimeType, ref)
@@ -139,7 +139,7 @@ func TestNerdctlPull(t *testing.T) {
 			})
 
 			t.Run("TLSAuth", func(t *testing.T) {
-				n := newNerd(t, e, secure.HostsDir(t), "")
+				n := newNerd(t, e, "pull-tls", secure.HostsDir(t), false)
 				before := len(e.allDatasets(t))
 				ref := secure.Ref("zfslxc/secret:v1")
 				_, stderr, code := n.run(t, "", "pull", ref)
