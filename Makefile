@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps deps-test build test docker-parity test-unit lint bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet build test docker-parity test-unit lint bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,8 +33,11 @@ help: ## list the targets
 deps: ## install everything needed on Debian 12 (apt packages, containerd v2.4.2, nerdctl); idempotent
 	@scripts/deps.sh
 
-deps-test: deps ## also build the tools only tests need (registry, dockerd, docker CLI); idempotent
+deps-test: deps ## also build the tools only tests need (registry, dockerd, docker CLI, crictl, critest); idempotent
 	@scripts/deps.sh --no-apt --test
+
+deps-kubelet: deps ## also build the kubelet (only make kubelet-test needs it; ~10 min cold)
+	@scripts/deps.sh --no-apt --kubelet
 
 build: ## build the binaries into bin/
 	@mkdir -p $(BIN)

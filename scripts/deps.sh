@@ -7,7 +7,8 @@
 #   scripts/deps.sh --print-env   print `export` lines (for eval / a Makefile)
 #   scripts/deps.sh --no-apt      skip the Debian package step
 #   scripts/deps.sh --test        also build the tools only tests need
-#                                 (registry, dockerd, docker CLI)
+#                                 (registry, dockerd, docker CLI, crictl, critest)
+#   scripts/deps.sh --kubelet     also build the kubelet (only `make kubelet-test`)
 #
 # Tools are built with the Go toolchain from the Go module proxy into
 # versioned directories under TOOLS_DIR (default /var/cache/zfslxc/tools),
@@ -17,6 +18,8 @@
 #   $TOOLS_DIR/registry-v3.1.2/bin/registry                    (--test)
 #   $TOOLS_DIR/moby-v2.0.0-beta.24/bin/{dockerd,docker-proxy}  (--test)
 #   $TOOLS_DIR/docker-cli-v29.9.3/bin/docker                   (--test)
+#   $TOOLS_DIR/cri-tools-v1.34.0/bin/{crictl,critest}          (--test)
+#   $TOOLS_DIR/kubelet-v1.34.4/bin/kubelet                     (--kubelet)
 # They never go to ~/go/bin: that is early on PATH here and would shadow
 # Debian's /usr/bin/containerd and /usr/bin/ctr (containerd 1.6).
 #
@@ -40,6 +43,11 @@ MOBY_VERSION=v2.0.0-beta.24
 MOBY_BIN_DIR="$TOOLS_DIR/moby-$MOBY_VERSION/bin"
 DOCKER_CLI_VERSION=v29.9.3
 DOCKER_CLI_BIN_DIR="$TOOLS_DIR/docker-cli-$DOCKER_CLI_VERSION/bin"
+# crictl and critest (--test); the kubelet (--kubelet, only its own test).
+CRI_TOOLS_VERSION=v1.34.0
+CRI_TOOLS_BIN_DIR="$TOOLS_DIR/cri-tools-$CRI_TOOLS_VERSION/bin"
+KUBELET_VERSION=v1.34.4
+KUBELET_BIN_DIR="$TOOLS_DIR/kubelet-$KUBELET_VERSION/bin"
 
 APT_PACKAGES=(
 	zfs-fuse
@@ -62,15 +70,20 @@ print_env() {
 	printf 'export ZFSLXC_DOCKERD=%q\n' "$MOBY_BIN_DIR/dockerd"
 	printf 'export ZFSLXC_DOCKER_PROXY=%q\n' "$MOBY_BIN_DIR/docker-proxy"
 	printf 'export ZFSLXC_DOCKER=%q\n' "$DOCKER_CLI_BIN_DIR/docker"
+	printf 'export ZFSLXC_CRICTL=%q\n' "$CRI_TOOLS_BIN_DIR/crictl"
+	printf 'export ZFSLXC_CRITEST=%q\n' "$CRI_TOOLS_BIN_DIR/critest"
+	printf 'export ZFSLXC_KUBELET=%q\n' "$KUBELET_BIN_DIR/kubelet"
 }
 
 do_apt=1
 do_test=0
+do_kubelet=0
 for arg in "$@"; do
 	case "$arg" in
 	--print-env) print_env; exit 0 ;;
 	--no-apt) do_apt=0 ;;
 	--test) do_test=1 ;;
+	--kubelet) do_kubelet=1 ;;
 	-h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument: $arg (try --help)" ;;
 	esac
@@ -323,10 +336,91 @@ build_docker_cli() {
 	log "docker CLI $DOCKER_CLI_VERSION: built in $((SECONDS - start)) s"
 }
 
+# ---------------------------------------------------------------- cri-tools (--test)
+# crictl and critest from sigs.k8s.io/cri-tools. critest is a Ginkgo suite
+# (cmd/critest is a test package), so it is `go test -c` of that package.
+# Both from one throwaway module (go_scratch_build).
+cri_tools_ok() {
+	[ -x "$1/crictl" ] && [ -x "$1/critest" ] &&
+		out_has "${CRI_TOOLS_VERSION}" "$1/crictl" --version &&
+		out_has "${CRI_TOOLS_VERSION}" "$1/critest" -version
+}
+
+build_cri_tools() {
+	if cri_tools_ok "$CRI_TOOLS_BIN_DIR"; then
+		log "cri-tools $CRI_TOOLS_VERSION: present in $CRI_TOOLS_BIN_DIR"
+		return
+	fi
+	log "cri-tools $CRI_TOOLS_VERSION: building crictl and critest (cold: ~3 min on 2 cores)"
+	local start=$SECONDS stage="$tmp/cri-tools-bin" pkg=sigs.k8s.io/cri-tools
+	mkdir -p "$stage"
+	BUILD_ARGS=(-ldflags "-X $pkg/pkg/version.Version=$CRI_TOOLS_VERSION")
+	go_scratch_build cri-tools "$pkg" "$CRI_TOOLS_VERSION" "$stage/crictl" "$pkg/cmd/crictl" env CGO_ENABLED=0
+	logged "go test -c critest" "${go_env[@]}" GOFLAGS="-buildvcs=false -mod=mod" CGO_ENABLED=0 \
+		"$GO" -C "$tmp/cri-tools-mod" test -c -o "$stage/critest" "${BUILD_ARGS[@]}" "$pkg/cmd/critest"
+	cri_tools_ok "$stage" || die "built crictl/critest fail their --version check"
+	install_dir "$stage" "$CRI_TOOLS_BIN_DIR"
+	log "cri-tools $CRI_TOOLS_VERSION: built in $((SECONDS - start)) s"
+}
+
+# ---------------------------------------------------------------- kubelet (--kubelet)
+# The kubelet from k8s.io/kubernetes. Its go.mod requires the staging modules
+# (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces them with
+# ./staging paths, which a dependent module ignores: the throwaway module
+# replaces each one with the published staging module of the matching
+# version (v1.34.4 -> v0.34.4), the list read from kubernetes' own go.mod.
+kubelet_ok() {
+	[ -x "$1/kubelet" ] && out_has "Kubernetes $KUBELET_VERSION" "$1/kubelet" --version
+}
+
+build_kubelet() {
+	if kubelet_ok "$KUBELET_BIN_DIR"; then
+		log "kubelet $KUBELET_VERSION: present in $KUBELET_BIN_DIR"
+		return
+	fi
+	log "kubelet $KUBELET_VERSION: building (cold: ~10 min on 2 cores)"
+	local start=$SECONDS mod="$tmp/kubelet-mod" stage="$tmp/kubelet-bin"
+	local staging_version="v0.${KUBELET_VERSION#v1.}" gomod staging m
+	mkdir -p "$mod" "$stage"
+	cd "$mod"
+	logged "go mod init (kubelet)" "${go_env[@]}" "$GO" mod init zfslxc.invalid/kubelet-build
+	logged "go mod download (kubernetes go.mod)" \
+		"${go_env[@]}" "$GO" mod download -json "k8s.io/kubernetes@$KUBELET_VERSION"
+	gomod="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' "$tmp/go mod download (kubernetes go.mod).log")"
+	[ -r "$gomod" ] || die "kubelet: no go.mod for k8s.io/kubernetes@$KUBELET_VERSION in the module cache"
+	staging="$(sed -n 's|^[[:space:]]*\(k8s\.io/[a-z0-9-]*\) => \./staging/src/.*$|\1|p' "$gomod")"
+	[ -n "$staging" ] || die "kubelet: no staging replace lines in $gomod"
+	local edits=(-require="k8s.io/kubernetes@$KUBELET_VERSION")
+	for m in $staging; do
+		edits+=(-replace="$m=$m@$staging_version")
+	done
+	logged "go mod edit (kubelet)" "${go_env[@]}" "$GO" mod edit "${edits[@]}"
+	local ld="-X k8s.io/component-base/version.gitVersion=$KUBELET_VERSION"
+	ld+=" -X k8s.io/component-base/version.gitMajor=1"
+	ld+=" -X k8s.io/component-base/version.gitMinor=$(cut -d. -f2 <<<"$KUBELET_VERSION")"
+	ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
+	logged "go build kubelet" \
+		"${go_env[@]}" GOFLAGS="-buildvcs=false -mod=mod" CGO_ENABLED=0 "$GO" build \
+		-o "$stage/kubelet" -ldflags "$ld" k8s.io/kubernetes/cmd/kubelet
+	cd - >/dev/null
+	kubelet_ok "$stage" || die "built kubelet fails its --version check"
+	install_dir "$stage" "$KUBELET_BIN_DIR"
+	log "kubelet $KUBELET_VERSION: built in $((SECONDS - start)) s"
+}
+
 if [ "$do_test" = 1 ]; then
 	build_registry
 	build_docker_cli
 	build_moby
+	build_cri_tools
+fi
+if [ "$do_kubelet" = 1 ]; then
+	# Minutes of build: under a lock of its own, so a concurrent
+	# `make deps` is not held up.
+	flock -u 9
+	exec 8>"$TOOLS_DIR/.lock-kubelet"
+	flock 8
+	build_kubelet
 fi
 
 log "paths:"
@@ -337,5 +431,7 @@ if [ "$do_test" = 1 ]; then
 	printf '    registry %s:          %s\n' "$REGISTRY_VERSION" "$REGISTRY_BIN_DIR/registry"
 	printf '    dockerd %s:   %s\n' "$MOBY_VERSION" "$MOBY_BIN_DIR/dockerd"
 	printf '    docker CLI %s:       %s\n' "$DOCKER_CLI_VERSION" "$DOCKER_CLI_BIN_DIR/docker"
+	printf '    crictl, critest %s:  %s\n' "$CRI_TOOLS_VERSION" "$CRI_TOOLS_BIN_DIR"
 fi
+[ "$do_kubelet" = 0 ] || printf '    kubelet %s:          %s\n' "$KUBELET_VERSION" "$KUBELET_BIN_DIR/kubelet"
 printf '    env: eval "$(%s --print-env)"\n' "$0"

@@ -9,12 +9,21 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
-// Defaults.
+// Defaults of containerd and of zfslxc's names in containerd's config.
 const (
-	DefaultSnapshotterName    = "zfslxc"
-	DefaultSnapshotterAddress = "/run/zfslxc/snapshotter.sock"
+	// DefaultSnapshotterName is the proxy plugin's name (the
+	// --snapshotter of ctr and nerdctl).
+	DefaultSnapshotterName = "zfslxc"
+	// DefaultContainerdAddress is containerd's gRPC socket.
+	DefaultContainerdAddress = "/run/containerd/containerd.sock"
+	// DefaultContainerdConfig is containerd's configuration file.
+	DefaultContainerdConfig = "/etc/containerd/config.toml"
+	// DefaultNamespace is containerd's default namespace (ctr's).
+	DefaultNamespace = "default"
 )
 
 // Options of Snippet.
@@ -24,7 +33,8 @@ type Options struct {
 	ConfigVersion int
 	// SnapshotterName is the proxy plugin's name (default "zfslxc").
 	SnapshotterName string
-	// SnapshotterAddress is the daemon's unix socket.
+	// SnapshotterAddress is the daemon's unix socket (default: the
+	// snapshotter's default address).
 	SnapshotterAddress string
 	// Platform of the unpack entries (default linux/<this arch>).
 	Platform string
@@ -48,7 +58,7 @@ func Snippet(o Options) string {
 		o.SnapshotterName = DefaultSnapshotterName
 	}
 	if o.SnapshotterAddress == "" {
-		o.SnapshotterAddress = DefaultSnapshotterAddress
+		o.SnapshotterAddress = snapconfig.DefaultAddress
 	}
 	if o.Platform == "" {
 		o.Platform = "linux/" + runtime.GOARCH
@@ -95,46 +105,4 @@ func tomlKey(k string) string {
 		}
 	}
 	return k
-}
-
-// Defaults of the CRI runtime entry.
-const (
-	// DefaultRuntimeHandler is the CRI runtime handler (a RuntimeClass's
-	// handler) of the LXC shim.
-	DefaultRuntimeHandler = "lxc"
-	// RuntimeType is the shim's runtime type: containerd runs
-	// containerd-shim-lxc-v1 for it.
-	RuntimeType = "io.containerd.lxc.v1"
-)
-
-// CRIRuntime returns the CRI plugin's runtime entry for the LXC shim under
-// handler (default "lxc"), using snapshotter for its containers' images:
-// [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.<handler>] for
-// config version 2 (containerd 1.6/1.7), and
-// [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.<handler>]
-// for version 3 (2.x). A per-runtime snapshotter is read by containerd
-// 1.7 and 2.x; 1.6 ignores the key, so the entry also says how to make
-// zfslxc the CRI's snapshotter for every runtime there.
-func CRIRuntime(configVersion int, handler, snapshotter string) string {
-	if handler == "" {
-		handler = DefaultRuntimeHandler
-	}
-	if snapshotter == "" {
-		snapshotter = DefaultSnapshotterName
-	}
-	plugin := `"io.containerd.grpc.v1.cri"`
-	note := fmt.Sprintf(`# containerd 1.6 ignores a runtime's snapshotter: there, set it for every runtime:
-#   [plugins."io.containerd.grpc.v1.cri".containerd]
-#     snapshotter = %q
-`, snapshotter)
-	if configVersion >= 3 {
-		plugin = `"io.containerd.cri.v1.runtime"`
-		note = ""
-	}
-	return fmt.Sprintf(`
-# CRI: pods whose RuntimeClass handler is %q run with the LXC shim.
-%s[plugins.%s.containerd.runtimes.%s]
-  runtime_type = %q
-  snapshotter = %q
-`, handler, note, plugin, tomlKey(handler), RuntimeType, snapshotter)
 }
