@@ -18,7 +18,7 @@ import (
 	"github.com/zfslxc/zfslxc/integration/fstree"
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 const (
@@ -92,7 +92,7 @@ func (e *env) mustCtr(t *testing.T, args ...string) string {
 // (containerd names a committed layer "<namespace>/<n>/<chainID>").
 func (e *env) layerDatasets(t *testing.T) map[digest.Digest][]string {
 	t.Helper()
-	out, err := exec.Command("zfs", "get", "-H", "-r", "-o", "name,value", snapshotter.PropKey, e.parent).Output()
+	out, err := exec.Command("zfs", "get", "-H", "-r", "-o", "name,value", ondisk.PropKey, e.parent).Output()
 	if err != nil {
 		t.Fatalf("zfs get -r %s: %v", e.parent, err)
 	}
