@@ -150,6 +150,11 @@ func TestDocker(t *testing.T) {
 		out, stderr, code := run(t, "--memory", "64m", sh, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 		if code != 0 || strings.TrimSpace(out) != "67108864" {
 			t.Errorf("--memory 64m: exit %d, limit %q (stderr %q)", code, out, stderr)
+			for _, rt := range []string{"runc", "lxc"} {
+				o, e, _ := d.Docker(t, "run", "--rm", "--runtime", rt, "--memory", "64m", sh, "sh", "-c",
+					"ls /sys/fs/cgroup; grep cgroup /proc/self/mountinfo; cat /proc/self/cgroup")
+				t.Logf("%s: %s%s", rt, o, e)
+			}
 		}
 	})
 	t.Run("TLSAuth", func(t *testing.T) {

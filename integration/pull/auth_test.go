@@ -48,8 +48,8 @@ func TestCtrPullTLSAuth(t *testing.T) {
 			if got := e.mustCtr(t, "content", "ls", "--quiet"); got != content {
 				t.Errorf("content changed after a refused pull:\nbefore %q\nafter  %q", content, got)
 			}
-			if ds := e.allDatasets(t); len(ds) != 0 {
-				t.Errorf("datasets left after a refused pull: %v", ds)
+			if layers := e.settled(t); len(layers) != 0 {
+				t.Errorf("layer datasets after a refused pull: %v", layers)
 			}
 
 			// Without the CA the TLS handshake fails.
@@ -63,8 +63,8 @@ func TestCtrPullTLSAuth(t *testing.T) {
 			if out != configOutput["cmd"] {
 				t.Errorf("pulled image printed %q, want %q", out, configOutput["cmd"])
 			}
-			if ds := e.allDatasets(t); len(ds) != 1 {
-				t.Errorf("want 1 dataset (the one layer), have %v", ds)
+			if layers := e.settled(t); len(layers) != 1 {
+				t.Errorf("want 1 layer dataset (the image has one layer), have %v", layers)
 			}
 		})
 	}

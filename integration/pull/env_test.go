@@ -70,7 +70,7 @@ func setup(t testing.TB, f containerdtest.Flavor) *env {
 }
 
 // ctr runs ctr with a longer bound than Ctr's for pulls.
-func (e *env) ctr(t *testing.T, args ...string) (string, error) {
+func (e *env) ctr(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -78,7 +78,7 @@ func (e *env) ctr(t *testing.T, args ...string) (string, error) {
 	return out, err
 }
 
-func (e *env) mustCtr(t *testing.T, args ...string) string {
+func (e *env) mustCtr(t testing.TB, args ...string) string {
 	t.Helper()
 	out, err := e.ctr(t, args...)
 	if err != nil {
@@ -90,7 +90,7 @@ func (e *env) mustCtr(t *testing.T, args ...string) string {
 // layerDatasets maps each committed layer's chain ID to the datasets
 // holding it, read from the io.zfslxc:key of every <dataset>@committed
 // (containerd names a committed layer "<namespace>/<n>/<chainID>").
-func (e *env) layerDatasets(t *testing.T) map[digest.Digest][]string {
+func (e *env) layerDatasets(t testing.TB) map[digest.Digest][]string {
 	t.Helper()
 	out, err := exec.Command("zfs", "get", "-H", "-r", "-o", "name,value", ondisk.PropKey, e.parent).Output()
 	if err != nil {
@@ -117,7 +117,7 @@ func (e *env) layerDatasets(t *testing.T) map[digest.Digest][]string {
 }
 
 // allDatasets lists every filesystem dataset below the parent.
-func (e *env) allDatasets(t *testing.T) []string {
+func (e *env) allDatasets(t testing.TB) []string {
 	t.Helper()
 	out, err := exec.Command("zfs", "list", "-H", "-r", "-t", "filesystem", "-o", "name", e.parent).Output()
 	if err != nil {
@@ -173,4 +173,38 @@ func (e *env) sameTree(t *testing.T, chainID digest.Digest) {
 func (e *env) images(t *testing.T) []string {
 	t.Helper()
 	return strings.Fields(e.mustCtr(t, "images", "list", "--quiet"))
+}
+
+// gc makes containerd collect garbage now: deleting a lease with --sync
+// runs a collection, which removes from the snapshotter what containerd
+// no longer references (containerd removes backend snapshots only then).
+func (e *env) gc(t testing.TB) {
+	t.Helper()
+	id := fmt.Sprintf("gc-%d", time.Now().UnixNano())
+	e.mustCtr(t, "leases", "create", "--id", id)
+	e.mustCtr(t, "leases", "rm", "--sync", id)
+}
+
+// settled collects garbage and waits (30 s at most) until every dataset
+// under the parent is a committed layer, and returns the layers; it fails
+// the test when an uncommitted dataset stays.
+func (e *env) settled(t testing.TB) map[digest.Digest][]string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.gc(t)
+		layers := e.layerDatasets(t)
+		n := 0
+		for _, ds := range layers {
+			n += len(ds)
+		}
+		all := e.allDatasets(t)
+		if len(all) == n {
+			return layers
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("uncommitted datasets stay 30 s after a garbage collection: %d datasets, %d committed layers: %v", len(all), n, all)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

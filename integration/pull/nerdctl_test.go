@@ -140,7 +140,7 @@ func TestNerdctlPull(t *testing.T) {
 
 			t.Run("TLSAuth", func(t *testing.T) {
 				n := newNerd(t, e, "pull-tls", secure.HostsDir(t), false)
-				before := len(e.allDatasets(t))
+				before := len(e.settled(t))
 				ref := secure.Ref("zfslxc/secret:v1")
 				_, stderr, code := n.run(t, "", "pull", ref)
 				if code == 0 {
@@ -155,11 +155,12 @@ func TestNerdctlPull(t *testing.T) {
 					t.Fatal("login with a wrong password succeeded")
 				}
 				t.Logf("login with a wrong password: %s", strings.TrimSpace(stderr))
-				if !strings.Contains(strings.ToLower(stderr), "unauthorized") {
-					t.Errorf("login with a wrong password: error does not say unauthorized: %s", stderr)
+				// nerdctl 1.7.7 says "too many 401 (probably)".
+				if l := strings.ToLower(stderr); !strings.Contains(l, "unauthorized") && !strings.Contains(l, "401") {
+					t.Errorf("login with a wrong password: error does not say unauthorized or 401: %s", stderr)
 				}
-				if got := len(e.allDatasets(t)); got != before {
-					t.Errorf("refused pulls changed the datasets: %d → %d", before, got)
+				if got := len(e.settled(t)); got != before {
+					t.Errorf("refused pulls changed the layer datasets: %d → %d", before, got)
 				}
 				if out := n.must(t, "images", "--quiet"); strings.TrimSpace(out) != "" {
 					t.Errorf("images after refused pulls: %q", out)
