@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/integration/dockertest"
 	"github.com/zfslxc/zfslxc/integration/registrytest"
 )
@@ -67,10 +67,10 @@ func BenchmarkDockerRun(b *testing.B) {
 			times[v.name] = append(times[v.name], time.Since(start).Seconds())
 		}
 	}
-	base := medianOf(times["runc + overlayfs"])
+	base := containerdtest.Median(times["runc + overlayfs"])
 	report := fmt.Sprintf("\n#### `docker run --rm --network none` of the hello image, median of %d interleaved runs each\n\n| variant | median | ÷ runc + overlayfs |\n|---|---|---|\n", runs)
 	for _, v := range variants {
-		m := medianOf(times[v.name])
+		m := containerdtest.Median(times[v.name])
 		report += fmt.Sprintf("| %s | %.3f s | %.2f× |\n", v.name, m, m/base)
 	}
 	b.Log(report)
@@ -82,16 +82,4 @@ func BenchmarkDockerRun(b *testing.B) {
 		defer f.Close()
 		f.WriteString(report)
 	}
-}
-
-func medianOf(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -3,7 +3,6 @@ package docker_test
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,26 +29,19 @@ type env struct {
 	pathPrefix string
 }
 
-func binDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv(containerdtest.BinDirEnv)
-	if dir == "" {
-		containerdtest.SkipOrFail(t, "%s is not set (make test sets it to bin/)", containerdtest.BinDirEnv)
-	}
-	for _, b := range []string{"containerd-shim-lxc-v1", "zfslxc-init", "zfslxc-start", "zfslxc-snapshotter"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			containerdtest.SkipOrFail(t, "%s: %v", b, err)
-		}
-	}
-	return dir
-}
-
 // setup starts the snapshotter on a fresh pool, containerd 2.4 with it and
 // the shim on its PATH, and dockerd with dockerconfig.Settings plus the
 // registries it may reach over plain HTTP.
 func setup(t testing.TB, insecureRegistries ...string) *env {
 	t.Helper()
-	bin := binDir(t)
+	return setupWith(t, nil, insecureRegistries...)
+}
+
+// setupWith is setup with more daemon.json keys (replacing those of
+// dockerconfig.Settings).
+func setupWith(t testing.TB, extra map[string]any, insecureRegistries ...string) *env {
+	t.Helper()
+	bin := containerdtest.ZfslxcBinDir(t)
 	f := containerdtest.V2()
 	if _, err := os.Stat(f.Daemon); err != nil {
 		containerdtest.SkipOrFail(t, "containerd 2.4: %v", err)
@@ -64,6 +56,9 @@ func setup(t testing.TB, insecureRegistries ...string) *env {
 	cfg := dockerconfig.Settings(dockerconfig.Options{SnapshotterName: sn})
 	// A subnet of its own for docker0, away from nerdctl's and CNI's.
 	cfg["bip"] = "172.29.77.1/24"
+	for k, v := range extra {
+		cfg[k] = v
+	}
 	if len(insecureRegistries) > 0 {
 		cfg["insecure-registries"] = insecureRegistries
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -93,7 +92,7 @@ func BenchmarkPull(b *testing.B) {
 						}
 					}
 				}
-				z, o := median(times[sn]), median(times["overlayfs"])
+				z, o := containerdtest.Median(times[sn]), containerdtest.Median(times["overlayfs"])
 				report += fmt.Sprintf("| %s | %s | %.2f s | %.2f s | **%.2f×** |\n", fl.Name, im.name, z, o, z/o)
 			}
 		})
@@ -107,16 +106,4 @@ func BenchmarkPull(b *testing.B) {
 		fmt.Fprintf(f, "\n#### `ctr images pull` from a local registry (fetch + unpack), median of %d interleaved pulls each, image removed after each\n\n", runs)
 		fmt.Fprintf(f, "| containerd | image | zfslxc | overlayfs | zfslxc ÷ overlayfs |\n|---|---|---|---|---|\n%s", report)
 	}
-}
-
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,24 +35,9 @@ type env struct {
 	parent string // the snapshotter's parent dataset
 }
 
-// binDir is $ZFSLXC_BIN_DIR with the shim and its helpers (make build).
-func binDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv(containerdtest.BinDirEnv)
-	if dir == "" {
-		containerdtest.SkipOrFail(t, "%s is not set (make test sets it to bin/)", containerdtest.BinDirEnv)
-	}
-	for _, b := range []string{"containerd-shim-lxc-v1", "zfslxc-init", "zfslxc-start", "zfslxc-snapshotter"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			containerdtest.SkipOrFail(t, "%s: %v", b, err)
-		}
-	}
-	return dir
-}
-
 func setup(t testing.TB, f containerdtest.Flavor) *env {
 	t.Helper()
-	bin := binDir(t)
+	bin := containerdtest.ZfslxcBinDir(t)
 	containerdtest.RequireHost(t, f)
 	if f.PathPrefix != "" {
 		f.PathPrefix = bin + ":" + f.PathPrefix
