@@ -24,7 +24,15 @@ type parityCase struct {
 	flags, args []string
 	// image is "sh" (busybox, CMD sh) or "argv" (printf ENTRYPOINT).
 	image string
+	// knownDiff, when set, says why lxc differs from runc in this case;
+	// the case then fails when they agree (drop the note).
+	knownDiff string
 }
+
+const (
+	diffErrorText = "the runtime's own error text on stderr (runc: \"OCI runtime create failed: runc create failed: unable to start container process: exec: …\"; lxc: \"zfslxc-init: exec: …: container could not be started\"); same exit code, same exec error"
+	diffCgroupV1  = "cgroup v1 layout: runc binds the container's own cgroup at /sys/fs/cgroup/<controller>, LXC mounts each hierarchy with the container's path below it (/sys/fs/cgroup/<controller>/docker/<id>/…); the limit is set either way (TestDocker/Memory reads it on the host and in the container)"
+)
 
 var parityCases = []parityCase{
 	{name: "entrypoint+cmd", image: "argv"},
@@ -32,8 +40,8 @@ var parityCases = []parityCase{
 	{name: "entrypoint override", image: "argv", flags: []string{"--entrypoint", "/bin/echo"}, args: []string{"-n", "a"}},
 	{name: "exit 42", image: "sh", args: []string{"sh", "-c", "exit 42"}},
 	{name: "stderr", image: "sh", args: []string{"sh", "-c", "echo out; echo err >&2; exit 3"}},
-	{name: "not found", image: "sh", args: []string{"/no/such"}},
-	{name: "not executable", image: "sh", args: []string{"/etc/passwd"}},
+	{name: "not found", image: "sh", args: []string{"/no/such"}, knownDiff: diffErrorText},
+	{name: "not executable", image: "sh", args: []string{"/etc/passwd"}, knownDiff: diffErrorText},
 	{name: "env", image: "sh", flags: []string{"-e", "A=1", "-e", "B=two words"}, args: []string{"sh", "-c", `echo "$A|$B|$PATH|$HOME"`}},
 	{name: "hostname", image: "sh", flags: []string{"--hostname", "box"}, args: []string{"hostname"}},
 	{name: "workdir", image: "sh", flags: []string{"-w", "/var/new/dir"}, args: []string{"pwd"}},
@@ -42,8 +50,8 @@ var parityCases = []parityCase{
 	{name: "group-add", image: "sh", flags: []string{"-u", "app", "--group-add", "2000"}, args: []string{"id"}},
 	{name: "read-only", image: "sh", flags: []string{"--read-only"}, args: []string{"sh", "-c", "touch /x; echo $?"}},
 	{name: "read-only tmpfs", image: "sh", flags: []string{"--read-only", "--tmpfs", "/run"}, args: []string{"sh", "-c", "touch /run/x && echo ok"}},
-	{name: "memory", image: "sh", flags: []string{"--memory", "64m"}, args: []string{"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}},
-	{name: "pids-limit", image: "sh", flags: []string{"--pids-limit", "50"}, args: []string{"cat", "/sys/fs/cgroup/pids/pids.max"}},
+	{name: "memory", image: "sh", flags: []string{"--memory", "64m"}, args: []string{"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}, knownDiff: diffCgroupV1},
+	{name: "pids-limit", image: "sh", flags: []string{"--pids-limit", "50"}, args: []string{"cat", "/sys/fs/cgroup/pids/pids.max"}, knownDiff: diffCgroupV1},
 	{name: "cap-drop chown", image: "sh", flags: []string{"--cap-drop", "CHOWN"}, args: []string{"sh", "-c", "chown 1 /tmp; echo $?"}},
 	{name: "capabilities", image: "sh", args: []string{"sh", "-c", "grep Cap /proc/self/status"}},
 	{name: "no-new-privs", image: "sh", flags: []string{"--security-opt", "no-new-privileges"}, args: []string{"sh", "-c", "grep NoNewPrivs /proc/self/status"}},
@@ -82,7 +90,7 @@ func TestDockerParity(t *testing.T) {
 
 	var table strings.Builder
 	table.WriteString("| case | docker run flags and args | exit runc / lxc | stdout | stderr |\n|---|---|---|---|---|\n")
-	same := 0
+	same, known := 0, 0
 	for _, c := range parityCases {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			var res [2][3]string
@@ -97,19 +105,29 @@ func TestDockerParity(t *testing.T) {
 				}
 				return fmt.Sprintf("**differs**: runc %q, lxc %q", res[0][k], res[1][k])
 			}
-			if res[0] == res[1] {
+			switch {
+			case res[0] == res[1] && c.knownDiff != "":
+				t.Errorf("lxc gives what runc gives now, the known difference is gone (%s): drop knownDiff", c.knownDiff)
+			case res[0] == res[1]:
 				same++
-			} else {
+			case c.knownDiff != "":
+				known++
+				t.Logf("known difference: %s", c.knownDiff)
+			default:
 				t.Errorf("runc and lxc differ:\n  runc: exit %s stdout %q stderr %q\n  lxc:  exit %s stdout %q stderr %q",
 					res[0][0], res[0][1], res[0][2], res[1][0], res[1][1], res[1][2])
 			}
 			esc := strings.NewReplacer("|", `\|`, "\n", " ").Replace
-			fmt.Fprintf(&table, "| %s | `%s` | %s / %s | %s | %s |\n", c.name,
+			note := ""
+			if c.knownDiff != "" && res[0] != res[1] {
+				note = " — known: " + c.knownDiff
+			}
+			fmt.Fprintf(&table, "| %s | `%s` | %s / %s | %s | %s%s |\n", c.name,
 				esc(strings.Join(append(append(append([]string{}, c.flags...), c.image), c.args...), " ")),
-				res[0][0], res[1][0], esc(match(1)), esc(match(2)))
+				res[0][0], res[1][0], esc(match(1)), esc(match(2)), esc(note))
 		})
 	}
-	fmt.Fprintf(&table, "\n%d of %d cases: same stdout, stderr and exit code.\n", same, len(parityCases))
+	fmt.Fprintf(&table, "\n%d of %d cases: same stdout, stderr and exit code; %d known differences (noted in their row).\n", same, len(parityCases), known)
 	t.Log("\n" + table.String())
 	if out := os.Getenv(parityOutEnv); out != "" {
 		if err := os.WriteFile(out, []byte(table.String()), 0o644); err != nil {
