@@ -102,8 +102,9 @@ type Options struct {
 	Name string
 	// Convert is passed to lxcconv.Convert. Prepare sets ContainerName,
 	// InitPath and InitArgs; it fills LogFile (dir/lxc.log), LogLevel
-	// ("error"), SeccompProfilePath (dir/seccomp.policy) and CgroupVersion
-	// (detected) when they are empty.
+	// ("error"), SeccompProfilePath (dir/seccomp.policy), CgroupVersion
+	// (detected) and HostFS (the host's /) when they are empty, and
+	// creates the mount targets of Result.MountTargets.
 	Convert lxcconv.Options
 	// Reaper keeps zfslxc-init as PID 1 (see AnnotationInit, which also
 	// turns it on).
@@ -194,9 +195,15 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 			return nil, err
 		}
 	}
+	if co.HostFS == nil {
+		co.HostFS = os.DirFS("/")
+	}
 	res, err := lxcconv.Convert(spec, co)
 	if err != nil {
 		return nil, fmt.Errorf("converting spec: %w", err)
+	}
+	if err := createMountTargets(res.MountTargets); err != nil {
+		return nil, err
 	}
 	if !mountsProc(res.Config) {
 		return nil, fmt.Errorf("mounts: /proc must be mounted in the container (zfslxc-init is started as /proc/self/fd/%d): %w", fdInit, errdefs.ErrInvalidArgument)
@@ -558,6 +565,7 @@ func (c *Container) Delete(ctx context.Context) error {
 	if st := c.started(); st != nil {
 		st.close(ctx)
 	}
+	removeCgroups(ctx, recordedCgroups(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("removing state dir: %w", err)
 	}

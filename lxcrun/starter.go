@@ -336,6 +336,11 @@ func decodeExit(err error, data []byte, rerr error) (Status, error) {
 	switch {
 	case rerr == nil:
 		return ParseStatus(string(data))
+	case errors.Is(rerr, os.ErrNotExist) && exitErr != nil && exitErr.Sys().(syscall.WaitStatus).Signaled():
+		// The starter (LXC's monitor) was killed: liblxc's
+		// lxc.monitor.signal.pdeath (SIGKILL) took init with it. Without
+		// this, the status was exit -1 (containerd: 4294967295).
+		return Status{Signal: syscall.SIGKILL}, nil
 	case errors.Is(rerr, os.ErrNotExist) && (err == nil || exitErr != nil) && code >= 0 && code != startFailedCode:
 		// The state directory was removed under us (Cleanup of a
 		// container whose owner is still waiting): the starter's

@@ -45,6 +45,17 @@ func exitError(t *testing.T, code string) error {
 	return err
 }
 
+// killedError is the Wait error of a process killed by SIGKILL.
+func killedError(t *testing.T) error {
+	t.Helper()
+	err := exec.Command("sh", "-c", "kill -9 $$").Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("sh kill -9: %v", err)
+	}
+	return err
+}
+
 // TestDecodeExit: the status file wins; without one (the state dir was
 // removed under a waiting owner) the starter's own shell-style code is
 // decoded, 128+n as signal n; 125 (start failed) and no file is an error.
@@ -63,6 +74,7 @@ func TestDecodeExit(t *testing.T) {
 		{"no file, zero", nil, "", os.ErrNotExist, Status{}, false},
 		{"no file, 128+n", exitError(t, "143"), "", os.ErrNotExist, Status{Signal: syscall.SIGTERM}, false},
 		{"no file, start failed", exitError(t, "125"), "", os.ErrNotExist, Status{}, true},
+		{"no file, starter killed", killedError(t), "", os.ErrNotExist, Status{Signal: syscall.SIGKILL}, false},
 		{"unreadable file", nil, "", os.ErrPermission, Status{}, true},
 		{"start error in file", exitError(t, "125"), "error no such config\n", nil, Status{}, true},
 	} {

@@ -281,7 +281,7 @@ func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs s
 		if !filepath.IsAbs(root) {
 			root = filepath.Join(bundle, root)
 		}
-		co.RootFS = os.DirFS(root)
+		co.RootFS = lxcconv.DirFS(root)
 	}
 	return co
 }
