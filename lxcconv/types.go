@@ -33,6 +33,14 @@ type Options struct {
 	// masked paths. When nil, bind sources are assumed to be directories
 	// unless they look like well-known files.
 	StatHost func(hostPath string) (isDir bool, err error)
+	// HostFS gives read access to the host's file tree, rooted at /
+	// (os.DirFS("/")). A destination under an earlier bind mount is then
+	// resolved through that mount's source as the container will see it
+	// (a symlink there resolves inside the container, as under runc), and
+	// bind sources are stat'ed through it when StatHost is nil. When nil,
+	// such destinations are kept as written; the runtime's creation of
+	// MountTargets still refuses any symlink on the way.
+	HostFS fs.FS
 	// InitPath is the host-side absolute path, inside the container, of the
 	// static zfslxc-init helper; it becomes lxc.init.cmd. Required.
 	InitPath string
@@ -51,9 +59,9 @@ type Options struct {
 	SeccompProfilePath string
 	// HookCommand is the command line LXC runs as lxc.hook.mount for work
 	// that must happen inside the container's mount namespace before
-	// pivot_root (createContainer hooks, extra device nodes). LXC splits it
+	// pivot_root (createContainer hooks). LXC splits it
 	// on blanks; Convert appends the word "mount". Required only when the
-	// spec has createContainer hooks or extra linux.devices.
+	// spec has createContainer hooks.
 	HookCommand string
 	// DefaultAppArmorProfile is used when process.apparmorProfile is empty
 	// ("unconfined" on hosts where LXC's default profile is missing, as on
@@ -162,10 +170,13 @@ type Result struct {
 	SeccompProfile string
 	// Hooks lists the OCI hooks; startContainer hooks are in Process.
 	Hooks Hooks
-	// Devices are extra device nodes for HookCommand to create.
+	// Devices are extra device nodes (linux.devices) the runtime creates
+	// in the container's mount namespace once init is ready, before the
+	// process runs: mknod with the spec's mode and owner; a path that
+	// exists is kept, as runc does.
 	Devices []Device
 	// MountHook is what HookCommand needs when LXC runs it as
-	// lxc.hook.mount (createContainer hooks, device nodes); the runtime
+	// lxc.hook.mount (createContainer hooks); the runtime
 	// writes it as JSON where the hook finds it. Nil: no mount hook.
 	MountHook *MountHook
 	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
@@ -182,6 +193,10 @@ type Result struct {
 	// targets (an image without /run fails), and the helper cannot do it
 	// itself under a seccomp profile that denies mount(2).
 	ReadonlyRootfs bool
+	// MountTargets are the mount points on host directories (the rootfs,
+	// earlier bind mounts) the runtime creates before LXC runs; their
+	// lxc.mount.entry lines carry no create= (see MountTarget).
+	MountTargets []MountTarget
 	// Remounts are mounts LXC makes itself (lxc.autodev's /dev tmpfs,
 	// lxc.mount.auto's sys) without the spec's per-mount flags; the
 	// runtime remounts them with the flags of Options (ro, nosuid, nodev,
@@ -197,8 +212,7 @@ type Result struct {
 
 // MountHook is the work of lxc.hook.mount (Options.HookCommand), run by
 // LXC in the container's mount namespace once its mounts are made and
-// before pivot_root: create Devices under the rootfs, then run the
-// createContainer hooks, as runc does at that point.
+// before pivot_root: the createContainer hooks, as runc runs them there.
 type MountHook struct {
 	// State is the OCI state the createContainer hooks get on stdin:
 	// ociVersion (the spec's), id, status "creating", bundle,
@@ -208,8 +222,6 @@ type MountHook struct {
 	State specs.State `json:"state"`
 	// CreateContainer hooks, in order; the first failure fails the start.
 	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
-	// Devices to create under the rootfs (paths are the container's).
-	Devices []Device `json:"devices,omitempty"`
 }
 
 // Remount is a mount point and the spec's options for it.

@@ -3,7 +3,6 @@ package lxcrun
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -11,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/internal/ocihook"
 	"github.com/zfslxc/zfslxc/lxcconv"
@@ -33,17 +30,18 @@ const HookAction = "hook"
 
 // RunMountHook is the work of lxc.hook.mount (lxcconv.Options.HookCommand):
 // LXC runs it in the container's mount namespace once the container's
-// mounts are made and before pivot_root, with LXC_HOOK_TYPE=mount,
-// LXC_CONFIG_FILE (<state dir>/lxc/<name>/config) and LXC_ROOTFS_MOUNT in
-// the environment. It creates the spec's device nodes under the rootfs and
-// then runs the createContainer hooks, as runc's init does at that point.
+// mounts are made and before pivot_root, with LXC_HOOK_TYPE=mount and
+// LXC_CONFIG_FILE (<state dir>/lxc/<name>/config) in the environment. It
+// runs the createContainer hooks, as runc's init does at that point. (The
+// spec's device nodes are made by the runtime once init is ready:
+// devices.go.)
 // A failure is also appended to LXC's log as an ERROR line, which is what
 // the runtime quotes when the start fails (LXC itself logs only that the
 // hook failed).
 func RunMountHook(ctx context.Context) error {
 	dir, err := mountHookDir()
 	if err == nil {
-		err = runMountHook(ctx, dir, os.Getenv("LXC_ROOTFS_MOUNT"))
+		err = runMountHook(ctx, dir)
 	}
 	if err != nil && dir != "" {
 		logHookError(dir, err)
@@ -64,7 +62,7 @@ func mountHookDir() (string, error) {
 	return filepath.Dir(filepath.Dir(filepath.Dir(cfg))), nil
 }
 
-func runMountHook(ctx context.Context, dir, rootfs string) error {
+func runMountHook(ctx context.Context, dir string) error {
 	data, err := os.ReadFile(filepath.Join(dir, mountHookFile))
 	if err != nil {
 		return fmt.Errorf("mount hook: %w", err)
@@ -72,16 +70,6 @@ func runMountHook(ctx context.Context, dir, rootfs string) error {
 	var mh lxcconv.MountHook
 	if err := json.Unmarshal(data, &mh); err != nil {
 		return fmt.Errorf("mount hook: %s: %w", mountHookFile, err)
-	}
-	if len(mh.Devices) > 0 {
-		if !filepath.IsAbs(rootfs) {
-			return fmt.Errorf("mount hook: LXC_ROOTFS_MOUNT=%q is not an absolute path", rootfs)
-		}
-		for _, d := range mh.Devices {
-			if err := makeDevice(rootfs, d); err != nil {
-				return fmt.Errorf("device %s: %w", d.Path, err)
-			}
-		}
 	}
 	if len(mh.CreateContainer) == 0 {
 		return nil
@@ -140,98 +128,6 @@ func procStatusField(pid int, key string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, key)
-}
-
-// makeDevice creates one device node under rootfs: its parents as
-// directories (0755), never through a symlink (openat2 RESOLVE_IN_ROOT |
-// RESOLVE_NO_SYMLINKS), then mknod with the spec's mode, uid and gid, as
-// runc does. An existing node of the same type and numbers is kept.
-func makeDevice(rootfs string, d lxcconv.Device) error {
-	root, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("rootfs %s: %w", rootfs, err)
-	}
-	defer unix.Close(root)
-	parent, err := mkdirInRoot(root, path.Dir(d.Path))
-	if err != nil {
-		return err
-	}
-	defer unix.Close(parent)
-	var typ uint32
-	switch d.Type {
-	case "c", "u":
-		typ = unix.S_IFCHR
-	case "b":
-		typ = unix.S_IFBLK
-	case "p":
-		typ = unix.S_IFIFO
-	default:
-		return fmt.Errorf("type %q: want c, u, b or p", d.Type)
-	}
-	perm := uint32(0o666)
-	if d.FileMode != nil {
-		perm = uint32(d.FileMode.Perm())
-	}
-	name := path.Base(d.Path)
-	dev := int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))
-	if err := unix.Mknodat(parent, name, typ|perm, dev); err != nil {
-		if !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("mknod: %w", err)
-		}
-		var st unix.Stat_t
-		if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return err
-		}
-		if st.Mode&unix.S_IFMT != typ || (typ != unix.S_IFIFO && st.Rdev != uint64(dev)) {
-			return fmt.Errorf("exists and is not that device")
-		}
-	}
-	// mknod applied the umask; the spec's mode is the mode.
-	if err := unix.Fchmodat(parent, name, perm, 0); err != nil {
-		return fmt.Errorf("chmod: %w", err)
-	}
-	uid, gid := -1, -1
-	if d.UID != nil {
-		uid = int(*d.UID)
-	}
-	if d.GID != nil {
-		gid = int(*d.GID)
-	}
-	if uid != -1 || gid != -1 {
-		if err := unix.Fchownat(parent, name, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown: %w", err)
-		}
-	}
-	return nil
-}
-
-// mkdirInRoot opens dir (absolute, in the container's view) under root,
-// creating missing components as 0755 directories, refusing symlinks.
-func mkdirInRoot(root int, dir string) (int, error) {
-	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
-	fd, err := unix.Dup(root)
-	if err != nil {
-		return -1, err
-	}
-	for _, c := range strings.Split(strings.Trim(path.Clean(dir), "/"), "/") {
-		if c == "" {
-			continue
-		}
-		if err := unix.Mkdirat(fd, c, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			unix.Close(fd)
-			return -1, fmt.Errorf("mkdir %s: %w", c, err)
-		}
-		next, err := unix.Openat2(fd, c, &how)
-		unix.Close(fd)
-		if err != nil {
-			return -1, fmt.Errorf("%s: %s: %w", dir, c, err)
-		}
-		fd = next
-	}
-	return fd, nil
 }
 
 // logHookError appends err to LXC's log in its line format, so the
