@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps build test test-unit lint bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet build test test-unit lint bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -33,13 +33,19 @@ help: ## list the targets
 deps: ## install everything needed on Debian 12 (apt packages, containerd v2.4.2, nerdctl); idempotent
 	@scripts/deps.sh
 
+deps-test: deps ## also build the tools only tests need (registry, dockerd, docker CLI, crictl, critest); idempotent
+	@scripts/deps.sh --no-apt --test
+
+deps-kubelet: deps ## also build the kubelet (only make kubelet-test needs it; ~10 min cold)
+	@scripts/deps.sh --no-apt --kubelet
+
 build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/zfslxc-snapshotter ./cmd/containerd-shim-lxc-v1 ./cmd/zfslxc
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -extldflags -static' -o $(BIN)/zfslxc-init ./cmd/zfslxc-init
 	$(CC) -O2 -Wall -o $(BIN)/zfslxc-start cmd/zfslxc-start/zfslxc-start.c -llxc
 
-test: deps build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
+test: deps-test build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
 	scripts/zfs-fuse-fresh.sh
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) $(GO) test -race -count=1 -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
 

@@ -153,7 +153,6 @@ func TestConvertMappings(t *testing.T) {
 		}, opts: func(o *Options) {
 			o.StatHost = func(p string) (bool, error) { return p == "/proc/other", nil }
 		}, want: []string{
-			"lxc.mount.entry = proc/sys proc/sys none rbind,ro,relative,optional 0 0",
 			"lxc.mount.entry = /dev/null proc/kcore none bind,optional 0 0",
 			"lxc.mount.entry = tmpfs proc/acpi tmpfs ro,optional 0 0",
 			"lxc.mount.entry = tmpfs proc/other tmpfs ro,optional 0 0",
@@ -257,6 +256,26 @@ func TestConvertMappings(t *testing.T) {
 				t.Errorf("no warning for %s; got %v", tc.warn, res.Warnings)
 			}
 		})
+	}
+}
+
+// TestReadonlyPathsAfterSysctls: readonlyPaths are not LXC mount entries,
+// which LXC applies before lxc.sysctl (a read-only /proc/sys made every
+// namespaced sysctl fail); the runtime binds them read-only later.
+func TestReadonlyPathsAfterSysctls(t *testing.T) {
+	s := baseSpec()
+	s.Linux.ReadonlyPaths = []string{"/proc/sys", "/proc/irq", "/etc/../proc/bus"}
+	s.Linux.Sysctl = map[string]string{"net.ipv4.ip_unprivileged_port_start": "0"}
+	res, err := Convert(s, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/proc/sys", "/proc/irq", "/proc/bus"}; !slices.Equal(res.ReadonlyPaths, want) {
+		t.Errorf("ReadonlyPaths = %q, want %q", res.ReadonlyPaths, want)
+	}
+	out := res.Config.String()
+	if strings.Contains(out, "proc/sys proc/sys") || !strings.Contains(out, "lxc.sysctl.net.ipv4.ip_unprivileged_port_start = 0") {
+		t.Errorf("config:\n%s", out)
 	}
 }
 

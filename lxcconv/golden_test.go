@@ -88,6 +88,9 @@ func resultExtra(t *testing.T, r *Result) string {
 			fmt.Fprintf(&b, "%s %s\n", m.Path, strings.Join(m.Options, ","))
 		}
 	}
+	if len(r.ReadonlyPaths) > 0 {
+		fmt.Fprintf(&b, "# read-only paths\n%s\n", strings.Join(r.ReadonlyPaths, "\n"))
+	}
 	if r.SeccompProfile != "" {
 		fmt.Fprintf(&b, "# seccomp\n%s", r.SeccompProfile)
 	}

@@ -371,19 +371,20 @@ func (c *converter) specialPaths() error {
 	l := c.spec.Linux
 	for i, p := range l.ReadonlyPaths {
 		field := fmt.Sprintf("linux.readonlyPaths[%d]", i)
-		rel, err := c.specialTarget(field, p)
+		rel, _, err := c.specialTarget(field, p)
 		if err != nil {
 			return err
 		}
-		// A bind of the path onto itself ("relative": the source is
-		// taken inside the mounted rootfs), remounted read-only.
-		if err := c.add("lxc.mount.entry", fmt.Sprintf("%s %s none rbind,ro,relative,optional 0 0", rel, rel)); err != nil {
-			return err
-		}
+		// Not an lxc.mount.entry: LXC applies mount entries before
+		// lxc.sysctl, so a read-only /proc/sys made every namespaced
+		// sysctl fail ("Read-only file system"). runc writes the sysctls
+		// first and makes these paths read-only afterwards; the runtime
+		// does the same once init is ready (Result.ReadonlyPaths).
+		c.res.ReadonlyPaths = append(c.res.ReadonlyPaths, "/"+rel)
 	}
 	for i, p := range l.MaskedPaths {
 		field := fmt.Sprintf("linux.maskedPaths[%d]", i)
-		rel, err := c.specialTarget(field, p)
+		_, rel, err := c.specialTarget(field, p)
 		if err != nil {
 			return err
 		}
@@ -419,20 +420,22 @@ func (c *converter) specialPaths() error {
 	return nil
 }
 
-func (c *converter) specialTarget(field, p string) (string, error) {
+// specialTarget resolves p inside the rootfs: the path relative to the
+// root, and the same escaped for an lxc.mount.entry line.
+func (c *converter) specialTarget(field, p string) (rel, escaped string, err error) {
 	if !path.IsAbs(p) {
-		return "", fieldErr(field, "%q is not absolute", p)
+		return "", "", fieldErr(field, "%q is not absolute", p)
 	}
-	rel, err := ResolveInRoot(c.opts.RootFS, p)
+	rel, err = ResolveInRoot(c.opts.RootFS, p)
 	if err != nil {
-		return "", fieldErr(field, "%v", err)
+		return "", "", fieldErr(field, "%v", err)
 	}
 	if rel == "" {
-		return "", fieldErr(field, "%q is the root", p)
+		return "", "", fieldErr(field, "%q is the root", p)
 	}
-	esc, err := escapeFstab(rel)
+	escaped, err = escapeFstab(rel)
 	if err != nil {
-		return "", fieldErr(field, "%v", err)
+		return "", "", fieldErr(field, "%v", err)
 	}
-	return esc, nil
+	return rel, escaped, nil
 }

@@ -183,6 +183,12 @@ type Result struct {
 	// runtime remounts them with the flags of Options (ro, nosuid, nodev,
 	// noexec, atime options) once init is ready.
 	Remounts []Remount
+	// ReadonlyPaths (linux.readonlyPaths, resolved inside the rootfs) are
+	// bound onto themselves read-only by the runtime once init is ready,
+	// after LXC has written the sysctls (runc's order). As LXC mount
+	// entries they came first and made /proc/sys read-only before
+	// lxc.sysctl, so every namespaced sysctl failed.
+	ReadonlyPaths []string
 }
 
 // Remount is a mount point and the spec's options for it.

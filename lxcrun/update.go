@@ -187,7 +187,7 @@ func (c *Container) finishCreate(pid int) error {
 			return fmt.Errorf("container %s: %w", c.name, err)
 		}
 	}
-	if c.result.ReadonlyRootfs || len(c.result.Remounts) > 0 {
+	if c.result.ReadonlyRootfs || len(c.result.Remounts) > 0 || len(c.result.ReadonlyPaths) > 0 {
 		if err := inMountNamespace(pid, func() error { return fixMounts(c.result) }); err != nil {
 			return fmt.Errorf("container %s: %w", c.name, err)
 		}
@@ -196,7 +196,8 @@ func (c *Container) finishCreate(pid int) error {
 }
 
 // fixMounts runs in the container's mount namespace: the spec's flags on
-// the mounts LXC made without them (Result.Remounts), then the read-only
+// the mounts LXC made without them (Result.Remounts), the read-only paths
+// (Result.ReadonlyPaths, after LXC wrote the sysctls), then the read-only
 // root (Result.ReadonlyRootfs).
 func fixMounts(res *lxcconv.Result) error {
 	for _, m := range res.Remounts {
@@ -204,16 +205,39 @@ func fixMounts(res *lxcconv.Result) error {
 			return fmt.Errorf("remounting %s with %v: %w", m.Path, m.Options, err)
 		}
 	}
+	for _, p := range res.ReadonlyPaths {
+		// As runc: a recursive bind of the path onto itself, remounted
+		// read-only; a path that does not exist is skipped.
+		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			return fmt.Errorf("linux.readonlyPaths: binding %s: %w", p, err)
+		}
+		if err := remountReadonly(p); err != nil {
+			return fmt.Errorf("linux.readonlyPaths: %w", err)
+		}
+	}
 	if res.ReadonlyRootfs {
-		var st unix.Statfs_t
-		if err := unix.Statfs("/", &st); err != nil {
-			return fmt.Errorf("statfs /: %w", err)
+		if err := remountReadonly("/"); err != nil {
+			return fmt.Errorf("read-only rootfs: %w", err)
 		}
-		// statfs's ST_* flags have the values of the MS_* mount flags.
-		keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
-		if err := unix.Mount("", "/", "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
-			return fmt.Errorf("read-only rootfs: remounting /: %w", err)
-		}
+	}
+	return nil
+}
+
+// remountReadonly makes the mount at p read-only, keeping its nosuid,
+// nodev, noexec and atime flags (a bind remount that omits a locked flag
+// fails, one that omits another clears it).
+func remountReadonly(p string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(p, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", p, err)
+	}
+	// statfs's ST_* flags have the values of the MS_* mount flags.
+	keep := uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	if err := unix.Mount("", p, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY|keep, ""); err != nil {
+		return fmt.Errorf("remounting %s read-only: %w", p, err)
 	}
 	return nil
 }

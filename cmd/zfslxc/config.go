@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,21 +26,33 @@ func configCommand() *cli.Command {
 				Description: `Prints what to add to containerd's config.toml: the proxy snapshotter; for
 containerd 2.x, its entry in the transfer service's unpack list (without it,
 "ctr images pull/import --snapshotter zfslxc" and CRI pulls refuse to unpack
-into it); and the CRI runtime entry: runtime_type "io.containerd.lxc.v1"
-under handler "lxc" (--no-cri leaves it out). The snapshotter part is what
-the integration tests run Debian's containerd 1.6 and containerd 2.4 with.
-docs/configuration.md explains every key.
+into it); and the CRI setup (--no-cri leaves it out): runtime_type
+"io.containerd.lxc.v1" under handler "lxc", the zfslxc snapshotter for it
+(per runtime on 2.x, for every runtime on 1.6, which ignores a runtime's
+own), the shim's options as a path (--shim-config) or inline
+(--shim-option key=value), and what a node may need besides: the default
+runtime, the sandbox image, restrict_oom_score_adj, the CNI directories.
+This is what the integration tests run Debian's containerd 1.6 and
+containerd 2.4 with. docs/configuration.md and docs/cri.md explain every key.
 
 Examples:
    zfslxc config containerd --version 1 >> /etc/containerd/config.toml   # 1.6/1.7, config version 2
-   zfslxc config containerd --version 2                                   # 2.x, config version 3`,
+   zfslxc config containerd --version 2                                   # 2.x, config version 3
+   zfslxc config containerd --version 2 --shim-option init=reaper --cni-bin-dir /usr/lib/cni`,
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "version", Value: 2, Usage: "containerd major version: 1 (1.6/1.7) or 2 (2.x)"},
 					&cli.StringFlag{Name: "address", Value: containerdconfig.DefaultSnapshotterAddress, Usage: "the snapshotter's socket"},
 					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
 					&cli.StringFlag{Name: "platform", Usage: "platform of the unpack entries (default linux/<this arch>)"},
 					&cli.StringFlag{Name: "handler", Value: containerdconfig.DefaultRuntimeHandler, Usage: "CRI runtime handler (RuntimeClass handler) of the LXC shim"},
-					&cli.BoolFlag{Name: "no-cri", Usage: "leave out the CRI runtime entry (containerd without the CRI plugin)"},
+					&cli.BoolFlag{Name: "no-cri", Usage: "leave out the CRI setup (containerd without the CRI plugin)"},
+					&cli.StringFlag{Name: "shim-config", Usage: "the shim's config file, as the runtime options' ConfigPath"},
+					&cli.StringSliceFlag{Name: "shim-option", Usage: "a shim.toml key=value written inline in the runtime options (repeatable)"},
+					&cli.BoolFlag{Name: "default-runtime", Usage: "make the handler CRI's default runtime (pods without a RuntimeClass)"},
+					&cli.StringFlag{Name: "sandbox-image", Usage: "the pod sandbox (pause) image (default: containerd's)"},
+					&cli.BoolFlag{Name: "restrict-oom-score-adj", Usage: "restrict_oom_score_adj = true (containerd without CAP_SYS_RESOURCE)"},
+					&cli.StringFlag{Name: "cni-bin-dir", Usage: "CNI plugin directory (Debian: /usr/lib/cni; default: containerd's /opt/cni/bin)"},
+					&cli.StringFlag{Name: "cni-conf-dir", Usage: "CNI config directory (default: containerd's /etc/cni/net.d)"},
 				},
 				Action: func(c *cli.Context) error {
 					v, err := containerdconfig.ConfigVersionFor(c.Int("version"))
@@ -53,9 +66,33 @@ Examples:
 						SnapshotterAddress: c.String("address"),
 						Platform:           c.String("platform"),
 					}))
-					if !c.Bool("no-cri") {
-						fmt.Fprint(c.App.Writer, containerdconfig.CRIRuntime(v, c.String("handler"), c.String("name")))
+					if c.Bool("no-cri") {
+						return nil
 					}
+					opts := map[string]string{}
+					for _, kv := range c.StringSlice("shim-option") {
+						k, val, ok := strings.Cut(kv, "=")
+						if !ok {
+							return fmt.Errorf("--shim-option %q: want key=value", kv)
+						}
+						opts[k] = val
+					}
+					cri, err := containerdconfig.CRI(containerdconfig.CRIOptions{
+						ConfigVersion:       v,
+						Handler:             c.String("handler"),
+						Snapshotter:         c.String("name"),
+						ShimConfigPath:      c.String("shim-config"),
+						ShimOptions:         opts,
+						Default:             c.Bool("default-runtime"),
+						SandboxImage:        c.String("sandbox-image"),
+						RestrictOOMScoreAdj: c.Bool("restrict-oom-score-adj"),
+						CNIBinDir:           c.String("cni-bin-dir"),
+						CNIConfDir:          c.String("cni-conf-dir"),
+					})
+					if err != nil {
+						return fmt.Errorf("--shim-option/--shim-config: %w", err)
+					}
+					fmt.Fprint(c.App.Writer, cri)
 					return nil
 				},
 			},

@@ -38,8 +38,9 @@ func TestConfigContainerdCRIRuntime(t *testing.T) {
 
 // TestConfigContainerdLoadsInContainerd feeds what `zfslxc config
 // containerd` prints to the real daemons' `config dump`: the CRI plugin
-// must decode the runtime entry (1.6 drops the per-runtime snapshotter,
-// which the printed comment says; 2.4 keeps it).
+// must decode the runtime entry and its inline options (1.6 drops the
+// per-runtime snapshotter, so zfslxc is the CRI-wide one there; 2.4 keeps
+// it, and its image service unpacks the handler's pulls into zfslxc).
 func TestConfigContainerdLoadsInContainerd(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
@@ -47,7 +48,7 @@ func TestConfigContainerdLoadsInContainerd(t *testing.T) {
 			dir := t.TempDir()
 			major := fmt.Sprint(f.ConfigVersion - 1)
 			cfg := fmt.Sprintf("version = %d\nroot = %q\nstate = %q\n", f.ConfigVersion, filepath.Join(dir, "root"), filepath.Join(dir, "state")) +
-				mustRun(t, "config", "containerd", "--version", major)
+				mustRun(t, "config", "containerd", "--version", major, "--shim-option", "init=reaper", "--sandbox-image", "example.org/pause:1")
 			path := filepath.Join(dir, "config.toml")
 			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
@@ -68,6 +69,17 @@ func TestConfigContainerdLoadsInContainerd(t *testing.T) {
 			}
 			if keeps := strings.Contains(entry, `snapshotter = "zfslxc"`); keeps != (f.ConfigVersion >= 3) {
 				t.Errorf("per-runtime snapshotter kept = %v on %s:\n%s", keeps, f.Name, entry)
+			}
+			if _, opts, _ := strings.Cut(dump, ".containerd.runtimes.lxc.options]\n"); !strings.HasPrefix(strings.TrimSpace(opts), `init = "reaper"`) {
+				t.Errorf("inline shim option not decoded:\n%s", dump)
+			}
+			for _, want := range map[bool][]string{
+				false: {`snapshotter = "zfslxc"`, `sandbox_image = "example.org/pause:1"`},
+				true:  {".runtime_platforms.lxc]", `sandbox = "example.org/pause:1"`},
+			}[f.ConfigVersion >= 3] {
+				if !strings.Contains(dump, want) {
+					t.Errorf("dump lacks %s", want)
+				}
 			}
 			if !strings.Contains(dump, `[proxy_plugins.zfslxc]`) {
 				t.Errorf("no proxy plugin in the dump")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 
@@ -226,7 +227,49 @@ func parseInterspersed(c *cli.Context, args []string) (*flag.FlagSet, []string, 
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+	if err := normalizeAliases(c.Command.Flags, set); err != nil {
+		return nil, nil, nil, err
+	}
 	return set, pos, after, nil
+}
+
+// normalizeAliases gives every name of a flag the value set under one of
+// them, as urfave/cli does after its own parsing: flag.FlagSet keeps one
+// value per name, and the actions read the long name (`-t T` was dropped
+// silently). A flag given under two of its names is refused.
+func normalizeAliases(flags []cli.Flag, set *flag.FlagSet) error {
+	visited := map[string]bool{}
+	set.Visit(func(f *flag.Flag) { visited[f.Name] = true })
+	for _, f := range flags {
+		names := f.Names()
+		var from *flag.Flag
+		for _, name := range names {
+			if !visited[name] {
+				continue
+			}
+			if from != nil {
+				return fmt.Errorf("flag --%s given twice, as %s and %s: cannot use two forms of the same flag", names[0], dashed(from.Name), dashed(name))
+			}
+			from = set.Lookup(name)
+		}
+		if from == nil {
+			continue
+		}
+		for _, name := range names {
+			to := set.Lookup(name)
+			if to == nil || to == from || samePointer(to.Value, from.Value) {
+				continue // a value shared by every name (a cli.Generic) is set already
+			}
+			v := from.Value.String()
+			if s, ok := from.Value.(cli.Serializer); ok {
+				v = s.Serialize()
+			}
+			if err := set.Set(name, v); err != nil {
+				return fmt.Errorf("flag %s: %w", names[0], err)
+			}
+		}
+	}
+	return nil
 }
 
 // interspersed wraps a subcommand's action (the command must set
@@ -303,6 +346,20 @@ func lxcCreate(cc *cli.Context, pos, after []string) error {
 	fmt.Fprintf(cc.App.Writer, "container %s: rootfs %s (clone of %s)\n  config %s\n  runs %s as %d:%d in %s\n  start: lxc-start -n %s -P %s [-F]\n",
 		ct.Name, ct.Dataset, ct.Origin, ct.ConfigPath, argv, ct.Process.UID, ct.Process.GID, ct.Process.Cwd, ct.Name, m.LXCPath())
 	return nil
+}
+
+// dashed spells a flag name as typed: -t, --template.
+func dashed(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// samePointer reports whether two flag values are one pointer.
+func samePointer(a, b flag.Value) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Pointer() == vb.Pointer()
 }
 
 func isSet(set *flag.FlagSet, name string) bool {

@@ -268,7 +268,7 @@ func TestLXCContainers(t *testing.T) {
 	common := []string{"--dataset", ds, "--lxcpath", lxcpath, "--bin-dir", bin}
 	lxc := func(args ...string) string { return mustRun(t, append(append([]string{"lxc"}, args...), common...)...) }
 	t.Cleanup(func() {
-		for _, ct := range []string{"a", "b", "argv", "check", "user", "sleeper", "destroyed"} {
+		for _, ct := range []string{"a", "b", "argv", "check", "user", "short", "sleeper", "destroyed"} {
 			_ = exec.Command("lxc-stop", "-k", "-n", ct, "-P", lxcpath).Run()
 		}
 	})
@@ -318,6 +318,19 @@ func TestLXCContainers(t *testing.T) {
 		mustRun(t, append([]string{"lxc", "create", "user", "--template", "base", "--user", "app", "--entrypoint", "/bin/sh"}, append(common, "--", "-c", "id -u; id -g; echo $HOME")...)...)
 		if got := start("user"); got != "1000\n1000\n/home/app\n" {
 			t.Errorf("--user app: %q", got)
+		}
+	})
+
+	// Short flags after CT: they were once parsed and dropped silently (the
+	// container went to /var/lib/lxc and ran as root in /).
+	t.Run("short-flags", func(t *testing.T) {
+		mustRun(t, "lxc", "create", "short", "-t", "base", "-P", lxcpath, "-u", "app", "-w", "/short dir", "-e", "S=1",
+			"--dataset", ds, "--bin-dir", bin, "--entrypoint", "/bin/sh", "--", "-c", `id -u; echo "$PWD $S"`)
+		if _, err := os.Stat(filepath.Join(lxcpath, "short", "config")); err != nil {
+			t.Fatalf("-P %s: %v", lxcpath, err)
+		}
+		if got := start("short"); got != "1000\n/short dir 1\n" {
+			t.Errorf("-u app -w '/short dir' -e S=1: %q", got)
 		}
 	})
 
@@ -439,6 +452,10 @@ func TestLXCContainers(t *testing.T) {
 	})
 
 	t.Run("rm-leaves-nothing", func(t *testing.T) {
+		// short was made with -P: rm finds it with -P too.
+		if out := mustRun(t, "lxc", "rm", "short", "-P", lxcpath, "--dataset", ds, "--bin-dir", bin); !strings.Contains(out, "removed "+filepath.Join(lxcpath, "short")) {
+			t.Errorf("lxc rm short -P:\n%s", out)
+		}
 		for _, ct := range []string{"a", "b", "argv", "check", "user"} {
 			out := lxc("rm", ct)
 			t.Logf("lxc rm %s:\n%s", ct, out)

@@ -12,7 +12,11 @@ import (
 
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := newApp()
+	return runAppWith(t, newApp(), args...)
+}
+
+func runAppWith(t *testing.T, app *cli.App, args ...string) (string, error) {
+	t.Helper()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
 	err := app.Run(append([]string{"zfslxc"}, args...))

@@ -76,6 +76,12 @@ type Daemon struct {
 // test gets the daemon's log tail.
 func Start(t testing.TB, f Flavor, extraConfig string) *Daemon {
 	t.Helper()
+	return start(t, f, extraConfig, false)
+}
+
+// start is Start, with the CRI plugin enabled when cri is set.
+func start(t testing.TB, f Flavor, extraConfig string, cri bool) *Daemon {
+	t.Helper()
 	RequireHost(t, f)
 	base := ScratchDir(t, "zfslxc-ctrd-")
 	sockDir := socketDir(t, "zc-")
@@ -88,7 +94,9 @@ func Start(t testing.TB, f Flavor, extraConfig string) *Daemon {
 		config:  filepath.Join(base, "config.toml"),
 	}
 	disabled := `["io.containerd.grpc.v1.cri"]`
-	if f.ConfigVersion >= 3 {
+	if cri {
+		disabled = "[]"
+	} else if f.ConfigVersion >= 3 {
 		// The 2.x CRI is split in several plugins; none is wanted here.
 		disabled = `["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"]`
 	}

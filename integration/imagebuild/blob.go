@@ -16,7 +16,7 @@ const keepLimit = 8 << 20
 // when they are small enough to keep.
 type layerBlob struct {
 	layer  *Layer
-	digest digest.Digest // of the blob as stored (compressed when Gzip)
+	digest digest.Digest // of the blob as stored (compressed when Gzip or Zstd)
 	diffID digest.Digest // of the uncompressed tar
 	size   int64
 	data   []byte // nil when the blob is regenerated for writing
@@ -59,7 +59,7 @@ func measure(l *Layer, limit int64) (*layerBlob, error) {
 	keep := keepBuffer{limit: limit, overflow: l.maxSize() > limit}
 	blob := io.MultiWriter(blobDigester.Hash(), &count, &keep)
 	lb := &layerBlob{layer: l}
-	if l.Gzip {
+	if l.compressed() {
 		diffDigester := digest.SHA256.Digester()
 		if err := l.write(blob, diffDigester.Hash()); err != nil {
 			return nil, err

@@ -27,6 +27,9 @@ type Image struct {
 	// (linux/amd64 here): the layers usually carry host binaries, and ctr
 	// imports only the host platform unless told otherwise.
 	Platform ocispec.Platform
+	// Docker writes Docker image manifest v2 schema 2 media types
+	// (manifest, config, layers) instead of OCI ones.
+	Docker bool
 }
 
 // Ref returns the full name the image is imported as: Name, with ":latest"

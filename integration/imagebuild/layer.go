@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // epoch is the modification time of every entry written by this package
@@ -102,6 +104,9 @@ type Layer struct {
 	// application/vnd.oci.image.layer.v1.tar+gzip). Generated random
 	// content does not compress: leave large layers uncompressed.
 	Gzip bool
+	// Zstd compresses the blob with zstd instead (media type
+	// application/vnd.oci.image.layer.v1.tar+zstd). Not with Gzip.
+	Zstd bool
 }
 
 // archiveName turns an absolute image path into a tar member name.
@@ -236,9 +241,18 @@ func (l *Layer) writeTar(w io.Writer) error {
 	return nil
 }
 
-// write writes the layer blob (compressed when l.Gzip) to blob, and the
-// uncompressed tar stream also to diff, which computes the diffID.
+// compressed reports whether the blob differs from the tar stream.
+func (l *Layer) compressed() bool { return l.Gzip || l.Zstd }
+
+// write writes the layer blob (compressed when l.Gzip or l.Zstd) to blob,
+// and the uncompressed tar stream also to diff, which computes the diffID.
 func (l *Layer) write(blob, diff io.Writer) error {
+	if l.Gzip && l.Zstd {
+		return errors.New("layer is both Gzip and Zstd")
+	}
+	if l.Zstd {
+		return l.writeZstd(blob, diff)
+	}
 	if !l.Gzip {
 		bw := bufio.NewWriterSize(io.MultiWriter(blob, diff), 64<<10)
 		if err := l.writeTar(bw); err != nil {
@@ -261,6 +275,28 @@ func (l *Layer) write(blob, diff io.Writer) error {
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("close gzip: %w", err)
+	}
+	return nil
+}
+
+// writeZstd is write for a Zstd layer. One encoder thread, so the stream
+// depends only on the content (and the library's version).
+func (l *Layer) writeZstd(blob, diff io.Writer) error {
+	zw, err := zstd.NewWriter(blob, zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return fmt.Errorf("zstd writer: %w", err)
+	}
+	bw := bufio.NewWriterSize(io.MultiWriter(zw, diff), 64<<10)
+	if err := l.writeTar(bw); err != nil {
+		zw.Close()
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		zw.Close()
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("close zstd: %w", err)
 	}
 	return nil
 }

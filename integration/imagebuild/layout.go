@@ -16,45 +16,24 @@ import (
 
 // WriteLayout writes img to w as a tar of an OCI image layout (oci-layout,
 // index.json, blobs/sha256/…) that `ctr images import` reads, and returns
-// the manifest descriptor as recorded in index.json. Layers are generated
-// twice (once to learn their digests, once to write them) unless they are
-// small, so large generated files are never held in memory.
+// the manifest descriptor as recorded in index.json (see Build).
 func (img *Image) WriteLayout(w io.Writer) (ocispec.Descriptor, error) {
 	if err := img.validate(); err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	layers := make([]*layerBlob, len(img.Layers))
-	for i := range img.Layers {
-		lb, err := measure(&img.Layers[i], keepLimit)
-		if err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("image %s: layer %d: %w", img.Name, i, err)
-		}
-		layers[i] = lb
-	}
-
-	configJSON, err := json.Marshal(img.configBlob(layers))
+	layoutJSON, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("marshal image config: %w", err)
+		return ocispec.Descriptor{}, fmt.Errorf("marshal oci-layout: %w", err)
 	}
-	manifest := ocispec.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    jsonDescriptor(ocispec.MediaTypeImageConfig, configJSON),
-	}
-	for _, lb := range layers {
-		mt := ocispec.MediaTypeImageLayer
-		if lb.layer.Gzip {
-			mt = ocispec.MediaTypeImageLayerGzip
-		}
-		manifest.Layers = append(manifest.Layers, ocispec.Descriptor{MediaType: mt, Digest: lb.digest, Size: lb.size})
-	}
-	manifestJSON, err := json.Marshal(manifest)
+	lw := &layoutWriter{tw: tar.NewWriter(w), written: map[digest.Digest]bool{}}
+	lw.file(ocispec.ImageLayoutFile, layoutJSON)
+	lw.dir("blobs/")
+	lw.dir("blobs/sha256/")
+	built, err := img.Build(lw)
 	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("marshal manifest: %w", err)
+		return ocispec.Descriptor{}, fmt.Errorf("image %s: %w", img.Name, err)
 	}
-	manifestDesc := jsonDescriptor(ocispec.MediaTypeImageManifest, manifestJSON)
-	platform := img.platform()
-	manifestDesc.Platform = &platform
+	manifestDesc := built.Manifest
 	manifestDesc.Annotations = map[string]string{
 		ocispec.AnnotationRefName: img.Tag(),
 		AnnotationImageName:       img.Ref(),
@@ -68,23 +47,6 @@ func (img *Image) WriteLayout(w io.Writer) (ocispec.Descriptor, error) {
 	if err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("marshal index: %w", err)
 	}
-	layoutJSON, err := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
-	if err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("marshal oci-layout: %w", err)
-	}
-
-	lw := &layoutWriter{tw: tar.NewWriter(w), written: map[digest.Digest]bool{}}
-	lw.file(ocispec.ImageLayoutFile, layoutJSON)
-	lw.dir("blobs/")
-	lw.dir("blobs/sha256/")
-	for i, lb := range layers {
-		lw.blob(lb.digest, lb.size, lb.writeTo)
-		if lw.err != nil {
-			return ocispec.Descriptor{}, fmt.Errorf("image %s: write layer %d: %w", img.Name, i, lw.err)
-		}
-	}
-	lw.bytesBlob(manifest.Config.Digest, configJSON)
-	lw.bytesBlob(manifestDesc.Digest, manifestJSON)
 	lw.file(ocispec.ImageIndexFile, indexJSON)
 	if lw.err == nil {
 		lw.err = lw.tw.Close()
@@ -117,10 +79,6 @@ func (img *Image) WriteLayoutFile(path string) (ocispec.Descriptor, error) {
 	return desc, nil
 }
 
-func jsonDescriptor(mediaType string, data []byte) ocispec.Descriptor {
-	return ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
-}
-
 // layoutWriter writes members of the layout tar, keeping the first error.
 type layoutWriter struct {
 	tw      *tar.Writer
@@ -146,11 +104,16 @@ func (lw *layoutWriter) file(name string, data []byte) {
 	}
 }
 
-func (lw *layoutWriter) bytesBlob(d digest.Digest, data []byte) {
-	lw.blob(d, int64(len(data)), func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
+// Blob writes blobs/sha256/<hex> (Sink).
+func (lw *layoutWriter) Blob(desc ocispec.Descriptor, write func(io.Writer) error) error {
+	lw.blob(desc.Digest, desc.Size, write)
+	return lw.err
+}
+
+// Manifest writes a manifest as a blob (Sink).
+func (lw *layoutWriter) Manifest(desc ocispec.Descriptor, data []byte) error {
+	lw.blob(desc.Digest, desc.Size, bytesWriter(data))
+	return lw.err
 }
 
 // blob writes blobs/sha256/<hex> once per digest.

@@ -390,6 +390,12 @@ func nerdctlParityCases() []parityCase {
 		{name: "Hostname", args: []string{"-c", `hostname; cat /etc/hostname`}},
 		{name: "Exit42", args: []string{"-c", `echo out; echo err >&2; exit 42`}, wantCode: code(42)},
 		{name: "Stdin", flags: []string{"-i"}, withStdin: true, stdin: "a\nb\n", args: []string{"-c", `cat; echo "cat: $?"`}},
+		// The sysctls containerd 2.x's CRI and Docker set on every
+		// container: LXC wrote them after the read-only /proc/sys
+		// (readonlyPaths) and failed. /proc/sys must still end read-only.
+		{name: "Sysctls", flags: []string{"--sysctl", "net.ipv4.ip_unprivileged_port_start=0", "--sysctl", "net.ipv4.ping_group_range=0 2147483647", "--sysctl", "kernel.shm_rmid_forced=1"},
+			args: []string{"-c", `cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range /proc/sys/kernel/shm_rmid_forced; ` +
+				`awk '$5 == "/proc/sys" {print $5, $6}' /proc/self/mountinfo; echo 1 > /proc/sys/kernel/shm_rmid_forced || echo write refused`}},
 	}
 }
 

@@ -116,6 +116,12 @@ func StartZFSFuse(ctx context.Context, path string) error {
 	cmd := exec.Command(path, "--no-daemon", "--enable-xattr", "--pidfile", zfsFusePidFile)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// The daemon outlives us: it must not keep descriptors we inherited.
+	// A zfs-fuse started by a test under `flock /work/.test.lock go test`
+	// kept flock's fd 3, and with it the lock, for good.
+	if err := closeInheritedOnExec(); err != nil {
+		return fmt.Errorf("start zfs-fuse: %w", err)
+	}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start zfs-fuse: %w", err)
 	}
@@ -295,4 +301,15 @@ func ReapStale(ctx context.Context, drv *zfsdriver.Driver, prefix, dir string) (
 		reaped = append(reaped, pl.Name)
 	}
 	return reaped, nil
+}
+
+// closeInheritedOnExec marks every descriptor above stderr close-on-exec,
+// so that a long-lived child gets only what exec.Cmd passes it. Go opens
+// its own descriptors close-on-exec; this catches those inherited from our
+// parent (a lock file of flock(1), a pipe of a shell).
+func closeInheritedOnExec() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close_range(CLOEXEC): %w", err)
+	}
+	return nil
 }

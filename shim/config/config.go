@@ -3,7 +3,10 @@
 // flags of ours, so the file is found through, in order: the ConfigPath
 // of the task's runtime options (CRI: `options = { ConfigPath = … }` under
 // the runtime), $ZFSLXC_SHIM_CONFIG, then DefaultPath. A missing default
-// file means the defaults; a named file that is missing is an error.
+// file means the defaults; a named file that is missing is an error. A CRI
+// runtime entry may instead hold the keys inline (`options = { init =
+// "reaper" }`): containerd sends that table as the options' ConfigBody,
+// read with Parse in place of any file.
 package config
 
 import (
@@ -43,7 +46,8 @@ type Config struct {
 	// and forwards signals, like docker run --init).
 	Init string `toml:"init"`
 	// AppArmorProfile is LXC's lxc.apparmor.profile when the spec names
-	// none. Empty: "unconfined" where AppArmor is off, else LXC's default.
+	// none. Empty: "unconfined", as runc (an OCI spec without a profile,
+	// which is what CRI sends for an unconfined pod, runs unconfined).
 	AppArmorProfile string `toml:"apparmor_profile"`
 	// BinDir holds zfslxc-init and zfslxc-start. Empty: next to the
 	// shim's binary, then $PATH.
@@ -67,8 +71,8 @@ state_dir = ""
 # io.zfslxc.init=exec|reaper of a container overrides this.
 init = "exec"
 
-# lxc.apparmor.profile for specs naming none: "" = "unconfined" where
-# AppArmor is off, else LXC's default profile.
+# lxc.apparmor.profile for specs naming none: "" = "unconfined", as runc
+# (CRI sends no profile for an unconfined pod, and names one otherwise).
 apparmor_profile = ""
 
 # Directory of zfslxc-init and zfslxc-start: "" = next to the shim, then PATH.
@@ -97,30 +101,38 @@ func Path(optionPath string) (path string, named bool) {
 // Load reads path over the defaults and validates it. Errors name the
 // file and the key, and are errdefs.ErrInvalidArgument.
 func Load(path string, named bool) (Config, error) {
-	cfg := Default()
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) && !named {
-		return cfg, nil
+		return Default(), nil
 	}
 	if err != nil {
-		return cfg, fmt.Errorf("shim config: %w: %w", err, errdefs.ErrInvalidArgument)
+		return Default(), fmt.Errorf("shim config: %w: %w", err, errdefs.ErrInvalidArgument)
 	}
-	dec := toml.NewDecoder(strings.NewReader(string(b)))
+	return Parse(path, b)
+}
+
+// Parse reads a configuration from data over the defaults and validates
+// it; source names it in errors (a file, or "runtime options" for the
+// inline table a CRI runtime entry sends as ConfigBody). Errors are
+// errdefs.ErrInvalidArgument.
+func Parse(source string, data []byte) (Config, error) {
+	cfg := Default()
+	dec := toml.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
 		var sm *toml.StrictMissingError
 		if errors.As(err, &sm) {
-			return cfg, fmt.Errorf("shim config %s: unknown keys:\n%s%w", path, sm.String(), errdefs.ErrInvalidArgument)
+			return cfg, fmt.Errorf("shim config %s: unknown keys:\n%s%w", source, sm.String(), errdefs.ErrInvalidArgument)
 		}
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, col := de.Position()
-			return cfg, fmt.Errorf("shim config %s:%d:%d: %s: %w", path, row, col, de.Error(), errdefs.ErrInvalidArgument)
+			return cfg, fmt.Errorf("shim config %s:%d:%d: %s: %w", source, row, col, de.Error(), errdefs.ErrInvalidArgument)
 		}
-		return cfg, fmt.Errorf("shim config %s: %w: %w", path, err, errdefs.ErrInvalidArgument)
+		return cfg, fmt.Errorf("shim config %s: %w: %w", source, err, errdefs.ErrInvalidArgument)
 	}
 	if err := cfg.validate(); err != nil {
-		return cfg, fmt.Errorf("shim config %s: %w", path, err)
+		return cfg, fmt.Errorf("shim config %s: %w", source, err)
 	}
 	return cfg, nil
 }

@@ -105,3 +105,34 @@ func TestDocsSample(t *testing.T) {
 		t.Fatalf("docs/shim.toml differs from config.Sample; regenerate it:\n%s", Sample)
 	}
 }
+
+// TestParseInline reads the inline options table of a CRI runtime entry
+// as containerd sends it in ConfigBody: TOML marshalled by containerd 2.x
+// (go-toml v2: literal strings) or 1.6 (BurntSushi: basic strings).
+func TestParseInline(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       Config
+		err        string
+	}{
+		{name: "containerd 2.x", body: "init = 'reaper'\nstate_dir = '/run/zfslxc/lxc'\n",
+			want: Config{Init: InitReaper, StateDir: "/run/zfslxc/lxc"}},
+		{name: "containerd 1.6", body: "apparmor_profile = \"unconfined\"\nlog_level = \"debug\"\n",
+			want: Config{Init: InitExec, AppArmorProfile: "unconfined", LogLevel: "debug"}},
+		{name: "unknown key", body: "SystemdCgroup = true\n", err: "unknown keys"},
+		{name: "bad value", body: "init = 'systemd'\n", err: `init = "systemd"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse("runtime options", []byte(tc.body))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "runtime options") || !errdefs.IsInvalidArgument(err) {
+					t.Fatalf("Parse = %v, want InvalidArgument naming runtime options and %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Parse = %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -195,10 +194,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}()
 	}
 
-	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: cfg.AppArmorProfile}
-	if co.DefaultAppArmorProfile == "" {
-		co.DefaultAppArmorProfile = defaultAppArmor()
-	}
+	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor(cfg)}
 	if t.rootfs != "" {
 		co.RootfsPath = t.rootfs
 	}
@@ -276,12 +272,14 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
 }
 
-// defaultAppArmor is "unconfined" where AppArmor is off (LXC's default
-// profile cannot be loaded there), else empty (LXC's default).
-func defaultAppArmor() string {
-	data, err := os.ReadFile("/sys/module/apparmor/parameters/enabled")
-	if err == nil && strings.TrimSpace(string(data)) == "Y" {
-		return ""
+// defaultAppArmor is the AppArmor profile of a spec that names none: the
+// configured one, else "unconfined". An OCI spec without a profile runs
+// unconfined under runc, and CRI relies on it: an unconfined pod (and
+// every privileged container) gets no apparmorProfile, RuntimeDefault gets
+// a named one. LXC's own default would confine those.
+func defaultAppArmor(cfg config.Config) string {
+	if cfg.AppArmorProfile != "" {
+		return cfg.AppArmorProfile
 	}
 	return "unconfined"
 }

@@ -18,8 +18,10 @@ import (
 )
 
 // loadConfig reads the shim's configuration for a task whose runtime
-// options are opts (CRI and `ctr run --runtime-config-path` send a
-// runtimeoptions.Options whose ConfigPath names the file).
+// options are opts: CRI and `ctr run --runtime-config-path` send a
+// runtimeoptions.Options whose ConfigPath names the file; a CRI runtime
+// entry whose options table has no ConfigPath sends the table itself, as
+// TOML, in ConfigBody.
 func loadConfig(ctx context.Context, opts *anypb.Any) (config.Config, error) {
 	optPath := ""
 	if opts != nil && len(opts.GetValue()) > 0 {
@@ -29,8 +31,13 @@ func loadConfig(ctx context.Context, opts *anypb.Any) (config.Config, error) {
 		}
 		switch o := v.(type) {
 		case *runtimeoptions.Options:
-			if len(o.ConfigBody) > 0 {
-				return config.Config{}, fmt.Errorf("runtime options: ConfigBody is not supported, use ConfigPath: %w", errdefs.ErrNotImplemented)
+			if o.ConfigPath == "" && len(o.ConfigBody) > 0 {
+				cfg, err := config.Parse("runtime options", o.ConfigBody)
+				if err != nil {
+					return cfg, err
+				}
+				log.G(ctx).WithFields(log.Fields{"config": "runtime options", "state_dir": cfg.StateDir, "init": cfg.Init}).Debug("shim config")
+				return cfg, nil
 			}
 			optPath = o.ConfigPath
 		default:
