@@ -21,7 +21,7 @@ import (
 
 // importReportEnv names a file BenchmarkImport appends its markdown tables
 // to (scripts/bench.sh puts them in docs/benchmarks.md).
-const importReportEnv = "ZFSLXC_IMPORTBENCH_REPORT"
+const importReportEnv = "ZFSLXC_UNPACKBENCH_REPORT"
 
 // Rounds of BenchmarkImport, from the environment (scripts/bench.sh).
 var (
