@@ -192,12 +192,17 @@ func (r *recorder) len() int {
 func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
 	t.Helper()
 	rec := &recorder{}
+	// As in newFixtureOnPool: the state dir goes after the pool.
+	root, err := os.MkdirTemp("", "zfslxc-snapshotter-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
 	p := testpool.New(t)
 	drv, err := zfsdriver.New(context.Background(), zfsdriver.WithRunner(rec.run), zfsdriver.WithCapabilities(p.Driver.Capabilities()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	parent := p.Name + "/zfslxc"
 	ctx := namespaces.WithNamespace(context.Background(), "test")
 	// Seals run only when the test asks (SealNow) or a Prepare pokes.

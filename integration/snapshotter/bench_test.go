@@ -304,8 +304,9 @@ func newImportReport(b *testing.B) *importReport {
 func (rep *importReport) add(flavor string, bi *benchImage, r *importResult) {
 	fz, fo := medianWall(r.first[sn]), medianWall(r.first["overlayfs"])
 	wz, wo := medianWall(r.warm[sn]), medianWall(r.warm["overlayfs"])
-	rep.rows = append(rep.rows, fmt.Sprintf("| %s | %s | %.0f | %.0f | **%.2f×** | %.0f | %.0f | **%.2f×** | %.1f |",
-		flavor, bi.name, ms(fz), ms(fo), ms(fz)/ms(fo), ms(wz), ms(wo), ms(wz)/ms(wo), r.procsPerLayer()))
+	rep.rows = append(rep.rows, fmt.Sprintf("| %s | %s | %.0f (%s) | %.0f (%s) | **%.2f×** | %.0f | %.0f | **%.2f×** | %.1f |",
+		flavor, bi.name, ms(fz), walls(r.first[sn]), ms(fo), walls(r.first["overlayfs"]), ms(fz)/ms(fo),
+		ms(wz), ms(wo), ms(wz)/ms(wo), r.procsPerLayer()))
 	for _, kind := range []string{"first", "warm"} {
 		runs := r.first[sn]
 		if kind == "warm" {
@@ -337,6 +338,7 @@ func (rep *importReport) write(b *testing.B) {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "#### `ctr images import`: zfslxc ÷ overlayfs, same containerd, same run (%d first-after-start rounds, %d warm rounds, interleaved; medians, ms)\n\n", importColdRounds, importWarmRounds)
+	sb.WriteString("First: median (each round, in order; the first zfslxc round is the first import into a new pool).\n\n")
 	sb.WriteString("| containerd | image | zfslxc first | overlayfs first | first ratio | zfslxc warm | overlayfs warm | warm ratio | zfs processes per layer |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	sb.WriteString(strings.Join(rep.rows, "\n") + "\n\n")
@@ -353,6 +355,15 @@ func (rep *importReport) write(b *testing.B) {
 	if _, err := f.WriteString(sb.String()); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// walls lists the wall times of runs in ms, in order.
+func walls(runs []importRun) string {
+	s := make([]string, len(runs))
+	for i, r := range runs {
+		s[i] = fmt.Sprintf("%.0f", ms(r.wall))
+	}
+	return strings.Join(s, ", ")
 }
 
 func medianWall(runs []importRun) time.Duration {
