@@ -32,6 +32,11 @@ func serve(cfg Config) error {
 	}
 	switch cfg.LogFormat {
 	case "text", "":
+		// Nanosecond timestamps, as containerd's: the debug log times
+		// each zfs command (docs/benchmarks.md reads it).
+		if err := log.SetFormat(log.TextFormat); err != nil {
+			return err
+		}
 	case "json":
 		if err := log.SetFormat(log.JSONFormat); err != nil {
 			return err
