@@ -27,16 +27,18 @@ import (
 // window in which a committed dataset is still writable changes nothing a
 // container or a later layer sees.
 //
-// Pending seals run in one `zfs set readonly=on ds1 ds2 …` when a Prepare
-// or View has made its dataset (containerd now applies a layer or starts
-// a container: the zfs daemon is idle), sealIdle after the last Commit,
-// or at Cleanup and Close. A crash can lose pending seals: Close writes
+// Pending seals run in one `zfs set readonly=on ds1 ds2 …` once no Commit
+// came for sealIdle (an image's layers are committed one after another:
+// one command seals them all after the unpack; sealMaxWait bounds the
+// wait under a stream of commits), or at Cleanup and Close. A crash can lose pending seals: Close writes
 // cleanFile after sealing everything, New removes it, and a start without
 // it (a crash, or the first start) seals every committed dataset first.
 
 const (
-	// sealIdle is how long a seal waits for a Prepare to run it.
+	// sealIdle is how long the seals wait for another Commit.
 	sealIdle = 500 * time.Millisecond
+	// sealMaxWait bounds the wait of the first pending seal.
+	sealMaxWait = 10 * sealIdle
 	// sealBatch caps the datasets of one `zfs set` (argument length).
 	sealBatch = 256
 	// cleanFile in the root says the last run sealed everything and
@@ -47,12 +49,11 @@ const (
 // sealer runs pending seals in the background.
 type sealer struct {
 	s       *Snapshotter
-	idle    time.Duration // how long a queued seal waits for a poke
+	idle    time.Duration // how long the seals wait for another Commit
 	flushMu sync.Mutex    // one flush at a time, so a flush returns after one in flight
 	mu      sync.Mutex
 	pending []string // dataset names; guarded by mu
 	added   chan struct{}
-	kick    chan struct{}
 	stop    chan struct{}
 	done    chan struct{}
 }
@@ -61,8 +62,7 @@ func newSealer(s *Snapshotter, idle time.Duration) *sealer {
 	if idle <= 0 {
 		idle = sealIdle
 	}
-	return &sealer{s: s, idle: idle, added: make(chan struct{}, 1), kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+	return &sealer{s: s, idle: idle, added: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // add queues the seal of a committed dataset.
@@ -80,9 +80,6 @@ func (q *sealer) forget(ds string) {
 	q.mu.Unlock()
 }
 
-// poke asks the worker to seal now.
-func (q *sealer) poke() { signal(q.kick) }
-
 func signal(ch chan struct{}) {
 	select {
 	case ch <- struct{}{}:
@@ -90,8 +87,9 @@ func signal(ch chan struct{}) {
 	}
 }
 
-// run is the worker: once a seal is queued it waits for a poke (a
-// Prepare made its dataset) or sealIdle, then seals all that is pending.
+// run is the worker: once a seal is queued it waits until no other came
+// for idle (at most sealMaxWait-worth of idles), then seals all that is
+// pending.
 func (q *sealer) run(ctx context.Context) {
 	defer close(q.done)
 	for {
@@ -100,15 +98,21 @@ func (q *sealer) run(ctx context.Context) {
 			return
 		case <-q.added:
 		}
-		select { // a poke from before this seal was queued is stale
-		case <-q.kick:
-		default:
-		}
-		select {
-		case <-q.stop:
-			return
-		case <-q.kick:
-		case <-time.After(q.idle):
+		deadline := time.Now().Add(max(sealMaxWait, 10*q.idle))
+		timer := time.NewTimer(q.idle)
+	wait:
+		for {
+			select {
+			case <-q.stop:
+				timer.Stop()
+				return
+			case <-q.added:
+				if time.Now().Before(deadline) {
+					timer.Reset(q.idle)
+				}
+			case <-timer.C:
+				break wait
+			}
 		}
 		if err := q.flush(ctx); err != nil {
 			log.G(ctx).WithError(err).Warn("making committed datasets read-only failed; Cleanup retries")

@@ -439,9 +439,6 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshots.Kind, key, pare
 	if err != nil {
 		return nil, err
 	}
-	// containerd now applies a layer or starts a container: a good time
-	// for the zfs work Commit left behind.
-	s.seal.poke()
 	return s.mounts(snap), nil
 }
 

@@ -205,7 +205,7 @@ func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
 	}
 	parent := p.Name + "/zfslxc"
 	ctx := namespaces.WithNamespace(context.Background(), "test")
-	// Seals run only when the test asks (SealNow) or a Prepare pokes.
+	// Seals run only when the test asks (SealNow).
 	sn, err := snapshotter.New(ctx, root, snapshotter.WithDataset(parent), snapshotter.WithDriver(drv), snapshotter.WithSealIdle(time.Hour))
 	if err != nil {
 		t.Fatal(err)
