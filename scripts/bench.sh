@@ -7,11 +7,15 @@
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter operations),
 # "unpack" (ctr images import zfslxc vs overlayfs, first after start and
-# warm, with the zfs breakdown; Prepare on a 1 GiB vs a 1 MiB parent) and/or
-# "shim" (integration/shimbench: ctr run --rm, shim memory, many
-# containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
-# IMPORT_COLD and IMPORT_WARM size the import rounds, PREPARE_ROUNDS the
-# interleaved Prepare rounds.
+# warm, with the zfs breakdown; Prepare on a 1 GiB vs a 1 MiB parent;
+# IMPORT_COLD, IMPORT_WARM and PREPARE_ROUNDS size them),
+# "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
+# containers, the runtimes alone) and/or
+# "registry" (integration/pull BenchmarkPull, integration/docker
+# BenchmarkDockerRun: ctr images pull from a local registry into zfslxc
+# and overlayfs; docker run --rm under lxc+zfslxc, runc+zfslxc and
+# runc+overlayfs; PULL_RUNS, PULL_LARGE_MIB and DOCKER_RUNS size them).
+# A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
 # SHIM_RSS_ROUNDS size it, e.g. a quick look:
@@ -22,10 +26,10 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
-PARTS=${PARTS:-go unpack shim}
+PARTS=${PARTS:-go unpack shim registry}
 export IMPORT_COLD=${IMPORT_COLD:-3} IMPORT_WARM=${IMPORT_WARM:-5} PREPARE_ROUNDS=${PREPARE_ROUNDS:-20}
 SHIM_PASSES=${SHIM_PASSES:-2}
-SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
+SHIM_BENCH=${SHIM_BENCH:-CtrRun|ExitEvent|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
@@ -41,6 +45,11 @@ UNPACK_BEGIN='<!-- unpack-bench:begin -->'
 UNPACK_END='<!-- unpack-bench:end -->'
 UNPACK_NOTES_BEGIN='<!-- unpack-notes:begin -->'
 UNPACK_NOTES_END='<!-- unpack-notes:end -->'
+# The runtime's exit-path section (issue #12): hand-written, kept too.
+EXIT_BEGIN='<!-- exit-notes:begin -->'
+EXIT_END='<!-- exit-notes:end -->'
+REG_BEGIN='<!-- registry-bench:begin -->'
+REG_END='<!-- registry-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
@@ -203,6 +212,7 @@ fi
 
 if has shim; then
 	notes=$(between "$OUT" "$NOTES_BEGIN" "$NOTES_END")
+	exitnotes=$(between "$OUT" "$EXIT_BEGIN" "$EXIT_END")
 	cgroup=$(stat -fc %T /sys/fs/cgroup)
 	case $cgroup in cgroup2fs) cgroup="cgroup v2" ;; *) cgroup="cgroup v1 ($cgroup at /sys/fs/cgroup)" ;; esac
 	{
@@ -212,7 +222,7 @@ if has shim; then
 
 Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
 hand except between the notes markers. Command:
-\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|ExitEvent|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
 (\`make bench\` runs it with these defaults and PARTS="go shim").
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
 zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
@@ -230,6 +240,11 @@ run), so drift hits both.
   /tasks/exit, /tasks/delete, /containers/delete) and the lxc shim's
   "shim serving" log line; the zfs table is every zfs command the
   snapshotter ran meanwhile (its debug log, with durations).
+- \`BenchmarkExitEvent\`: how long containerd waits to hear that a task's
+  process ended: the benchmark SIGKILLs the container's init (\`sleep 600\`,
+  host pid from \`ctr task ls\`) and times until the envelope of the
+  /tasks/exit event the shim published, $SHIM_RUNS kills per runtime,
+  interleaved, lxc shim vs runc's shim in the same containerd.
 - \`BenchmarkRuntime\`: the runtimes without containerd, shims or
   snapshotters: the spec \`ctr\` generates for the hello image, running
   \`/bin/true\` on a plain busybox directory, through lxcrun (the shim's
@@ -255,6 +270,10 @@ run), so drift hits both.
 $NOTES_BEGIN
 ${notes:-_No notes yet._}
 $NOTES_END
+
+$EXIT_BEGIN
+${exitnotes:-_No notes yet._}
+$EXIT_END
 SHIM
 		for n in $(seq 1 "$SHIM_PASSES"); do cat "$raw/shim-$n.md"; done
 		echo
@@ -277,10 +296,41 @@ section() {
 	echo
 	cat "$1"
 }
+
+if has registry; then
+	echo "==> registry: go test -bench 'Pull' ./integration/pull/, -bench 'DockerRun' ./integration/docker/" >&2
+	for pb in ./integration/pull/:Pull ./integration/docker/:DockerRun; do
+		if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+			ZFSLXC_REGISTRYBENCH_REPORT="$raw/registry-tables.md" \
+			go test -run '^$' -bench "${pb#*:}" -benchtime 1x -count 1 -timeout 90m "${pb%%:*}" >"$raw/registry.out" 2>&1; then
+			cat "$raw/registry.out" >&2
+			exit 1
+		fi
+	done
+	{
+		echo "$REG_BEGIN"
+		cat <<REG
+## Registry pulls and Docker: zfslxc against overlayfs, LXC against runc
+
+Written by \`scripts/bench.sh\` (PARTS=registry) on $(date -u +%Y-%m-%d) from integration/pull and
+integration/docker; do not edit by hand. The registry is the reference
+registry (distribution v3.1.2) on 127.0.0.1, plain HTTP, its storage on
+the same disk. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+REG
+		cat "$raw/registry-tables.md"
+		echo "$REG_END"
+	} >"$raw/registry.md"
+elif [ -f "$OUT" ] && grep -qxF "$REG_BEGIN" "$OUT"; then
+	awk -v b="$REG_BEGIN" -v e="$REG_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/registry.md"
+else
+	: >"$raw/registry.md"
+fi
+
 {
 	# The go section without its trailing blank lines, then the others.
 	awk 'NF { for (; blank > 0; blank--) print ""; print; next } { blank++ }' "$raw/go.md"
 	section "$raw/unpack.md"
 	section "$raw/shim.md"
+	section "$raw/registry.md"
 } >"$OUT"
 echo "==> wrote $OUT" >&2

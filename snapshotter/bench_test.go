@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 // Benchmarks of the snapshotter against the bare zfs commands it runs, on
@@ -31,10 +31,10 @@ func BenchmarkLayer(b *testing.B) {
 		for b.Loop() {
 			k := fmt.Sprintf("l%d", i)
 			i++
-			if _, err := f.sn.Prepare(f.ctx, k+"-a", "base"); err != nil {
+			if _, err := f.sn.Prepare(f.ctx, "extract-"+k+" sha256:x", "base"); err != nil {
 				b.Fatal(err)
 			}
-			if err := f.sn.Commit(f.ctx, k, k+"-a"); err != nil {
+			if err := f.sn.Commit(f.ctx, k, "extract-"+k+" sha256:x"); err != nil {
 				b.Fatal(err)
 			}
 			if err := f.sn.Remove(f.ctx, k); err != nil {
@@ -49,8 +49,8 @@ func BenchmarkLayer(b *testing.B) {
 		for b.Loop() {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
 			i++
-			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
-			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "clone", "-o", ondisk.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "snapshot", "-o", ondisk.PropKey+"=k", ds+"@committed")
 			if explicitUnmount {
 				testpool.ZFS(b, "unmount", ds)
 			}
@@ -79,7 +79,7 @@ func BenchmarkPrepare(b *testing.B) {
 	b.Run("bare-zfs", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
-			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "clone", "-o", ondisk.PropKey+"=k", f.parent+"/1@committed", ds)
 			b.StopTimer()
 			testpool.ZFS(b, "destroy", ds)
 			b.StartTimer()
@@ -97,11 +97,11 @@ func BenchmarkCommit(b *testing.B) {
 			n++
 			k := fmt.Sprintf("c%d", n)
 			b.StopTimer()
-			if _, err := f.sn.Prepare(f.ctx, k+"-a", ""); err != nil {
+			if _, err := f.sn.Prepare(f.ctx, "extract-"+k+" sha256:x", ""); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if err := f.sn.Commit(f.ctx, k, k+"-a"); err != nil {
+			if err := f.sn.Commit(f.ctx, k, "extract-"+k+" sha256:x"); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -113,7 +113,7 @@ func BenchmarkCommit(b *testing.B) {
 			b.StopTimer()
 			testpool.ZFS(b, "create", ds)
 			b.StartTimer()
-			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "snapshot", "-o", ondisk.PropKey+"=k", ds+"@committed")
 		}
 	})
 }

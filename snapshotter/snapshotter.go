@@ -22,7 +22,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +35,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -47,17 +48,6 @@ const (
 	LabelCompression = "containerd.io/snapshot/zfslxc.compression"
 	// LabelRecordsize sets the ZFS recordsize of a new snapshot.
 	LabelRecordsize = "containerd.io/snapshot/zfslxc.recordsize"
-)
-
-// ZFS names and user properties the snapshotter writes.
-const (
-	// committedSnapshot is the name of the snapshot Commit takes.
-	committedSnapshot = "committed"
-	// PropKey records the containerd key of a dataset (and the committed
-	// name on its snapshot), URL-escaped, for people and for Cleanup's log.
-	PropKey = "io.zfslxc:key"
-	// PropManaged marks the parent dataset as owned by this snapshotter.
-	PropManaged = "io.zfslxc:managed"
 )
 
 // Config configures the snapshotter.
@@ -160,7 +150,7 @@ func New(ctx context.Context, root string, opts ...Opt) (*Snapshotter, error) {
 		cfg.Driver = d
 	}
 	if cfg.Mountpoint == "" {
-		cfg.Mountpoint = filepath.Join(root, "datasets")
+		cfg.Mountpoint = ondisk.ParentMountpoint(root)
 	}
 	mnt, err := ensureParent(ctx, cfg.Driver, cfg.Dataset, cfg.Mountpoint)
 	if err != nil {
@@ -199,7 +189,7 @@ func ensureParent(ctx context.Context, zfs *zfsdriver.Driver, dataset, mountpoin
 		err = zfs.Create(ctx, dataset, zfsdriver.CreateOptions{Parents: true, Properties: map[string]string{
 			"mountpoint":            mountpoint,
 			"com.sun:auto-snapshot": "false",
-			PropManaged:             "true",
+			ondisk.PropManaged:      "true",
 		}})
 		if err != nil && !errors.Is(err, zfsdriver.ErrExists) {
 			return "", fmt.Errorf("create parent dataset %s: %w", dataset, err)
@@ -223,6 +213,17 @@ func ensureParent(ctx context.Context, zfs *zfsdriver.Driver, dataset, mountpoin
 			return "", fmt.Errorf("mount parent dataset %s: %w", dataset, err)
 		}
 	}
+	// Layers stay mounted below: only root may reach them (an image's
+	// setuid-root file, a secret in a layer). zfs-fuse does not turn
+	// setuid=off into a nosuid mount, so this is the barrier there.
+	if fi, err := os.Stat(mp); err != nil {
+		return "", fmt.Errorf("parent dataset %s mountpoint: %w", dataset, err)
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(mp, fi.Mode().Perm()&0o700); err != nil {
+			return "", fmt.Errorf("parent dataset %s: making its mountpoint %s root-only: %w", dataset, mp, err)
+		}
+		log.G(ctx).WithFields(log.Fields{"mountpoint": mp, "was": fi.Mode().Perm()}).Info("made the parent dataset's mountpoint root-only (0700)")
+	}
 	return mp, nil
 }
 
@@ -233,7 +234,7 @@ func (s *Snapshotter) mountAll(ctx context.Context) error {
 		return fmt.Errorf("list snapshot datasets: %w", err)
 	}
 	for _, ds := range list {
-		if ds.Name == s.dataset || ds.Mounted || !isID(ds.Name[len(s.dataset)+1:]) {
+		if ds.Name == s.dataset || ds.Mounted || !ondisk.IsID(ds.Name[len(s.dataset)+1:]) {
 			continue
 		}
 		if err := s.zfs.Mount(ctx, ds.Name); err != nil && !errors.Is(err, zfsdriver.ErrAlreadyMounted) {
@@ -309,10 +310,22 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 	return s.mounts(snap), nil
 }
 
+// hostOnlyProps keep an image's setuid files and device nodes inert on the
+// host, where layers stay mounted: set when an unpack's dataset is made
+// (one zfs command either way) or, for other commits, at Commit. Clones a
+// container runs on do not inherit them from their origin.
+var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
+
+// isUnpackKey reports whether key is one containerd's unpacker (pull,
+// import, transfer service) prepares a layer under: "extract-ID CHAINID".
+func isUnpackKey(key string) bool { return strings.HasPrefix(key, snapshots.UnpackKeyPrefix+"-") }
+
 // Commit turns the active snapshot key into the committed snapshot name:
-// `zfs snapshot <ds>@committed` inside the metadata transaction; the
-// dataset is made read-only (readonly=on) after Commit returns, see
-// seal.go.
+// `zfs snapshot <ds>@committed` inside the metadata transaction. The
+// dataset of an unpacked layer (which has hostOnlyProps from its Prepare)
+// is made read-only after Commit returns, so an unpack costs one zfs
+// process per Commit (seal.go); other commits set readonly=on and
+// hostOnlyProps in the transaction, as they always did.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
 	var ds string
 	err := s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
@@ -327,18 +340,26 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 			return fmt.Errorf("commit snapshot %q as %q: %w", key, name, err)
 		}
 		ds = s.datasetName(id)
-		snap := ds + "@" + committedSnapshot
-		err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{PropKey: keyProp(name)}})
+		snap := ondisk.Committed(ds)
+		err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{ondisk.PropKey: ondisk.KeyProp(name)}})
 		if errors.Is(err, zfsdriver.ErrExists) {
 			// Left by a Commit whose metadata transaction failed or crashed
 			// after the snapshot; the metadata still says active, so nothing
 			// is cloned from it. Take it again: the content may have changed.
 			log.G(ctx).WithField("snapshot", snap).Warn("replacing stale committed snapshot")
 			if err = s.zfs.Destroy(ctx, snap, zfsdriver.DestroyOptions{}); err == nil {
-				err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{PropKey: keyProp(name)}})
+				err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{ondisk.PropKey: ondisk.KeyProp(name)}})
 			}
 		}
 		if err != nil {
+			return fmt.Errorf("commit snapshot %q: %w", key, err)
+		}
+		if isUnpackKey(key) {
+			return nil // sealed later
+		}
+		props := map[string]string{"readonly": "on"}
+		maps.Copy(props, hostOnlyProps)
+		if err := s.zfs.Set(ctx, ds, props); err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
 		return nil
@@ -346,7 +367,9 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 	if err != nil {
 		return err
 	}
-	s.seal.add(ds)
+	if isUnpackKey(key) {
+		s.seal.add(ds)
+	}
 	return nil
 }
 
@@ -455,7 +478,7 @@ func (s *Snapshotter) createDataset(ctx context.Context, snap storage.Snapshot, 
 		if len(snap.ParentIDs) == 0 {
 			return s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Properties: props})
 		}
-		origin := s.datasetName(snap.ParentIDs[0]) + "@" + committedSnapshot
+		origin := ondisk.Committed(s.datasetName(snap.ParentIDs[0]))
 		return s.zfs.Clone(ctx, origin, ds, zfsdriver.CloneOptions{Properties: props})
 	}
 	err := run()
@@ -493,11 +516,14 @@ func (s *Snapshotter) mounts(snap storage.Snapshot) []mount.Mount {
 // datasetProps validates the labels and returns the dataset properties of
 // a new snapshot.
 func (s *Snapshotter) datasetProps(kind snapshots.Kind, key string, labels map[string]string) (map[string]string, error) {
-	props := map[string]string{PropKey: keyProp(key)}
+	props := map[string]string{ondisk.PropKey: ondisk.KeyProp(key)}
 	// A view is mounted read-only (see mounts); the dataset is made
 	// read-only too where zfs does not then break xattr listing.
 	if kind == snapshots.KindView && !s.zfs.Capabilities().ReadonlyHidesXattrs {
 		props["readonly"] = "on"
+	}
+	if kind == snapshots.KindActive && isUnpackKey(key) {
+		maps.Copy(props, hostOnlyProps)
 	}
 	quota := s.quota
 	if v, ok := labels[LabelQuota]; ok {
@@ -532,16 +558,6 @@ func (s *Snapshotter) datasetProps(kind snapshots.Kind, key string, labels map[s
 	return props, nil
 }
 
-func (s *Snapshotter) datasetName(id string) string { return s.dataset + "/" + id }
+func (s *Snapshotter) datasetName(id string) string { return ondisk.Dataset(s.dataset, id) }
 
 func (s *Snapshotter) mountpoint(id string) string { return filepath.Join(s.mnt, id) }
-
-// keyProp is the PropKey value of a key: URL-escaped, so any key (spaces,
-// newlines, '%') fits a zfs property, and cut to the property length limit.
-func keyProp(key string) string {
-	v := url.PathEscape(key)
-	if len(v) > 4096 {
-		v = v[:4096] + "..."
-	}
-	return v
-}

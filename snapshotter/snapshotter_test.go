@@ -21,6 +21,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -152,8 +153,42 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "new"), []byte("x"), 0o644); err == nil {
 		t.Error("committed dataset is writable")
 	}
-	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", snapshotter.PropKey); v != "top" {
+	// A committed layer, mounted on the host, runs no setuid file and
+	// opens no device node, whether an unpack (its dataset made so) or
+	// another Commit made it; the clone a container runs on keeps both.
+	f.commitLayer(t, "extract-9 sha256:up", "base", nil)
+	if _, err := f.sn.Prepare(f.ctx, "top2", "extract-9 sha256:up"); err != nil {
+		t.Fatal(err)
+	}
+	for ds, want := range map[string]string{"/1": "off", "/2": "on", "/3": "off", "/4": "on"} {
+		for _, prop := range []string{"setuid", "devices"} {
+			if v, err := f.zfs.GetProperty(f.ctx, f.parent+ds, prop); err != nil || v != want {
+				t.Errorf("%s%s %s = %q (%v), want %s", f.parent, ds, prop, v, err, want)
+			}
+		}
+	}
+	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", ondisk.PropKey); v != "top" {
 		t.Errorf("key property = %q, want top", v)
+	}
+	// Only root reaches the layers; a restart makes a mountpoint opened
+	// since root-only again.
+	mnt, err := f.zfs.GetProperty(f.ctx, f.parent, "mountpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(mnt); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("parent mountpoint %s: %v, %v; want 0700", mnt, fi.Mode(), err)
+	}
+	if err := os.Chmod(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again, err := snapshotter.New(f.ctx, t.TempDir(), snapshotter.WithDataset(f.parent), snapshotter.WithDriver(f.zfs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	if fi, err := os.Stat(mnt); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("parent mountpoint %s after a restart: %v, %v; want 0700", mnt, fi.Mode(), err)
 	}
 	if v, _ := f.zfs.GetProperty(f.ctx, f.parent, "com.sun:auto-snapshot"); v != "false" {
 		t.Errorf("parent com.sun:auto-snapshot = %q, want false", v)
@@ -240,11 +275,18 @@ func TestZFSCommandsPerOperation(t *testing.T) {
 		op   func() error
 		want []string
 	}{
-		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "a", ""); return err }, []string{"zfs create"}},
-		{"prepare without parent again", func() error { _, err := f.sn.Prepare(f.ctx, "a2", ""); return err }, []string{"zfs create"}},
-		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "a") }, []string{"zfs snapshot"}},
-		{"second commit", func() error { return f.sn.Commit(f.ctx, "c2", "a2") }, []string{"zfs snapshot"}},
+		// As containerd's unpacker names them (snapshots.UnpackKeyFormat).
+		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "extract-1 sha256:a", ""); return err }, []string{"zfs create"}},
+		{"prepare without parent again", func() error { _, err := f.sn.Prepare(f.ctx, "extract-2 sha256:b", ""); return err }, []string{"zfs create"}},
+		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "extract-1 sha256:a") }, []string{"zfs snapshot"}},
+		{"second commit", func() error { return f.sn.Commit(f.ctx, "c2", "extract-2 sha256:b") }, []string{"zfs snapshot"}},
 		{"the seals, in one command", func() error { return f.sn.SealNow(f.ctx) }, []string{"zfs set"}},
+		// Another commit (ctr snapshot commit, a build) makes the layer
+		// read-only and inert on the host at Commit (one zfs set per
+		// property where zfs set takes one: zfs-fuse).
+		{"prepare other", func() error { _, err := f.sn.Prepare(f.ctx, "other", ""); return err }, []string{"zfs create"}},
+		{"commit other", func() error { return f.sn.Commit(f.ctx, "c3", "other") }, []string{"zfs snapshot", "zfs set"}},
+		{"remove other", func() error { return f.sn.Remove(f.ctx, "c3") }, removeCost},
 		{"prepare on parent", func() error { _, err := f.sn.Prepare(f.ctx, "b", "c"); return err }, []string{"zfs clone"}},
 		{"view", func() error { _, err := f.sn.View(f.ctx, "v", "c"); return err }, []string{"zfs clone"}},
 		{"mounts", func() error { _, err := f.sn.Mounts(f.ctx, "b"); return err }, nil},
@@ -556,7 +598,18 @@ func TestCrashLeftovers(t *testing.T) {
 // nothing again.
 func TestCommittedDatasetIsSealedAfterACrash(t *testing.T) {
 	f := newFixture(t, snapshotter.WithSealIdle(time.Hour))
-	f.commitLayer(t, "base", "", map[string]string{"a": "1"})
+	// An unpack's layer, as containerd's unpacker names it: its seal
+	// runs after Commit.
+	m, err := f.sn.Prepare(f.ctx, "extract-1 sha256:base", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(source(t, m), "a"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sn.Commit(f.ctx, "base", "extract-1 sha256:base"); err != nil {
+		t.Fatal(err)
+	}
 	mp, err := f.zfs.GetProperty(f.ctx, f.parent+"/1", "mountpoint")
 	if err != nil {
 		t.Fatal(err)
@@ -582,7 +635,7 @@ func TestCommittedDatasetIsSealedAfterACrash(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "later"), []byte("x"), 0o644); err == nil {
 		t.Error("committed dataset still writable after the restart")
 	}
-	m, err := sn.Prepare(f.ctx, "child", "base")
+	m, err = sn.Prepare(f.ctx, "child", "base")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,32 +22,28 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/version"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/config"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
 // serve runs the daemon until SIGINT or SIGTERM.
-func serve(cfg Config) error {
+func serve(cfg config.Config) error {
 	if err := log.SetLevel(cfg.LogLevel); err != nil {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
-	switch cfg.LogFormat {
-	case "text", "":
-		// Nanosecond timestamps, as containerd's: the debug log times
-		// each zfs command (docs/benchmarks.md reads it).
-		if err := log.SetFormat(log.TextFormat); err != nil {
-			return err
-		}
-	case "json":
-		if err := log.SetFormat(log.JSONFormat); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	// Text logs get nanosecond timestamps, as containerd's: the debug log
+	// times each zfs command (docs/benchmarks.md reads it).
+	format := log.TextFormat
+	if cfg.LogFormat == "json" {
+		format = log.JSONFormat
+	}
+	if err := log.SetFormat(format); err != nil {
+		return err
 	}
 	if cfg.Dataset == "" {
 		return errors.New("no parent dataset: give --dataset POOL/NAME or dataset in the config file (see --help)")
 	}
-	quota, err := cfg.quotaBytes()
+	quota, err := cfg.QuotaBytes()
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 	shimconfig "github.com/zfslxc/zfslxc/shim/config"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
 func configCommand() *cli.Command {
@@ -18,8 +19,43 @@ func configCommand() *cli.Command {
 		Description: `Examples:
    zfslxc config containerd --version 2 >> /etc/containerd/config.toml
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml
-   zfslxc config shim > /etc/zfslxc/shim.toml`,
+   zfslxc config shim > /etc/zfslxc/shim.toml
+   zfslxc config docker > /etc/docker/daemon.json`,
 		Subcommands: []*cli.Command{
+			{
+				Name:  "docker",
+				Usage: "the Docker Engine daemon.json that puts images on zfslxc and adds the LXC runtime",
+				Description: `Prints Docker Engine (29+) daemon.json settings: "storage-driver" names the
+zfslxc snapshotter (Docker keeps images in containerd's image store and takes
+a containerd snapshotter as its storage driver), "features" keeps the
+containerd image store on, and "runtimes" registers the LXC shim
+(runtimeType io.containerd.lxc.v1) as "docker run --runtime lxc". The
+containerd dockerd uses needs the snapshotter too: zfslxc config containerd.
+Merge the keys into an existing daemon.json. These are the settings the
+Docker integration tests run dockerd with; docs/docker.md explains them.
+
+Examples:
+   zfslxc config docker > /etc/docker/daemon.json
+   zfslxc config docker --default-runtime     # every container under LXC`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
+					&cli.StringFlag{Name: "runtime", Value: dockerconfig.DefaultRuntimeName, Usage: "the runtime's name in Docker (docker run --runtime NAME)"},
+					&cli.StringFlag{Name: "containerd", Usage: "containerd's socket, when not /run/containerd/containerd.sock"},
+					&cli.BoolFlag{Name: "default-runtime", Usage: "make the LXC runtime Docker's default"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.String("name") == "" || c.String("runtime") == "" {
+						return fmt.Errorf("--name and --runtime must not be empty")
+					}
+					_, err := c.App.Writer.Write(dockerconfig.JSON(dockerconfig.Options{
+						SnapshotterName: c.String("name"),
+						RuntimeName:     c.String("runtime"),
+						Containerd:      c.String("containerd"),
+						DefaultRuntime:  c.Bool("default-runtime"),
+					}))
+					return err
+				},
+			},
 			{
 				Name:  "containerd",
 				Usage: "the containerd config that registers the zfslxc snapshotter",
@@ -41,7 +77,7 @@ Examples:
    zfslxc config containerd --version 2 --shim-option init=reaper --cni-bin-dir /usr/lib/cni`,
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "version", Value: 2, Usage: "containerd major version: 1 (1.6/1.7) or 2 (2.x)"},
-					&cli.StringFlag{Name: "address", Value: containerdconfig.DefaultSnapshotterAddress, Usage: "the snapshotter's socket"},
+					&cli.StringFlag{Name: "address", Value: snapconfig.DefaultAddress, Usage: "the snapshotter's socket"},
 					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
 					&cli.StringFlag{Name: "platform", Usage: "platform of the unpack entries (default linux/<this arch>)"},
 					&cli.StringFlag{Name: "handler", Value: containerdconfig.DefaultRuntimeHandler, Usage: "CRI runtime handler (RuntimeClass handler) of the LXC shim"},
@@ -119,7 +155,7 @@ Examples:
 Examples:
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
 				Action: func(c *cli.Context) error {
-					fmt.Fprint(c.App.Writer, snapshotter.SampleConfig)
+					fmt.Fprint(c.App.Writer, snapconfig.Sample)
 					return nil
 				},
 			},

@@ -211,7 +211,8 @@ func checkUnpackConfig(s *state) []Result {
 }
 
 // checkRuntime: a CRI runtime of type io.containerd.lxc.v1 (warning only:
-// ctr run --runtime needs none, and the shim is not finished yet).
+// ctr and nerdctl --runtime io.containerd.lxc.v1 need none; only CRI pods
+// do).
 func checkRuntime(s *state) []Result {
 	const name = "lxc runtime"
 	doc, res := s.readContainerdConfig()
@@ -228,8 +229,8 @@ func checkRuntime(s *state) []Result {
 			}
 		}
 	}
-	return []Result{warn(name, fmt.Sprintf("add a CRI runtime with runtime_type = %q to %s (ctr run --runtime %s needs none)", lxcRuntimeType, s.cfg.ContainerdConfig, lxcRuntimeType),
-		"no CRI runtime of type %s in %s (the shim is not finished yet)", lxcRuntimeType, s.cfg.ContainerdConfig)}
+	return []Result{warn(name, fmt.Sprintf("add a CRI runtime with runtime_type = %q to %s: zfslxc config containerd prints it", lxcRuntimeType, s.cfg.ContainerdConfig),
+		"no CRI runtime of type %s in %s: Kubernetes pods cannot run on the LXC shim (ctr and nerdctl --runtime %s can)", lxcRuntimeType, s.cfg.ContainerdConfig, lxcRuntimeType)}
 }
 
 // checkSnapshotterSocket: the snapshotter daemon accepts connections and

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 )
 
 const (
@@ -296,13 +297,32 @@ func TestChecks(t *testing.T) {
 		{name: "snapshots API does not answer", break_: func(f *fake) { f.snapErr = errors.New("rpc error: code = Unimplemented") },
 			check: "snapshotter", status: Fail, want: []string{"does not answer: rpc error", "journalctl -u zfslxc-snapshotter"}},
 		{name: "shim missing", break_: func(f *fake) { delete(f.path, "containerd-shim-lxc-v1") },
-			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"not finished yet", "make install"}},
+			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"cannot start without it", "make install"}},
 		{name: "shim beside containerd", break_: func(f *fake) {
 			delete(f.path, "containerd-shim-lxc-v1")
 			f.exists["/usr/local/bin/containerd-shim-lxc-v1"] = true
 		}, check: "containerd-shim-lxc-v1", status: OK, want: []string{"beside containerd"}},
 		{name: "init missing", break_: func(f *fake) { delete(f.path, "zfslxc-init") },
 			check: "zfslxc-init", status: Warn},
+		{name: "no docker: no docker check", check: "docker", status: ""},
+		{name: "docker set up", break_: func(f *fake) { f.files["/etc/docker/daemon.json"] = string(dockerconfig.JSON(dockerconfig.Options{})) },
+			check: "docker", status: OK, want: []string{"storage-driver zfslxc", "runtime lxc"}},
+		{name: "dockerd without daemon.json", break_: func(f *fake) { f.path["dockerd"] = "/usr/bin/dockerd" },
+			check: "docker", status: Warn, want: []string{"/etc/docker/daemon.json does not exist", "zfslxc config docker"}},
+		{name: "docker on overlayfs", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "overlay2", "runtimes": {"lxc": {"runtimeType": "io.containerd.lxc.v1"}}}`
+		}, check: "docker", status: Warn, want: []string{`storage-driver is "overlay2", want "zfslxc"`, "zfslxc config docker"}},
+		{name: "docker without the runtime", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "zfslxc"}`
+		}, check: "docker", status: Warn, want: []string{"runtimes.lxc missing"}},
+		{name: "docker graph driver forced", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "zfslxc", "features": {"containerd-snapshotter": false}, "runtimes": {"lxc": {"runtimeType": "io.containerd.lxc.v1"}}}`
+		}, check: "docker", status: Warn, want: []string{"containerd-snapshotter is false"}},
+		{name: "docker daemon.json broken", break_: func(f *fake) { f.files["/etc/docker/daemon.json"] = `{"storage-driver": ` },
+			check: "docker", status: Fail, want: []string{"/etc/docker/daemon.json", "unexpected end of JSON"}},
+		{name: "docker daemon.json elsewhere", cfg: func(c *Config) { c.DockerConfig = "/opt/docker.json" }, break_: func(f *fake) {
+			f.files["/opt/docker.json"] = string(dockerconfig.JSON(dockerconfig.Options{}))
+		}, check: "docker", status: OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goodHost()
@@ -423,24 +443,5 @@ func TestProcesses(t *testing.T) {
 	}
 	if !found {
 		t.Error("own pid not found in /proc")
-	}
-}
-
-func TestLoadSnapshotterConfig(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), false)
-	if err != nil || cfg.Root != DefaultSnapshotterRoot || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("missing default file: %+v, %v", cfg, err)
-	}
-	if _, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), true); err == nil {
-		t.Error("missing named file: no error")
-	}
-	p := filepath.Join(dir, "s.toml")
-	if err := os.WriteFile(p, []byte("dataset = \"tank/x\"\nroot = \"/r\"\nlog_level = \"debug\"\n[zfs]\nzfs_path = \"/sbin/zfs\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err = LoadSnapshotterConfig(p, true)
-	if err != nil || cfg.Dataset != "tank/x" || cfg.Root != "/r" || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("file: %+v, %v", cfg, err)
 	}
 }
