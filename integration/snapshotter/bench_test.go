@@ -161,7 +161,7 @@ func (r *importResult) procsPerLayer(pathOnly bool) float64 {
 			n = append(n, float64(count)/float64(r.layers))
 		}
 	}
-	return median(n)
+	return containerdtest.Median(n)
 }
 
 // measureImports runs the cold and warm rounds of one image.
@@ -354,11 +354,11 @@ func (rep *importReport) add(flavor string, bi *benchImage, r *importResult) {
 		}
 		var subs []string
 		for sub, v := range zfsBy {
-			subs = append(subs, fmt.Sprintf("`zfs %s` %.0f", sub, median(v)))
+			subs = append(subs, fmt.Sprintf("`zfs %s` %.0f", sub, containerdtest.Median(v)))
 		}
 		slices.Sort(subs)
 		rep.bd = append(rep.bd, fmt.Sprintf("| %s | %s | %s | %.0f | %s | %.0f | %.0f | %.0f |",
-			flavor, bi.name, kind, median(walls), strings.Join(subs, ", "), median(counts), median(applies), median(rests)))
+			flavor, bi.name, kind, containerdtest.Median(walls), strings.Join(subs, ", "), containerdtest.Median(counts), containerdtest.Median(applies), containerdtest.Median(rests)))
 	}
 }
 
@@ -402,19 +402,7 @@ func medianWall(runs []importRun) time.Duration {
 	for i, r := range runs {
 		v[i] = float64(r.wall)
 	}
-	return time.Duration(median(v))
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	return time.Duration(containerdtest.Median(v))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
