@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -31,7 +31,7 @@ import (
 // came for sealIdle (an image's layers are committed one after another:
 // one command seals them all after the unpack; sealMaxWait bounds the
 // wait under a stream of commits), or at Cleanup and Close. A crash can lose pending seals: Close writes
-// cleanFile after sealing everything, New removes it, and a start without
+// ondisk.CleanStopMark after sealing everything, New removes it, and a start without
 // it (a crash, or the first start) seals every committed dataset first.
 
 const (
@@ -41,9 +41,6 @@ const (
 	sealMaxWait = 10 * sealIdle
 	// sealBatch caps the datasets of one `zfs set` (argument length).
 	sealBatch = 256
-	// cleanFile in the root says the last run sealed everything and
-	// closed; a start without it seals all committed datasets.
-	cleanFile = "closed-cleanly"
 )
 
 // sealer runs pending seals in the background.
@@ -174,7 +171,7 @@ func (s *Snapshotter) setReadonly(ctx context.Context, names []string) error {
 // Either way it removes the clean mark, so a crash of this run leads the
 // next start to seal again.
 func (s *Snapshotter) sealAfterUncleanStop(ctx context.Context) error {
-	mark := filepath.Join(s.root, cleanFile)
+	mark := ondisk.CleanStopMark(s.root)
 	switch err := os.Remove(mark); {
 	case err == nil:
 		return syncDir(s.root)
@@ -210,7 +207,7 @@ func (s *Snapshotter) sealAfterUncleanStop(ctx context.Context) error {
 
 // markClean writes the clean mark (after the last seal).
 func (s *Snapshotter) markClean() error {
-	if err := os.WriteFile(filepath.Join(s.root, cleanFile), nil, 0o600); err != nil {
+	if err := os.WriteFile(ondisk.CleanStopMark(s.root), nil, 0o600); err != nil {
 		return err
 	}
 	return syncDir(s.root)
