@@ -163,8 +163,8 @@ $(grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$raw/all.txt")
 HDR
 } >"$raw/go.md"
 elif [ -f "$OUT" ]; then
-	# Keep the existing go section: everything before the unpack and shim sections.
-	awk -v u="$UNPACK_BEGIN" -v b="$SHIM_BEGIN" '$0 == u || $0 == b { exit } { print }' "$OUT" >"$raw/go.md"
+	# Keep the existing go section: everything before the unpack, shim and stress sections.
+	awk -v u="$UNPACK_BEGIN" -v b="$SHIM_BEGIN" '$0 == u || $0 == b || $0 == "<!-- stress:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
 else
 	: >"$raw/go.md"
 fi
@@ -326,11 +326,19 @@ else
 	: >"$raw/registry.md"
 fi
 
+# The stress section (make stress, scripts/stress.sh) is kept as it is.
+between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 {
 	# The go section without its trailing blank lines, then the others.
 	awk 'NF { for (; blank > 0; blank--) print ""; print; next } { blank++ }' "$raw/go.md"
 	section "$raw/unpack.md"
 	section "$raw/shim.md"
 	section "$raw/registry.md"
+	if [ -s "$raw/stress.md" ]; then
+		echo
+		echo '<!-- stress:begin -->'
+		cat "$raw/stress.md"
+		echo '<!-- stress:end -->'
+	fi
 } >"$OUT"
 echo "==> wrote $OUT" >&2
