@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps deps-test deps-kubelet build test docker-parity test-unit lint bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet build test docker-parity test-unit lint stress bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ test-unit: ## unit tests only; tests needing root/ZFS/daemons skip and say why
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc vs runc+overlayfs, nothing left; writes its section of docs/benchmarks.md (not part of make test)
+	eval "$$(scripts/deps.sh --print-env)" && ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN) scripts/stress.sh
 
 bench: deps build ## benchmarks against their baselines; writes docs/benchmarks.md
 	eval "$$(scripts/deps.sh --print-env)" && scripts/bench.sh
