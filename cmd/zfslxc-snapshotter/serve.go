@@ -89,17 +89,10 @@ func serve(cfg config.Config) error {
 
 	errCh := make(chan error, 2)
 	go func() { errCh <- rpc.Serve(l) }()
-	var metricsSrv *http.Server
-	if cfg.MetricsAddress != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		metricsSrv = &http.Server{Addr: cfg.MetricsAddress, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		ml, err := net.Listen("tcp", cfg.MetricsAddress)
-		if err != nil {
-			rpc.Stop()
-			return fmt.Errorf("metrics address %s: %w", cfg.MetricsAddress, err)
-		}
-		go func() { errCh <- metricsSrv.Serve(ml) }()
+	metricsSrv, err := serveMetrics(cfg.MetricsAddress, reg, errCh)
+	if err != nil {
+		rpc.Stop()
+		return err
 	}
 	logger.WithFields(log.Fields{
 		"address": cfg.Address, "dataset": cfg.Dataset, "root": cfg.Root,
@@ -116,6 +109,32 @@ func serve(cfg config.Config) error {
 		return err
 	}
 	notify("STOPPING=1")
+	stopGracefully(logger, rpc)
+	if metricsSrv != nil {
+		_ = metricsSrv.Close()
+	}
+	return nil
+}
+
+// serveMetrics serves Prometheus metrics from reg at http://address/metrics
+// (nothing when address is empty); a serving error goes to errCh.
+func serveMetrics(address string, reg *prometheus.Registry, errCh chan<- error) (*http.Server, error) {
+	if address == "" {
+		return nil, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Addr: address, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ml, err := net.Listen("tcp", address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %s: %w", address, err)
+	}
+	go func() { errCh <- srv.Serve(ml) }()
+	return srv, nil
+}
+
+// stopGracefully lets running requests finish, for 10 s at most.
+func stopGracefully(logger *log.Entry, rpc *grpc.Server) {
 	done := make(chan struct{})
 	go func() { rpc.GracefulStop(); close(done) }()
 	select {
@@ -124,10 +143,6 @@ func serve(cfg config.Config) error {
 		logger.Warn("requests still running after 10s; stopping anyway")
 		rpc.Stop()
 	}
-	if metricsSrv != nil {
-		_ = metricsSrv.Close()
-	}
-	return nil
 }
 
 // listen creates the socket directory (0700), removes a stale socket left by

@@ -92,28 +92,8 @@ Examples:
 				Description: `Examples:
    zfslxc lxc ls
    zfslxc lxc ls --lxcpath /srv/lxc --json`,
-				Flags: append(lxcCommonFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
-				Action: func(c *cli.Context) error {
-					m, err := openContainers(c)
-					if err != nil {
-						return err
-					}
-					all, err := m.List(c.Context)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						enc := json.NewEncoder(c.App.Writer)
-						enc.SetIndent("", "  ")
-						return enc.Encode(all)
-					}
-					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tTEMPLATE\tSTATE\tUSED\tDATASET")
-					for _, l := range all {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Template, l.State, units.BytesSize(float64(l.Used)), l.Dataset)
-					}
-					return tw.Flush()
-				},
+				Flags:  append(lxcCommonFlags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+				Action: lxcListAction,
 			},
 			{
 				Name:      "rm",
@@ -125,21 +105,7 @@ Examples:
    zfslxc lxc rm web --lxcpath /srv/lxc --dataset tank/zfslxc-templates`,
 				Flags:           lxcCommonFlags(),
 				SkipFlagParsing: true,
-				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
-					if err := positional(pos, "CT"); err != nil {
-						return err
-					}
-					name := pos[0]
-					m, err := openContainers(c)
-					if err != nil {
-						return err
-					}
-					removed, err := m.Remove(c.Context, name)
-					for _, r := range removed {
-						fmt.Fprintln(c.App.Writer, "removed", r)
-					}
-					return err
-				}),
+				Action:          interspersed(lxcRemoveAction),
 			},
 			{
 				Name:      "snapshot",
@@ -151,21 +117,7 @@ Examples:
    zfslxc lxc snapshot web before-upgrade`,
 				Flags:           lxcCommonFlags(),
 				SkipFlagParsing: true,
-				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
-					if err := positional(pos, "CT", "NAME"); err != nil {
-						return err
-					}
-					m, err := openContainers(c)
-					if err != nil {
-						return err
-					}
-					snap, err := m.Snapshot(c.Context, pos[0], pos[1])
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(c.App.Writer, "snapshot", snap)
-					return nil
-				}),
+				Action:          interspersed(lxcSnapshotAction),
 			},
 			{
 				Name:      "rollback",
@@ -177,24 +129,84 @@ Examples:
 				Flags: append(lxcCommonFlags(),
 					&cli.BoolFlag{Name: "destroy-newer", Usage: "roll back past later snapshots, destroying them (zfs rollback -r)"}),
 				SkipFlagParsing: true,
-				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
-					if err := positional(pos, "CT", "NAME"); err != nil {
-						return err
-					}
-					m, err := openContainers(c)
-					if err != nil {
-						return err
-					}
-					snap, err := m.Rollback(c.Context, pos[0], pos[1], c.Bool("destroy-newer"))
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(c.App.Writer, "rolled back to", snap)
-					return nil
-				}),
+				Action:          interspersed(lxcRollbackAction),
 			},
 		},
 	}
+}
+
+// lxcListAction is `zfslxc lxc ls`.
+func lxcListAction(c *cli.Context) error {
+	m, err := openContainers(c)
+	if err != nil {
+		return err
+	}
+	all, err := m.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTEMPLATE\tSTATE\tUSED\tDATASET")
+	for _, l := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Name, l.Template, l.State, units.BytesSize(float64(l.Used)), l.Dataset)
+	}
+	return tw.Flush()
+}
+
+// lxcRemoveAction is `zfslxc lxc rm CT`.
+func lxcRemoveAction(c *cli.Context, pos, _ []string) error {
+	if err := positional(pos, "CT"); err != nil {
+		return err
+	}
+	name := pos[0]
+	m, err := openContainers(c)
+	if err != nil {
+		return err
+	}
+	removed, err := m.Remove(c.Context, name)
+	for _, r := range removed {
+		fmt.Fprintln(c.App.Writer, "removed", r)
+	}
+	return err
+}
+
+// lxcSnapshotAction is `zfslxc lxc snapshot CT NAME`.
+func lxcSnapshotAction(c *cli.Context, pos, _ []string) error {
+	if err := positional(pos, "CT", "NAME"); err != nil {
+		return err
+	}
+	m, err := openContainers(c)
+	if err != nil {
+		return err
+	}
+	snap, err := m.Snapshot(c.Context, pos[0], pos[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, "snapshot", snap)
+	return nil
+}
+
+// lxcRollbackAction is `zfslxc lxc rollback CT NAME`.
+func lxcRollbackAction(c *cli.Context, pos, _ []string) error {
+	if err := positional(pos, "CT", "NAME"); err != nil {
+		return err
+	}
+	m, err := openContainers(c)
+	if err != nil {
+		return err
+	}
+	snap, err := m.Rollback(c.Context, pos[0], pos[1], c.Bool("destroy-newer"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(c.App.Writer, "rolled back to", snap)
+	return nil
 }
 
 // parseInterspersed parses flags anywhere before "--": urfave/cli v2 stops
