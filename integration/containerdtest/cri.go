@@ -43,6 +43,9 @@ type CRIOptions struct {
 	DefaultLXC bool
 	// ShimOptions are inline shim.toml keys for the lxc handler.
 	ShimOptions map[string]string
+	// RegistryConfigPath is a containerd hosts directory for CRI pulls
+	// (a local registry: registrytest.Registry.HostsDir).
+	RegistryConfigPath string
 }
 
 // CRI is a containerd with its CRI plugin serving on Address, the LXC
@@ -116,6 +119,13 @@ func StartCRI(t testing.TB, f Flavor, o CRIOptions) *CRI {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.RegistryConfigPath != "" {
+		plugin := `"io.containerd.grpc.v1.cri"`
+		if f.ConfigVersion >= 3 {
+			plugin = `"io.containerd.cri.v1.images"`
+		}
+		cri += fmt.Sprintf("[plugins.%s.registry]\n  config_path = %q\n", plugin, o.RegistryConfigPath)
 	}
 	c.Daemon = start(t, f, extra+cri, true)
 	c.Endpoint = "unix://" + c.Address
@@ -211,11 +221,18 @@ func (c *CRI) MustCrictl(t testing.TB, args ...string) string {
 	return strings.TrimRight(out, "\n")
 }
 
-// CrictlContext runs crictl (at path) with stdin, bounded by ctx.
-func (c *CRI) CrictlContext(ctx context.Context, path string, stdin []byte, args ...string) (stdout, stderr string, err error) {
+// CrictlCommand is crictl at path against the CRI, bounded by ctx, its
+// I/O left to the caller.
+func (c *CRI) CrictlCommand(ctx context.Context, path string, args ...string) *exec.Cmd {
 	full := append([]string{"--runtime-endpoint", c.Endpoint, "--image-endpoint", c.Endpoint, "--timeout", "60s"}, args...)
 	cmd := exec.CommandContext(ctx, path, full...)
 	cmd.Env = append(c.env(), "CRI_CONFIG_FILE=/dev/null")
+	return cmd
+}
+
+// CrictlContext runs crictl (at path) with stdin, bounded by ctx.
+func (c *CRI) CrictlContext(ctx context.Context, path string, stdin []byte, args ...string) (stdout, stderr string, err error) {
+	cmd := c.CrictlCommand(ctx, path, args...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
