@@ -153,8 +153,11 @@ type Container struct {
 	pidfd    int       // guarded by mu; -1 when none
 	released bool      // guarded by mu
 	console  *os.File  // guarded by mu; pty master of a NewConsole start
-	status   Status    // written before done is closed
-	waitErr  error     // written before done is closed
+	// cgroupDirs are init's cgroup directories, recorded at start for
+	// KillOrphans; guarded by mu.
+	cgroupDirs []string
+	status     Status // written before done is closed
+	waitErr    error  // written before done is closed
 }
 
 // Prepare converts spec and writes the state directory dir (created, 0700;
@@ -401,6 +404,9 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return err
 	}
 	c.pid = pid
+	if c.cgroupDirs, err = ownCgroupDirs(pid); err != nil {
+		log.G(ctx).WithError(err).Warn("lxcrun: recording the container's cgroups")
+	}
 	if err := c.writePids(cmd.Process.Pid, pid); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}

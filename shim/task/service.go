@@ -294,6 +294,11 @@ func (s *Service) waitExit(t *task) {
 		log.G(ctx).WithError(err).Error("container ended without a status")
 		code = exitUnknown
 	}
+	// Before the output is drained: a process init left in a shared pid
+	// namespace would hold stdout open forever.
+	if _, err := t.lxc.KillOrphans(ctx); err != nil {
+		log.G(ctx).WithError(err).Warn("killing what the container's init left behind")
+	}
 	t.io.waitOutput()
 	if t.con != nil {
 		t.con.wait()

@@ -1,0 +1,163 @@
+package lxcrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/containerd/log"
+	"golang.org/x/sys/unix"
+)
+
+// orphanTimeout bounds how long KillOrphans waits for the processes it
+// killed to leave the cgroups.
+const orphanTimeout = 10 * time.Second
+
+// cgroupDirsOf lists the directories of process pid's cgroups in every
+// mounted hierarchy (v1 controllers, named ones such as name=systemd, and
+// the unified one of a v2 or hybrid host), leaving out hierarchy roots.
+func cgroupDirsOf(pid int) ([]string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		parts := strings.SplitN(l, ":", 3)
+		if len(parts) != 3 || parts[2] == "/" {
+			continue
+		}
+		var mounts []string
+		switch ctrls := parts[1]; {
+		case ctrls == "":
+			mounts = []string{"unified", ""}
+		case strings.HasPrefix(ctrls, "name="):
+			mounts = []string{strings.TrimPrefix(ctrls, "name=")}
+		default:
+			mounts = []string{ctrls, strings.Split(ctrls, ",")[0]}
+		}
+		for _, m := range mounts {
+			dir := filepath.Join(cgroupRoot, m, parts[2])
+			if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err == nil {
+				dirs = append(dirs, dir)
+				break
+			}
+		}
+	}
+	return dirs, nil
+}
+
+// ownCgroupDirs is cgroupDirsOf(pid) without the directories this process
+// is in too: KillOrphans must never sweep a cgroup the container shares
+// with its shim.
+func ownCgroupDirs(pid int) ([]string, error) {
+	dirs, err := cgroupDirsOf(pid)
+	if err != nil {
+		return nil, err
+	}
+	self, err := cgroupDirsOf(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	var own []string
+	for _, d := range dirs {
+		shared := false
+		for _, s := range self {
+			if s == d || strings.HasPrefix(s, d+"/") {
+				shared = true
+			}
+		}
+		if !shared {
+			own = append(own, d)
+		}
+	}
+	return own, nil
+}
+
+// KillOrphans ends what a container left behind once its init has
+// exited: every process still in its cgroups gets SIGKILL, then the
+// cgroup directories go. The kernel ends a pid namespace's processes only
+// when its PID 1 exits, so a container that joins another's pid namespace
+// (a Kubernetes pod with shareProcessNamespace: its PID 1 is the pause
+// process) keeps the children of its init running after init exits, and
+// LXC's teardown cannot remove their busy cgroups; runc kills them (its
+// shim's kill --all on init exit), and so does this. For a container with
+// its own pid namespace there is nothing left and it returns at once. It
+// reports how many processes it killed; FailedPrecondition before the
+// container has ended.
+func (c *Container) KillOrphans(ctx context.Context) (int, error) {
+	if !c.finished() {
+		return 0, fmt.Errorf("container %s still runs: %w", c.name, errdefs.ErrFailedPrecondition)
+	}
+	c.mu.Lock()
+	dirs := c.cgroupDirs
+	c.mu.Unlock()
+	killed := map[int]bool{}
+	deadline := time.Now().Add(orphanTimeout)
+	for {
+		var pids []int
+		for _, d := range dirs {
+			p, err := cgroupProcs(d)
+			if err != nil {
+				return len(killed), err
+			}
+			pids = append(pids, p...)
+		}
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return len(killed), fmt.Errorf("container %s: processes %v still in its cgroups %v after SIGKILL", c.name, pids, orphanTimeout)
+		}
+		for _, p := range pids {
+			if err := unix.Kill(p, syscall.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				return len(killed), fmt.Errorf("container %s: killing %d: %w", c.name, p, err)
+			}
+			killed[p] = true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(killed) > 0 {
+		log.G(ctx).WithField("processes", len(killed)).Info("lxcrun: killed the processes init left behind (shared pid namespace)")
+	}
+	return len(killed), removeCgroupDirs(dirs)
+}
+
+// removeCgroupDirs removes each directory and those below it, deepest
+// first; one already gone is fine.
+func removeCgroupDirs(dirs []string) error {
+	var all []string
+	for _, d := range dirs {
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
+				return err
+			}
+			if e.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
+	var errs []error
+	for _, d := range all {
+		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
+}
