@@ -62,7 +62,7 @@ critest: deps-test build ## cri-tools' critest (all but Image Manager) with runc
 kubelet-test: deps-test deps-kubelet build ## a real kubelet (standalone, static pods) on containerd 1.6 and 2.4 with lxc as the default runtime
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_KUBELET=1 $(GO) test -count=1 -timeout 30m -v -run 'TestKubelet$$' ./integration/cri/
 
-bench: deps build ## benchmarks against their baselines; writes docs/benchmarks.md
+bench: deps-test build ## benchmarks against their baselines; writes docs/benchmarks.md
 	eval "$$(scripts/deps.sh --print-env)" && scripts/bench.sh
 
 demo: deps build ## set everything up on this machine and show it working

@@ -5,9 +5,11 @@
 # `make deps` installs. Benchmarks are not tests: nothing here asserts a
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
 #
-# PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
+# PARTS says what to run: "go" (zfsdriver, snapshotter, import),
 # "shim" (integration/shimbench: ctr run --rm, shim memory, many
-# containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
+# containers, the runtimes alone) and/or "cri" (integration/cri: pods
+# under the lxc handler against runc in the same CRI containerd;
+# CRI_BENCH_RUNS, CRI_BENCH_MANY size it). A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
 # SHIM_RSS_ROUNDS size it, e.g. a quick look:
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
-PARTS=${PARTS:-go shim}
+PARTS=${PARTS:-go shim cri}
 SHIM_PASSES=${SHIM_PASSES:-2}
 SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
@@ -31,6 +33,8 @@ SHIM_BEGIN='<!-- shim-bench:begin -->'
 SHIM_END='<!-- shim-bench:end -->'
 NOTES_BEGIN='<!-- shim-notes:begin -->'
 NOTES_END='<!-- shim-notes:end -->'
+CRI_BEGIN='<!-- cri-bench:begin -->'
+CRI_END='<!-- cri-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
@@ -222,6 +226,39 @@ else
 	: >"$raw/shim.md"
 fi
 
+if has cri; then
+	echo "==> go test -bench CRI ./integration/cri/ (CRI_BENCH_RUNS=${CRI_BENCH_RUNS:-10} CRI_BENCH_MANY=${CRI_BENCH_MANY:-20})" >&2
+	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+		ZFSLXC_CRIBENCH_REPORT="$raw/cri.report" \
+		go test -run '^$' -bench 'BenchmarkCRI$' -benchtime 1x -count 1 -timeout 60m ./integration/cri/ >"$raw/cri.out" 2>&1; then
+		cat "$raw/cri.out" >&2
+		exit 1
+	fi
+	{
+		echo "$CRI_BEGIN"
+		cat <<CRI
+
+## CRI: pods under the lxc handler against runc
+
+Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/cri (BenchmarkCRI); do not edit by
+hand. Both runtimes in the same CRI containerd (crictl v1.34.0, Debian's CNI
+bridge), interleaved: containerd 1.6 runs both on zfslxc (its CRI-wide
+snapshotter: 1.6 ignores a runtime's own), 2.4 runs runc on overlayfs and
+lxc on zfslxc. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
+Processes and RSS count what serves the pod besides its containers' own
+processes: shims (runc's one per pod; the lxc shim one per container,
+sandbox included) and, for lxc, the \`zfslxc-start\` monitor of each
+container (VmRSS summed, shared pages counted in each).
+CRI
+		cat "$raw/cri.report"
+		echo "$CRI_END"
+	} >"$raw/cri.md"
+elif [ -f "$OUT" ] && grep -qxF "$CRI_BEGIN" "$OUT"; then
+	awk -v b="$CRI_BEGIN" -v e="$CRI_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/cri.md"
+else
+	: >"$raw/cri.md"
+fi
+
 {
 	cat "$raw/go.md"
 	if [ -s "$raw/shim.md" ]; then
@@ -229,6 +266,10 @@ fi
 		[ -s "$raw/go.md" ] && [ -n "$(tail -c1 "$raw/go.md" | tr -d '\n')" ] && echo
 		[ -s "$raw/go.md" ] && [ -n "$(tail -n1 "$raw/go.md")" ] && echo
 		cat "$raw/shim.md"
+	fi
+	if [ -s "$raw/cri.md" ]; then
+		echo
+		cat "$raw/cri.md"
 	fi
 } >"$OUT"
 echo "==> wrote $OUT" >&2

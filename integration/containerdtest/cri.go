@@ -142,13 +142,13 @@ func StartCRI(t testing.TB, f Flavor, o CRIOptions) *CRI {
 			t.Logf("cleanup: %v", err)
 		}
 	})
-	c.waitCRI(t)
+	c.WaitCRI(t)
 	return c
 }
 
-// waitCRI waits until the CRI answers and reports its network ready (CNI
+// WaitCRI waits until the CRI answers and reports its network ready (CNI
 // config loaded).
-func (c *CRI) waitCRI(t testing.TB) {
+func (c *CRI) WaitCRI(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for {

@@ -34,6 +34,8 @@ func TestCRI(t *testing.T) {
 			t.Run("SharedPID", e.testSharedPID)
 			t.Run("Sysctls", e.testSysctls)
 			t.Run("OOMKilled", e.testOOMKilled)
+			t.Run("ShimKilled", e.testShimKilled)
+			t.Run("ContainerdRestart", e.testContainerdRestart)
 		})
 	}
 }
@@ -447,4 +449,66 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// testShimKilled: kill -9 of a container's shim: containerd reports the
+// container exited, and stopp+rmp clean everything.
+func (e *env) testShimKilled(t *testing.T) {
+	baseline := e.datasets(t)
+	pod := e.newPod(t, "shimkill", func(p podConfig) {
+		p["linux"] = map[string]any{"cgroup_parent": cgroupParent(t)}
+	})
+	podID := e.runPod(t, handler, pod)
+	id := e.startContainer(t, podID, pod, ctrConfig("c", "sleep", "3600"))
+	tr := e.traceOf(t, podID, id)
+	shims := shimPids(id)
+	if len(shims) != 1 {
+		t.Fatalf("shims of %s: %v", id, shims)
+	}
+	if err := syscall.Kill(shims[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitExited(t, id)
+	t.Logf("after kill -9 of its shim: %s, exit code %v, reason %q", str(st, "status", "state"), num(st, "status", "exitCode"), str(st, "status", "reason"))
+	e.MustCrictl(t, "stopp", podID)
+	e.MustCrictl(t, "rmp", podID)
+	e.checkGone(t, tr, baseline)
+}
+
+// testContainerdRestart: pods keep running across a containerd restart;
+// they are listed running and exec works.
+func (e *env) testContainerdRestart(t *testing.T) {
+	pod := e.newPod(t, "restart", nil)
+	podID := e.runPod(t, handler, pod)
+	defer e.MustCrictl(t, "rmp", "-f", podID)
+	id := e.startContainer(t, podID, pod, ctrConfig("c", "sleep", "3600"))
+	pid := int(num(e.inspect(t, "inspect", id), "info", "pid"))
+	e.Restart(t)
+	e.WaitCRI(t)
+	st := e.inspect(t, "inspect", id)
+	if s := str(st, "status", "state"); s != "CONTAINER_RUNNING" {
+		t.Errorf("after a containerd restart: %s", s)
+	}
+	if s := str(e.inspect(t, "inspectp", podID), "status", "state"); s != "SANDBOX_READY" {
+		t.Errorf("pod after a containerd restart: %s", s)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+		t.Errorf("init %d gone after the restart: %v", pid, err)
+	}
+	if out, code := e.execSync(t, id, "echo", "still-here"); code != 0 || out != "still-here\n" {
+		t.Errorf("exec after the restart: %q, code %d", out, code)
+	}
+}
+
+// shimPids lists the pids of the shims serving id.
+func shimPids(id string) []int {
+	var pids []int
+	for _, p := range procsWith(id) {
+		f := strings.Fields(p)
+		if len(f) > 1 && strings.HasSuffix(f[1], shimBinary) {
+			n, _ := strconv.Atoi(strings.TrimSuffix(f[0], ":"))
+			pids = append(pids, n)
+		}
+	}
+	return pids
 }
