@@ -266,7 +266,7 @@ func freeBridge(t testing.TB) (bridge, subnet string) {
 			t.Fatal(err)
 		}
 		subnet = fmt.Sprintf("10.222.%d.0/24", n.Int64()+2)
-		out, err := exec.Command("ip", "-4", "route", "show", "match", strings.TrimSuffix(subnet, "/24")+".1").Output()
+		out, err := exec.Command("ip", "-4", "route", "show", "match", fmt.Sprintf("10.222.%d.1", n.Int64()+2)).Output()
 		if err != nil {
 			t.Fatalf("ip route: %v", err)
 		}
