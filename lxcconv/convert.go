@@ -461,30 +461,14 @@ func (c *converter) console() error {
 	return c.add("lxc.console.path", "none")
 }
 
-// capNames are the capabilities LXC 5.0 knows, by OCI name.
-var capNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
-	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
-	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
-	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
-	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
-	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
-	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
-	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
-}
-
 func (c *converter) capabilities() error {
 	var keep []string
 	seen := map[string]bool{}
 	if caps := c.spec.Process.Capabilities; caps != nil {
 		for i, name := range caps.Bounding {
 			field := fmt.Sprintf("process.capabilities.bounding[%d]", i)
-			up := strings.ToUpper(name)
-			if !strings.HasPrefix(up, "CAP_") {
-				up = "CAP_" + up
-			}
-			if !slices.Contains(capNames, up) {
+			up, _, known := Capability(name)
+			if !known {
 				// Like runc: an unknown capability is left out (and so
 				// dropped, the safe side of a keep list).
 				c.warn(field, "unknown capability %q not kept", name)
@@ -511,14 +495,6 @@ func (c *converter) capabilities() error {
 	return c.add("lxc.cap.keep", strings.Join(keep, " "))
 }
 
-var rlimitNames = map[string]string{
-	"RLIMIT_AS": "as", "RLIMIT_CORE": "core", "RLIMIT_CPU": "cpu", "RLIMIT_DATA": "data",
-	"RLIMIT_FSIZE": "fsize", "RLIMIT_LOCKS": "locks", "RLIMIT_MEMLOCK": "memlock",
-	"RLIMIT_MSGQUEUE": "msgqueue", "RLIMIT_NICE": "nice", "RLIMIT_NOFILE": "nofile",
-	"RLIMIT_NPROC": "nproc", "RLIMIT_RSS": "rss", "RLIMIT_RTPRIO": "rtprio",
-	"RLIMIT_RTTIME": "rttime", "RLIMIT_SIGPENDING": "sigpending", "RLIMIT_STACK": "stack",
-}
-
 func rlimitValue(v uint64) string {
 	if v == ^uint64(0) {
 		return "unlimited"
@@ -530,7 +506,8 @@ func (c *converter) rlimits() error {
 	seen := map[string]bool{}
 	for i, r := range c.spec.Process.Rlimits {
 		field := fmt.Sprintf("process.rlimits[%d]", i)
-		name, ok := rlimitNames[r.Type]
+		rl, ok := rlimits[r.Type]
+		name := rl.lxc
 		if !ok {
 			return fieldErr(field+".type", "unknown rlimit %q", r.Type)
 		}

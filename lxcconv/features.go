@@ -49,6 +49,11 @@ func Features() *features.Features {
 		ops = append(ops, string(op))
 	}
 	sort.Strings(ops)
+	caps := make([]string, 0, len(capabilities))
+	for c := range capabilities {
+		caps = append(caps, c)
+	}
+	sort.Strings(caps)
 	var archs []string
 	for _, a := range compatArches[runtime.GOARCH] {
 		archs = append(archs, string(a))
@@ -59,7 +64,7 @@ func Features() *features.Features {
 		MountOptions:  slices.Clone(mountOptions),
 		Linux: &features.Linux{
 			Namespaces:   ns,
-			Capabilities: slices.Clone(capNames),
+			Capabilities: caps,
 			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
 			Seccomp: &features.Seccomp{
 				Enabled: &t, Actions: actions, Operators: ops, Archs: archs,

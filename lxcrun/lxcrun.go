@@ -1,5 +1,5 @@
-// Package lxcrun starts an OCI runtime spec as an LXC container the way
-// containerd-shim-lxc-v1 and `zfslxc lxc create` do: lxcconv turns the spec
+// Package lxcrun starts an OCI runtime spec as an LXC container for
+// containerd-shim-lxc-v1: lxcconv turns the spec
 // into an LXC config, the C starter zfslxc-start runs it in the foreground
 // through liblxc (and reports init's exit status, which `lxc-start -F`
 // loses), and zfslxc-init is the container's init that sets the process up

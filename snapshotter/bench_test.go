@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 // Benchmarks of the snapshotter against the bare zfs commands it runs, on
@@ -47,8 +47,8 @@ func BenchmarkLayer(b *testing.B) {
 		for b.Loop() {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
 			i++
-			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
-			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "clone", "-o", ondisk.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "snapshot", "-o", ondisk.PropKey+"=k", ds+"@committed")
 			testpool.ZFS(b, "set", "readonly=on", ds)
 			if explicitUnmount {
 				testpool.ZFS(b, "unmount", ds)
@@ -78,7 +78,7 @@ func BenchmarkPrepare(b *testing.B) {
 	b.Run("bare-zfs", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			ds := fmt.Sprintf("%s/bare%d", f.parent, i)
-			testpool.ZFS(b, "clone", "-o", snapshotter.PropKey+"=k", f.parent+"/1@committed", ds)
+			testpool.ZFS(b, "clone", "-o", ondisk.PropKey+"=k", f.parent+"/1@committed", ds)
 			b.StopTimer()
 			testpool.ZFS(b, "destroy", ds)
 			b.StartTimer()
@@ -111,7 +111,7 @@ func BenchmarkCommit(b *testing.B) {
 			b.StopTimer()
 			testpool.ZFS(b, "create", ds)
 			b.StartTimer()
-			testpool.ZFS(b, "snapshot", "-o", snapshotter.PropKey+"=k", ds+"@committed")
+			testpool.ZFS(b, "snapshot", "-o", ondisk.PropKey+"=k", ds+"@committed")
 			testpool.ZFS(b, "set", "readonly=on", ds)
 		}
 	})

@@ -3,12 +3,12 @@ package snapshotter
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/containerd/containerd/v2/core/snapshots/storage"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -69,7 +69,7 @@ func (s *Snapshotter) Reconcile(ctx context.Context, dryRun bool) (CleanupReport
 				continue
 			}
 			id := ds.Name[len(s.dataset)+1:]
-			if !isID(id) {
+			if !ondisk.IsID(id) {
 				continue // not a snapshot dataset: leave it alone
 			}
 			present[id] = true
@@ -146,11 +146,4 @@ func removeLeaves(ctx context.Context, keys []string) ([]string, error) {
 		}
 	}
 	return removed, nil
-}
-
-// isID reports whether a child dataset name is a MetaStore id; other
-// children of the parent are not the snapshotter's.
-func isID(name string) bool {
-	_, err := strconv.ParseUint(name, 10, 64)
-	return err == nil
 }

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +31,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -44,17 +44,6 @@ const (
 	LabelCompression = "containerd.io/snapshot/zfslxc.compression"
 	// LabelRecordsize sets the ZFS recordsize of a new snapshot.
 	LabelRecordsize = "containerd.io/snapshot/zfslxc.recordsize"
-)
-
-// ZFS names and user properties the snapshotter writes.
-const (
-	// committedSnapshot is the name of the snapshot Commit takes.
-	committedSnapshot = "committed"
-	// PropKey records the containerd key of a dataset (and the committed
-	// name on its snapshot), URL-escaped, for people and for Cleanup's log.
-	PropKey = "io.zfslxc:key"
-	// PropManaged marks the parent dataset as owned by this snapshotter.
-	PropManaged = "io.zfslxc:managed"
 )
 
 // Config configures the snapshotter.
@@ -149,7 +138,7 @@ func New(ctx context.Context, root string, opts ...Opt) (*Snapshotter, error) {
 		cfg.Driver = d
 	}
 	if cfg.Mountpoint == "" {
-		cfg.Mountpoint = filepath.Join(root, "datasets")
+		cfg.Mountpoint = ondisk.ParentMountpoint(root)
 	}
 	mnt, err := ensureParent(ctx, cfg.Driver, cfg.Dataset, cfg.Mountpoint)
 	if err != nil {
@@ -182,7 +171,7 @@ func ensureParent(ctx context.Context, zfs *zfsdriver.Driver, dataset, mountpoin
 		err = zfs.Create(ctx, dataset, zfsdriver.CreateOptions{Parents: true, Properties: map[string]string{
 			"mountpoint":            mountpoint,
 			"com.sun:auto-snapshot": "false",
-			PropManaged:             "true",
+			ondisk.PropManaged:      "true",
 		}})
 		if err != nil && !errors.Is(err, zfsdriver.ErrExists) {
 			return "", fmt.Errorf("create parent dataset %s: %w", dataset, err)
@@ -216,7 +205,7 @@ func (s *Snapshotter) mountAll(ctx context.Context) error {
 		return fmt.Errorf("list snapshot datasets: %w", err)
 	}
 	for _, ds := range list {
-		if ds.Name == s.dataset || ds.Mounted || !isID(ds.Name[len(s.dataset)+1:]) {
+		if ds.Name == s.dataset || ds.Mounted || !ondisk.IsID(ds.Name[len(s.dataset)+1:]) {
 			continue
 		}
 		if err := s.zfs.Mount(ctx, ds.Name); err != nil && !errors.Is(err, zfsdriver.ErrAlreadyMounted) {
@@ -307,15 +296,15 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 			return fmt.Errorf("commit snapshot %q as %q: %w", key, name, err)
 		}
 		ds := s.datasetName(id)
-		snap := ds + "@" + committedSnapshot
-		err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{PropKey: keyProp(name)}})
+		snap := ondisk.Committed(ds)
+		err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{ondisk.PropKey: ondisk.KeyProp(name)}})
 		if errors.Is(err, zfsdriver.ErrExists) {
 			// Left by a Commit whose metadata transaction failed or crashed
 			// after the snapshot; the metadata still says active, so nothing
 			// is cloned from it. Take it again: the content may have changed.
 			log.G(ctx).WithField("snapshot", snap).Warn("replacing stale committed snapshot")
 			if err = s.zfs.Destroy(ctx, snap, zfsdriver.DestroyOptions{}); err == nil {
-				err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{PropKey: keyProp(name)}})
+				err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{ondisk.PropKey: ondisk.KeyProp(name)}})
 			}
 		}
 		if err != nil {
@@ -418,7 +407,7 @@ func (s *Snapshotter) createDataset(ctx context.Context, snap storage.Snapshot, 
 		if len(snap.ParentIDs) == 0 {
 			return s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Properties: props})
 		}
-		origin := s.datasetName(snap.ParentIDs[0]) + "@" + committedSnapshot
+		origin := ondisk.Committed(s.datasetName(snap.ParentIDs[0]))
 		return s.zfs.Clone(ctx, origin, ds, zfsdriver.CloneOptions{Properties: props})
 	}
 	err := run()
@@ -456,7 +445,7 @@ func (s *Snapshotter) mounts(snap storage.Snapshot) []mount.Mount {
 // datasetProps validates the labels and returns the dataset properties of
 // a new snapshot.
 func (s *Snapshotter) datasetProps(kind snapshots.Kind, key string, labels map[string]string) (map[string]string, error) {
-	props := map[string]string{PropKey: keyProp(key)}
+	props := map[string]string{ondisk.PropKey: ondisk.KeyProp(key)}
 	// A view is mounted read-only (see mounts); the dataset is made
 	// read-only too where zfs does not then break xattr listing.
 	if kind == snapshots.KindView && !s.zfs.Capabilities().ReadonlyHidesXattrs {
@@ -495,16 +484,6 @@ func (s *Snapshotter) datasetProps(kind snapshots.Kind, key string, labels map[s
 	return props, nil
 }
 
-func (s *Snapshotter) datasetName(id string) string { return s.dataset + "/" + id }
+func (s *Snapshotter) datasetName(id string) string { return ondisk.Dataset(s.dataset, id) }
 
 func (s *Snapshotter) mountpoint(id string) string { return filepath.Join(s.mnt, id) }
-
-// keyProp is the PropKey value of a key: URL-escaped, so any key (spaces,
-// newlines, '%') fits a zfs property, and cut to the property length limit.
-func keyProp(key string) string {
-	v := url.PathEscape(key)
-	if len(v) > 4096 {
-		v = v[:4096] + "..."
-	}
-	return v
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -145,7 +146,7 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "new"), []byte("x"), 0o644); err == nil {
 		t.Error("committed dataset is writable")
 	}
-	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", snapshotter.PropKey); v != "top" {
+	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", ondisk.PropKey); v != "top" {
 		t.Errorf("key property = %q, want top", v)
 	}
 	if v, _ := f.zfs.GetProperty(f.ctx, f.parent, "com.sun:auto-snapshot"); v != "false" {

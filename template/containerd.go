@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/url"
-	"path"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	imagesapi "github.com/containerd/containerd/api/services/images/v1"
@@ -29,24 +26,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/zfsdriver"
-)
-
-// Defaults of ContainerdSource.
-const (
-	DefaultContainerdAddress = "/run/containerd/containerd.sock"
-	DefaultNamespace         = "default"
-	DefaultSnapshotter       = "zfslxc"
-)
-
-// The snapshotter's names (package snapshotter; repeated here so that a
-// template tool does not link the snapshotter).
-const (
-	// snapshotterKeyProp holds the containerd key of a snapshot dataset,
-	// and on its @committed snapshot the committed name, URL path-escaped.
-	snapshotterKeyProp = "io.zfslxc:key"
-	// committedSnapshot is the snapshot the snapshotter's Commit takes.
-	committedSnapshot = "committed"
 )
 
 // ContainerdSource names an image in containerd's image store.
@@ -54,12 +36,13 @@ type ContainerdSource struct {
 	// Ref is the image name, as `ctr images ls` shows it
 	// ("docker.io/library/busybox:latest"); it is not normalized.
 	Ref string
-	// Address of containerd's gRPC socket (DefaultContainerdAddress).
+	// Address of containerd's gRPC socket (default
+	// containerdconfig.DefaultContainerdAddress).
 	Address string
-	// Namespace of the image (DefaultNamespace).
+	// Namespace of the image (default "default").
 	Namespace string
 	// Snapshotter is the name the zfslxc snapshotter has in containerd
-	// (DefaultSnapshotter): its committed layers are reused.
+	// (default "zfslxc"): its committed layers are reused.
 	Snapshotter string
 	// Platform to pick from a multi-platform image (default: this
 	// machine's).
@@ -68,13 +51,13 @@ type ContainerdSource struct {
 
 func (c *ContainerdSource) defaults() {
 	if c.Address == "" {
-		c.Address = DefaultContainerdAddress
+		c.Address = containerdconfig.DefaultContainerdAddress
 	}
 	if c.Namespace == "" {
-		c.Namespace = DefaultNamespace
+		c.Namespace = containerdconfig.DefaultNamespace
 	}
 	if c.Snapshotter == "" {
-		c.Snapshotter = DefaultSnapshotter
+		c.Snapshotter = containerdconfig.DefaultSnapshotterName
 	}
 }
 
@@ -284,13 +267,9 @@ func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string
 	}
 	var cands []candidate
 	for _, d := range snaps {
-		ds, snap, ok := strings.Cut(d.Name, "@")
-		if !ok || snap != committedSnapshot {
+		_, id, ok := ondisk.ParseCommitted(d.Name)
+		if !ok {
 			continue
-		}
-		id, err := strconv.ParseUint(path.Base(ds), 10, 64)
-		if err != nil {
-			continue // the snapshotter names datasets by MetaStore id
 		}
 		// The parent is not required to carry io.zfslxc:managed: the
 		// snapshotter sets it only on a parent it creates itself.
@@ -298,14 +277,14 @@ func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].id > cands[j].id })
 	for _, c := range cands {
-		v, err := s.zfs.GetProperty(ctx, c.snap, snapshotterKeyProp)
+		v, err := s.zfs.GetProperty(ctx, c.snap, ondisk.PropKey)
 		if zfsdriver.IsNotFound(err) {
 			continue // destroyed meanwhile
 		}
 		if err != nil {
 			return "", err
 		}
-		key, err := url.PathUnescape(v)
+		key, err := ondisk.ParseKeyProp(v)
 		if err != nil {
 			continue
 		}

@@ -13,7 +13,7 @@ import (
 	"os"
 
 	"github.com/zfslxc/zfslxc/internal/version"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
 func main() {
@@ -42,15 +42,15 @@ type options struct {
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("zfslxc-snapshotter", flag.ContinueOnError)
-	fs.StringVar(&o.configPath, "config", defaultConfigPath, "TOML configuration file (keys as in --print-config)")
+	fs.StringVar(&o.configPath, "config", config.DefaultPath, "TOML configuration file (keys as in --print-config)")
 	fs.BoolVar(&o.printConfig, "print-config", false, "print a commented sample configuration and exit")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	fs.StringVar(&o.address, "address", defaultAddress, "unix socket to serve the snapshot API on")
-	fs.StringVar(&o.root, "root", defaultRoot, "state directory (metadata database)")
+	fs.StringVar(&o.address, "address", config.DefaultAddress, "unix socket to serve the snapshot API on")
+	fs.StringVar(&o.root, "root", config.DefaultRoot, "state directory (metadata database)")
 	fs.StringVar(&o.dataset, "dataset", "", "parent ZFS dataset of the snapshots, e.g. tank/zfslxc (required here or in the config)")
 	fs.StringVar(&o.quota, "default-quota", "", "refquota of active snapshots without a quota label, e.g. 10G")
-	fs.StringVar(&o.logLevel, "log-level", defaultLogLevel, "trace, debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&o.logLevel, "log-level", config.DefaultLogLevel, "trace, debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", config.DefaultLogFormat, "text or json")
 	fs.StringVar(&o.metricsAddr, "metrics-address", "", "serve Prometheus metrics on host:port at /metrics (off when empty)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: zfslxc-snapshotter [flags]
@@ -74,7 +74,7 @@ Examples:
   zfslxc-snapshotter --print-config > /etc/zfslxc/snapshotter.toml
 
 Flags:
-`, defaultAddress)
+`, config.DefaultAddress)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -102,19 +102,22 @@ func run(args []string) error {
 		fmt.Println("zfslxc-snapshotter", version.String())
 		return nil
 	case o.printConfig:
-		fmt.Print(snapshotter.SampleConfig)
+		fmt.Print(config.Sample)
 		return nil
 	}
-	cfg, err := loadConfig(o.configPath, o.configNamed)
+	cfg, err := config.Load(o.configPath, o.configNamed)
 	if err != nil {
 		return err
 	}
 	o.override(&cfg)
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("command line: %w", err)
+	}
 	return serve(cfg)
 }
 
 // override applies the flags that were given over cfg.
-func (o options) override(cfg *Config) {
+func (o options) override(cfg *config.Config) {
 	for name, apply := range map[string]func(){
 		"address":         func() { cfg.Address = o.address },
 		"root":            func() { cfg.Root = o.root },

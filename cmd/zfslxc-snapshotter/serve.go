@@ -22,27 +22,24 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/version"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/config"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
 // serve runs the daemon until SIGINT or SIGTERM.
-func serve(cfg Config) error {
+func serve(cfg config.Config) error {
 	if err := log.SetLevel(cfg.LogLevel); err != nil {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
-	switch cfg.LogFormat {
-	case "text", "":
-	case "json":
+	if cfg.LogFormat == "json" {
 		if err := log.SetFormat(log.JSONFormat); err != nil {
 			return err
 		}
-	default:
-		return fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
 	}
 	if cfg.Dataset == "" {
 		return errors.New("no parent dataset: give --dataset POOL/NAME or dataset in the config file (see --help)")
 	}
-	quota, err := cfg.quotaBytes()
+	quota, err := cfg.QuotaBytes()
 	if err != nil {
 		return err
 	}

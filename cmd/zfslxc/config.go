@@ -8,7 +8,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	shimconfig "github.com/zfslxc/zfslxc/shim/config"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
 func configCommand() *cli.Command {
@@ -41,7 +41,7 @@ Examples:
    zfslxc config containerd --version 2 --shim-option init=reaper --cni-bin-dir /usr/lib/cni`,
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "version", Value: 2, Usage: "containerd major version: 1 (1.6/1.7) or 2 (2.x)"},
-					&cli.StringFlag{Name: "address", Value: containerdconfig.DefaultSnapshotterAddress, Usage: "the snapshotter's socket"},
+					&cli.StringFlag{Name: "address", Value: snapconfig.DefaultAddress, Usage: "the snapshotter's socket"},
 					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
 					&cli.StringFlag{Name: "platform", Usage: "platform of the unpack entries (default linux/<this arch>)"},
 					&cli.StringFlag{Name: "handler", Value: containerdconfig.DefaultRuntimeHandler, Usage: "CRI runtime handler (RuntimeClass handler) of the LXC shim"},
@@ -119,7 +119,7 @@ Examples:
 Examples:
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
 				Action: func(c *cli.Context) error {
-					fmt.Fprint(c.App.Writer, snapshotter.SampleConfig)
+					fmt.Fprint(c.App.Writer, snapconfig.Sample)
 					return nil
 				},
 			},

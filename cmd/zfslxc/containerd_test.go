@@ -18,7 +18,7 @@ import (
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 	"github.com/zfslxc/zfslxc/template"
 )
 
@@ -174,7 +174,7 @@ func TestTemplateFromContainerd(t *testing.T) {
 // committed name.
 func committedOf(t *testing.T, parent, namespace, name string) string {
 	t.Helper()
-	out, err := exec.Command("zfs", "get", "-H", "-r", "-o", "name,value", snapshotter.PropKey, parent).Output()
+	out, err := exec.Command("zfs", "get", "-H", "-r", "-o", "name,value", ondisk.PropKey, parent).Output()
 	if err != nil {
 		t.Fatalf("zfs get: %v", err)
 	}

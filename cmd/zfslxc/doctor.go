@@ -8,19 +8,21 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/doctor"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
 // snapshotterConfigFlag names the snapshotter's config file, where doctor
 // and gc find the dataset, root and socket the daemon uses.
 func snapshotterConfigFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "snapshotter-config", Value: doctor.DefaultSnapshotterConfig,
+	return &cli.StringFlag{Name: "snapshotter-config", Value: snapconfig.DefaultPath,
 		Usage: "zfslxc-snapshotter's config file: defaults for --dataset, --root and the socket"}
 }
 
-// loadSnapshotterConfig reads --snapshotter-config (a missing default file
-// is fine, a missing named one is not).
-func loadSnapshotterConfig(c *cli.Context) (doctor.SnapshotterConfig, error) {
-	return doctor.LoadSnapshotterConfig(c.String("snapshotter-config"), c.IsSet("snapshotter-config"))
+// loadSnapshotterConfig reads --snapshotter-config with the daemon's own
+// loader (a missing default file is fine, a missing named one is not; an
+// unknown key or a bad value is an error, as it is for the daemon).
+func loadSnapshotterConfig(c *cli.Context) (snapconfig.Config, error) {
+	return snapconfig.Load(c.String("snapshotter-config"), c.IsSet("snapshotter-config"))
 }
 
 func doctorCommand() *cli.Command {
@@ -48,11 +50,11 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "json", Usage: "print the checks as JSON"},
 			&cli.StringFlag{Name: "dataset", Usage: "the snapshotter's parent dataset (default: from --snapshotter-config)"},
-			&cli.StringFlag{Name: "snapshotter-address", Usage: "the snapshotter's socket (default: from --snapshotter-config, else " + containerdconfig.DefaultSnapshotterAddress + ")"},
+			&cli.StringFlag{Name: "snapshotter-address", Usage: "the snapshotter's socket (default: from --snapshotter-config, else " + snapconfig.DefaultAddress + ")"},
 			&cli.StringFlag{Name: "snapshotter-name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd's config"},
 			snapshotterConfigFlag(),
-			&cli.StringFlag{Name: "containerd-config", Value: doctor.DefaultContainerdConfig, Usage: "containerd's config file"},
-			&cli.StringFlag{Name: "containerd-address", Value: doctor.DefaultContainerdAddress, Usage: "containerd's socket"},
+			&cli.StringFlag{Name: "containerd-config", Value: containerdconfig.DefaultContainerdConfig, Usage: "containerd's config file"},
+			&cli.StringFlag{Name: "containerd-address", Value: containerdconfig.DefaultContainerdAddress, Usage: "containerd's socket"},
 			&cli.StringFlag{Name: "containerd", Value: doctor.DefaultContainerd, Usage: "the containerd binary (name on PATH, or path)"},
 			&cli.DurationFlag{Name: "timeout", Value: doctor.DefaultTimeout, Usage: "timeout of each dial and API call"},
 		},
@@ -63,6 +65,7 @@ Examples:
 			}
 			cfg := doctor.Config{
 				Dataset:            sc.Dataset,
+				SnapshotterRoot:    sc.Root,
 				SnapshotterAddress: sc.Address,
 				SnapshotterName:    c.String("snapshotter-name"),
 				ContainerdConfig:   c.String("containerd-config"),

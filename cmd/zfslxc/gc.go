@@ -24,6 +24,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
@@ -68,9 +69,9 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "dry-run", Usage: "report only, change nothing (needs the daemon stopped)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-			&cli.StringFlag{Name: "root", Usage: "the snapshotter's --root, holding metadata.db (default: from --snapshotter-config, else /var/lib/zfslxc-snapshotter)"},
+			&cli.StringFlag{Name: "root", Usage: "the snapshotter's --root, holding metadata.db (default: from --snapshotter-config, else " + snapconfig.DefaultRoot + ")"},
 			&cli.StringFlag{Name: "dataset", Usage: "the snapshotter's parent dataset (default: from --snapshotter-config)"},
-			&cli.StringFlag{Name: "address", Usage: "the snapshotter's socket (default: from --snapshotter-config, else " + containerdconfig.DefaultSnapshotterAddress + ")"},
+			&cli.StringFlag{Name: "address", Usage: "the snapshotter's socket (default: from --snapshotter-config, else " + snapconfig.DefaultAddress + ")"},
 			snapshotterConfigFlag(),
 		},
 		Action: func(c *cli.Context) error {

@@ -37,6 +37,29 @@ func TestGCRefusesWithoutMetadata(t *testing.T) {
 	}
 }
 
+// TestSnapshotterConfigIsStrict: doctor and gc read the snapshotter's
+// config with the daemon's own loader, so a file the daemon would refuse
+// (an unknown key, a bad value) is refused here too, naming the key,
+// instead of being read half.
+func TestSnapshotterConfigIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ file, want string }{
+		{"datset = \"tank/x\"\n", "s.toml:1:1: unknown key datset"},
+		{"root = \"relative\"\n", `root = "relative": want an absolute path`},
+	} {
+		cfg := filepath.Join(dir, "s.toml")
+		if err := os.WriteFile(cfg, []byte(tc.file), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"gc", "doctor"} {
+			_, err := runApp(t, cmd, "--snapshotter-config", cfg, "--dataset", "tank/zfslxc")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s with %q: %v, want an error containing %q", cmd, tc.file, err, tc.want)
+			}
+		}
+	}
+}
+
 // TestGCRealSnapshotter plants orphan datasets under a real snapshotter's
 // parent: offline (daemon stopped) gc --dry-run reports and keeps one, gc
 // destroys it; with the daemon running gc goes through it and --dry-run is

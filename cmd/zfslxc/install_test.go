@@ -10,7 +10,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/lxcrun"
 	shimconfig "github.com/zfslxc/zfslxc/shim/config"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
 // TestMakeInstall runs `make install` into a DESTDIR and checks the tree:
@@ -70,7 +70,7 @@ func TestMakeInstall(t *testing.T) {
 	}
 	cfgPath := filepath.Join(dest, "etc/zfslxc/snapshotter.toml")
 	cfg, err := os.ReadFile(cfgPath)
-	if err != nil || string(cfg) != snapshotter.SampleConfig {
+	if err != nil || string(cfg) != snapconfig.Sample {
 		t.Errorf("default config is not the sample config: %v", err)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/urfave/cli/v2"
 
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/devpool"
 	"github.com/zfslxc/zfslxc/template"
 	"github.com/zfslxc/zfslxc/zfsdriver"
@@ -75,9 +76,9 @@ Examples:
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "from", Usage: "(required) SOURCE: an OCI image layout, as a tar (ctr export, docker buildx --output type=oci) or a directory; else an image reference in containerd's store"},
 					templateDatasetFlag(),
-					&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Value: template.DefaultContainerdAddress, Usage: "containerd's socket (image references)", EnvVars: []string{"CONTAINERD_ADDRESS"}},
-					&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: template.DefaultNamespace, Usage: "containerd namespace of the image", EnvVars: []string{"CONTAINERD_NAMESPACE"}},
-					&cli.StringFlag{Name: "snapshotter", Value: template.DefaultSnapshotter, Usage: "name of the zfslxc snapshotter in containerd, whose unpacked layers are reused"},
+					&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Value: containerdconfig.DefaultContainerdAddress, Usage: "containerd's socket (image references)", EnvVars: []string{"CONTAINERD_ADDRESS"}},
+					&cli.StringFlag{Name: "namespace", Aliases: []string{"n"}, Value: containerdconfig.DefaultNamespace, Usage: "containerd namespace of the image", EnvVars: []string{"CONTAINERD_NAMESPACE"}},
+					&cli.StringFlag{Name: "snapshotter", Value: containerdconfig.DefaultSnapshotterName, Usage: "name of the zfslxc snapshotter in containerd, whose unpacked layers are reused"},
 					&cli.StringFlag{Name: "platform", Usage: "platform to pick from a multi-platform image (default: this machine's)"},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 				},

@@ -12,12 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zfslxc/zfslxc/lxcrun"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
 // BinDirEnv names the directory holding the built binaries (the Makefile
-// sets it to <repo>/bin). Unset, SnapshotterBinary builds the daemon.
-const BinDirEnv = "ZFSLXC_BIN_DIR"
+// sets it to <repo>/bin): lxcrun.EnvBinDir, the variable the shim and the
+// zfslxc CLI look their helpers up in. Unset, SnapshotterBinary builds the
+// daemon.
+const BinDirEnv = lxcrun.EnvBinDir
 
 // SnapshotterName is the name the daemon is registered under in
 // containerd (the built-in "zfs" is taken).

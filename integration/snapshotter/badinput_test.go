@@ -16,6 +16,7 @@ import (
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 // oddKeys are snapshot keys a snapshotter must carry through untouched.
@@ -316,9 +317,9 @@ func TestStartupErrors(t *testing.T) {
 		if list := e.datasets(t); len(list) != 0 {
 			t.Errorf("new parent has datasets:\n%s", fmtDatasets(list))
 		}
-		managed, err := p.Driver.GetProperty(context.Background(), e.Parent, snapshotter.PropManaged)
+		managed, err := p.Driver.GetProperty(context.Background(), e.Parent, ondisk.PropManaged)
 		if err != nil || managed != "true" {
-			t.Errorf("%s of the created parent: %q, %v", snapshotter.PropManaged, managed, err)
+			t.Errorf("%s of the created parent: %q, %v", ondisk.PropManaged, managed, err)
 		}
 	})
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/snapshotter"
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 // sn is the snapshotter's name in containerd.
@@ -176,7 +176,7 @@ func (e *env) datasets(t *testing.T) []dataset {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "zfs", "get", "-H", "-r", "-o", "name,property,value",
-		"type,origin,"+snapshotter.PropKey, e.Parent).Output()
+		"type,origin,"+ondisk.PropKey, e.Parent).Output()
 	if err != nil {
 		t.Fatalf("zfs get -r %s: %v", e.Parent, stderrOf(err))
 	}
@@ -190,7 +190,7 @@ func (e *env) datasets(t *testing.T) []dataset {
 		}
 		name, prop, value := f[0], f[1], f[2]
 		if ds, snap, ok := strings.Cut(name, "@"); ok {
-			if snap == "committed" && prop == snapshotter.PropKey {
+			if snap == "committed" && prop == ondisk.PropKey {
 				snaps[ds] = unescape(t, value)
 			}
 			continue
@@ -207,7 +207,7 @@ func (e *env) datasets(t *testing.T) []dataset {
 			if value != "-" {
 				d.Origin = value
 			}
-		case snapshotter.PropKey:
+		case ondisk.PropKey:
 			d.Key = unescape(t, value)
 		}
 	}
@@ -240,7 +240,7 @@ func unescape(t *testing.T, v string) string {
 	}
 	u, err := url.PathUnescape(v)
 	if err != nil {
-		t.Errorf("%s %q is not URL-escaped: %v", snapshotter.PropKey, v, err)
+		t.Errorf("%s %q is not URL-escaped: %v", ondisk.PropKey, v, err)
 		return v
 	}
 	return u

@@ -9,12 +9,21 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
-// Defaults.
+// Defaults of containerd and of zfslxc's names in containerd's config.
 const (
-	DefaultSnapshotterName    = "zfslxc"
-	DefaultSnapshotterAddress = "/run/zfslxc/snapshotter.sock"
+	// DefaultSnapshotterName is the proxy plugin's name (the
+	// --snapshotter of ctr and nerdctl).
+	DefaultSnapshotterName = "zfslxc"
+	// DefaultContainerdAddress is containerd's gRPC socket.
+	DefaultContainerdAddress = "/run/containerd/containerd.sock"
+	// DefaultContainerdConfig is containerd's configuration file.
+	DefaultContainerdConfig = "/etc/containerd/config.toml"
+	// DefaultNamespace is containerd's default namespace (ctr's).
+	DefaultNamespace = "default"
 )
 
 // Options of Snippet.
@@ -24,7 +33,8 @@ type Options struct {
 	ConfigVersion int
 	// SnapshotterName is the proxy plugin's name (default "zfslxc").
 	SnapshotterName string
-	// SnapshotterAddress is the daemon's unix socket.
+	// SnapshotterAddress is the daemon's unix socket (default: the
+	// snapshotter's default address).
 	SnapshotterAddress string
 	// Platform of the unpack entries (default linux/<this arch>).
 	Platform string
@@ -48,7 +58,7 @@ func Snippet(o Options) string {
 		o.SnapshotterName = DefaultSnapshotterName
 	}
 	if o.SnapshotterAddress == "" {
-		o.SnapshotterAddress = DefaultSnapshotterAddress
+		o.SnapshotterAddress = snapconfig.DefaultAddress
 	}
 	if o.Platform == "" {
 		o.Platform = "linux/" + runtime.GOARCH

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/zfslxc/zfslxc/snapshotter/ondisk"
 )
 
 // zfs-fuse as zfslxc starts it (zfslxc devpool up does the same): with
@@ -159,7 +161,7 @@ func checkDataset(s *state) []Result {
 		if _, _, err := s.run("zpool", "list", "-H", "-o", "name", poolOf(ds)); err != nil {
 			return []Result{fail(name, "see the pool check", "dataset %s: its pool does not exist", ds)}
 		}
-		return []Result{warn(name, fmt.Sprintf("zfslxc-snapshotter --dataset %s   # creates it, or:\nzfs create -p -o com.sun:auto-snapshot=false -o mountpoint=/var/lib/zfslxc-snapshotter/datasets %s", ds, ds),
+		return []Result{warn(name, fmt.Sprintf("zfslxc-snapshotter --dataset %s   # creates it, or:\nzfs create -p -o com.sun:auto-snapshot=false -o mountpoint=%s %s", ds, ondisk.ParentMountpoint(s.cfg.SnapshotterRoot), ds),
 			"dataset %s does not exist yet (zfslxc-snapshotter creates it at start)", ds)}
 	}
 	if t := props["type"]; t != "filesystem" {
@@ -167,7 +169,7 @@ func checkDataset(s *state) []Result {
 	}
 	mp := props["mountpoint"]
 	if !filepath.IsAbs(mp) {
-		return []Result{fail(name, fmt.Sprintf("zfs set mountpoint=/var/lib/zfslxc-snapshotter/datasets %s", ds),
+		return []Result{fail(name, fmt.Sprintf("zfs set mountpoint=%s %s", ondisk.ParentMountpoint(s.cfg.SnapshotterRoot), ds),
 			"dataset %s has mountpoint=%s; snapshots need a mounted path", ds, mp)}
 	}
 	if props["mounted"] != "yes" {
@@ -265,8 +267,8 @@ var helpers = []struct{ bin, what string }{
 	{"zfslxc-start", "the liblxc starter the shim runs"},
 }
 
-// checkHelpers: the shim and its helpers are installed. Warnings only:
-// the shim is not finished yet.
+// checkHelpers: the shim and its helpers are installed. Warnings only: a
+// host that runs only the snapshotter (with runc) needs none of them.
 func checkHelpers(s *state) []Result {
 	var dirs []string
 	if p, err := s.env.LookPath(s.cfg.Containerd); err == nil {
@@ -290,7 +292,7 @@ func checkHelpers(s *state) []Result {
 			continue
 		}
 		res = append(res, warn(h.bin, "make install   # installs the binaries to /usr/local/bin",
-			"%s not found on PATH: %s (the shim is not finished yet)", h.bin, h.what))
+			"%s not found on PATH or beside containerd: %s; containers of runtime %s cannot start without it", h.bin, h.what, lxcRuntimeType))
 	}
 	return res
 }

@@ -16,14 +16,14 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
-// Defaults of Config.
+// Defaults of Config (containerd's paths and the snapshotter's socket are
+// containerdconfig's and the snapshotter config's defaults).
 const (
-	DefaultContainerdConfig  = "/etc/containerd/config.toml"
-	DefaultContainerdAddress = "/run/containerd/containerd.sock"
-	DefaultContainerd        = "containerd"
-	DefaultTimeout           = 3 * time.Second
+	DefaultContainerd = "containerd"
+	DefaultTimeout    = 3 * time.Second
 )
 
 // Status of a check.
@@ -52,6 +52,9 @@ type Result struct {
 type Config struct {
 	// Dataset is the snapshotter's parent dataset (pool/name).
 	Dataset string
+	// SnapshotterRoot is the snapshotter's state directory (the fixes
+	// say to mount a parent dataset at <root>/datasets).
+	SnapshotterRoot string
 	// SnapshotterAddress is the snapshotter daemon's unix socket.
 	SnapshotterAddress string
 	// SnapshotterName is the proxy plugin's name in containerd.
@@ -69,16 +72,19 @@ type Config struct {
 
 func (c *Config) setDefaults() {
 	if c.SnapshotterAddress == "" {
-		c.SnapshotterAddress = containerdconfig.DefaultSnapshotterAddress
+		c.SnapshotterAddress = snapconfig.DefaultAddress
+	}
+	if c.SnapshotterRoot == "" {
+		c.SnapshotterRoot = snapconfig.DefaultRoot
 	}
 	if c.SnapshotterName == "" {
 		c.SnapshotterName = containerdconfig.DefaultSnapshotterName
 	}
 	if c.ContainerdConfig == "" {
-		c.ContainerdConfig = DefaultContainerdConfig
+		c.ContainerdConfig = containerdconfig.DefaultContainerdConfig
 	}
 	if c.ContainerdAddress == "" {
-		c.ContainerdAddress = DefaultContainerdAddress
+		c.ContainerdAddress = containerdconfig.DefaultContainerdAddress
 	}
 	if c.Containerd == "" {
 		c.Containerd = DefaultContainerd

@@ -357,7 +357,7 @@ func TestChecks(t *testing.T) {
 		{name: "snapshots API does not answer", break_: func(f *fake) { f.snapErr = errors.New("rpc error: code = Unimplemented") },
 			check: "snapshotter", status: Fail, want: []string{"does not answer: rpc error", "journalctl -u zfslxc-snapshotter"}},
 		{name: "shim missing", break_: func(f *fake) { delete(f.path, "containerd-shim-lxc-v1") },
-			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"not finished yet", "make install"}},
+			check: "containerd-shim-lxc-v1", status: Warn, want: []string{"cannot start without it", "make install"}},
 		{name: "shim beside containerd", break_: func(f *fake) {
 			delete(f.path, "containerd-shim-lxc-v1")
 			f.exists["/usr/local/bin/containerd-shim-lxc-v1"] = true
@@ -484,24 +484,5 @@ func TestProcesses(t *testing.T) {
 	}
 	if !found {
 		t.Error("own pid not found in /proc")
-	}
-}
-
-func TestLoadSnapshotterConfig(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), false)
-	if err != nil || cfg.Root != DefaultSnapshotterRoot || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("missing default file: %+v, %v", cfg, err)
-	}
-	if _, err := LoadSnapshotterConfig(filepath.Join(dir, "none.toml"), true); err == nil {
-		t.Error("missing named file: no error")
-	}
-	p := filepath.Join(dir, "s.toml")
-	if err := os.WriteFile(p, []byte("dataset = \"tank/x\"\nroot = \"/r\"\nlog_level = \"debug\"\n[zfs]\nzfs_path = \"/sbin/zfs\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err = LoadSnapshotterConfig(p, true)
-	if err != nil || cfg.Dataset != "tank/x" || cfg.Root != "/r" || cfg.Address != containerdconfig.DefaultSnapshotterAddress {
-		t.Errorf("file: %+v, %v", cfg, err)
 	}
 }

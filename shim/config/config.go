@@ -10,15 +10,12 @@
 package config
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/containerd/errdefs"
-	"github.com/pelletier/go-toml/v2"
+	"github.com/zfslxc/zfslxc/internal/tomlconfig"
 )
 
 // DefaultPath is where the shim looks when nothing names a file.
@@ -101,14 +98,11 @@ func Path(optionPath string) (path string, named bool) {
 // Load reads path over the defaults and validates it. Errors name the
 // file and the key, and are errdefs.ErrInvalidArgument.
 func Load(path string, named bool) (Config, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) && !named {
-		return Default(), nil
+	cfg := Default()
+	if _, err := tomlconfig.Load(path, named, &cfg); err != nil {
+		return Default(), fmt.Errorf("shim config %w", err)
 	}
-	if err != nil {
-		return Default(), fmt.Errorf("shim config: %w: %w", err, errdefs.ErrInvalidArgument)
-	}
-	return Parse(path, b)
+	return cfg, nil
 }
 
 // Parse reads a configuration from data over the defaults and validates
@@ -117,30 +111,15 @@ func Load(path string, named bool) (Config, error) {
 // errdefs.ErrInvalidArgument.
 func Parse(source string, data []byte) (Config, error) {
 	cfg := Default()
-	dec := toml.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var sm *toml.StrictMissingError
-		if errors.As(err, &sm) {
-			return cfg, fmt.Errorf("shim config %s: unknown keys:\n%s%w", source, sm.String(), errdefs.ErrInvalidArgument)
-		}
-		var de *toml.DecodeError
-		if errors.As(err, &de) {
-			row, col := de.Position()
-			return cfg, fmt.Errorf("shim config %s:%d:%d: %s: %w", source, row, col, de.Error(), errdefs.ErrInvalidArgument)
-		}
-		return cfg, fmt.Errorf("shim config %s: %w: %w", source, err, errdefs.ErrInvalidArgument)
-	}
-	if err := cfg.validate(); err != nil {
-		return cfg, fmt.Errorf("shim config %s: %w", source, err)
+	if err := tomlconfig.Parse(source, data, &cfg); err != nil {
+		return cfg, fmt.Errorf("shim config %w", err)
 	}
 	return cfg, nil
 }
 
-func (c *Config) validate() error {
-	bad := func(key, val, want string) error {
-		return fmt.Errorf("%s = %q: %s: %w", key, val, want, errdefs.ErrInvalidArgument)
-	}
+// Validate checks every value and puts the default in an empty init.
+func (c *Config) Validate() error {
+	bad := tomlconfig.Invalid
 	switch c.Init {
 	case "":
 		c.Init = InitExec

@@ -19,13 +19,13 @@ func TestLoad(t *testing.T) {
 		{name: "all keys", file: "state_dir = \"/run/x\"\ninit = \"reaper\"\napparmor_profile = \"unconfined\"\nbin_dir = \"/opt/zfslxc\"\nlog_level = \"debug\"\n",
 			want: Config{StateDir: "/run/x", Init: InitReaper, AppArmorProfile: "unconfined", BinDir: "/opt/zfslxc", LogLevel: "debug"}},
 		{name: "init empty means exec", file: "init = \"\"\n", want: Default()},
-		{name: "unknown key", file: "statedir = \"/x\"\n", err: "unknown keys"},
+		{name: "unknown key", file: "statedir = \"/x\"\n", err: "shim.toml:1:1: unknown key statedir"},
 		{name: "bad init", file: "init = \"systemd\"\n", err: `init = "systemd": want "exec" or "reaper"`},
 		{name: "relative state_dir", file: "state_dir = \"run/x\"\n", err: `state_dir = "run/x": want an absolute path`},
 		{name: "relative bin_dir", file: "bin_dir = \"bin\"\n", err: `bin_dir = "bin": want an absolute path`},
 		{name: "bad log level", file: "log_level = \"loud\"\n", err: `log_level = "loud"`},
 		{name: "newline in profile", file: "apparmor_profile = \"a\\nb\"\n", err: "apparmor_profile"},
-		{name: "wrong type", file: "init = 1\n", err: "shim.toml:1"},
+		{name: "wrong type", file: "init = 1\n", err: "shim.toml:1:8: key init"},
 		{name: "not toml", file: "init = \n", err: "shim.toml:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestParseInline(t *testing.T) {
 			want: Config{Init: InitReaper, StateDir: "/run/zfslxc/lxc"}},
 		{name: "containerd 1.6", body: "apparmor_profile = \"unconfined\"\nlog_level = \"debug\"\n",
 			want: Config{Init: InitExec, AppArmorProfile: "unconfined", LogLevel: "debug"}},
-		{name: "unknown key", body: "SystemdCgroup = true\n", err: "unknown keys"},
+		{name: "unknown key", body: "SystemdCgroup = true\n", err: "runtime options:1:1: unknown key SystemdCgroup"},
 		{name: "bad value", body: "init = 'systemd'\n", err: `init = "systemd"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,24 +1,18 @@
 package task
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"time"
 
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/zfslxc/zfslxc/internal/ocihook"
 	"github.com/zfslxc/zfslxc/lxcconv"
 )
-
-// hookOutputMax bounds the hook output quoted in an error.
-const hookOutputMax = 4096
 
 // ociHooks runs the OCI hooks that belong to the runtime namespace (the
 // shim's), as runc runs them: prestart and createRuntime once the
@@ -87,57 +81,14 @@ func (h *ociHooks) stopped(ctx context.Context) {
 }
 
 func (h *ociHooks) run(ctx context.Context, kind string, hooks []specs.Hook, status specs.ContainerState, pid int) error {
-	if len(hooks) == 0 {
-		return nil
-	}
 	st := h.state
 	st.Status = status
 	st.Pid = pid
-	state, err := json.Marshal(st)
-	if err != nil {
+	if err := ocihook.RunAll(ctx, kind, hooks, st); err != nil {
 		return err
 	}
-	for i, hk := range hooks {
-		if err := runHook(ctx, hk, state); err != nil {
-			return fmt.Errorf("%s hook %d (%s): %w", kind, i, hk.Path, err)
-		}
-		log.G(ctx).WithField("id", h.state.ID).WithField("hook", kind).WithField("path", hk.Path).Debug("hook ran")
-	}
-	return nil
-}
-
-// runHook runs one hook as runc does: Path with Args as argv (Args[0] is
-// argv[0]) and Env as the whole environment, the state on stdin, killed
-// after Timeout seconds.
-func runHook(ctx context.Context, hk specs.Hook, state []byte) error {
-	ctx = context.WithoutCancel(ctx)
-	if hk.Timeout != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(*hk.Timeout)*time.Second)
-		defer cancel()
-	}
-	cmd := exec.CommandContext(ctx, hk.Path)
-	if len(hk.Args) > 0 {
-		cmd.Args = hk.Args
-	}
-	cmd.Env = hk.Env
-	if cmd.Env == nil {
-		cmd.Env = []string{}
-	}
-	cmd.Stdin = bytes.NewReader(state)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// A hook that leaves a child holding its output must not hang us.
-	cmd.WaitDelay = time.Second
-	if err := cmd.Run(); err != nil {
-		b := out.Bytes()
-		if len(b) > hookOutputMax {
-			b = b[len(b)-hookOutputMax:]
-		}
-		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return fmt.Errorf("timed out after %ds: %w (output: %q)", *hk.Timeout, ctx.Err(), b)
-		}
-		return fmt.Errorf("%w (output: %q)", err, b)
+	if len(hooks) > 0 {
+		log.G(ctx).WithFields(log.Fields{"id": h.state.ID, "hook": kind, "count": len(hooks)}).Debug("hooks ran")
 	}
 	return nil
 }

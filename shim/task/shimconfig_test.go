@@ -32,7 +32,7 @@ func TestLoadConfigOptions(t *testing.T) {
 		{name: "path", opts: &runtimeoptions.Options{ConfigPath: file}, want: config.InitReaper},
 		{name: "inline body", opts: &runtimeoptions.Options{ConfigBody: []byte("init = 'reaper'\n")}, want: config.InitReaper},
 		{name: "path wins over body", opts: &runtimeoptions.Options{ConfigPath: file, ConfigBody: []byte("init = 'bogus'\n")}, want: config.InitReaper},
-		{name: "bad inline key", opts: &runtimeoptions.Options{ConfigBody: []byte("BinaryName = 'runc'\n")}, err: "runtime options: unknown keys"},
+		{name: "bad inline key", opts: &runtimeoptions.Options{ConfigBody: []byte("BinaryName = 'runc'\n")}, err: "runtime options:1:1: unknown key BinaryName"},
 		{name: "missing named file", opts: &runtimeoptions.Options{ConfigPath: file + ".none"}, err: "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
