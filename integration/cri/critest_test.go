@@ -102,7 +102,7 @@ func pushCritestImages(t *testing.T, reg *registrytest.Registry) {
 	for ref, img := range map[string]*imagebuild.Image{
 		critestBusybox:   busybox,
 		critestWebServer: web(80),
-		"k8s-staging-cri-tools/hostnet-nginx-amd64:latest":       web(12003),
+		"k8s-staging-cri-tools/hostnet-nginx-amd64:latest":         web(12003),
 		"k8s-staging-cri-tools/test-image-predefined-group:latest": group,
 	} {
 		if _, err := reg.Push(t.Context(), ref, img); err != nil {

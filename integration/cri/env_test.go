@@ -79,8 +79,9 @@ func images(t testing.TB) (pauseTar, busyboxTar string) {
 // fresh pool, the images imported.
 type env struct {
 	*containerdtest.CRI
-	dataset string // the snapshotter's parent dataset
-	logDir  string // pods' log directories go below
+	dataset  string // the snapshotter's parent dataset
+	snapSock string // the snapshotter's socket
+	logDir   string // pods' log directories go below
 }
 
 // setup starts flavor f's containerd with CRI, the shim first on its PATH,
@@ -104,7 +105,7 @@ func setup(t testing.TB, f containerdtest.Flavor, o containerdtest.CRIOptions) *
 	c := containerdtest.StartCRI(t, f, o)
 	c.ImportImage(t, pauseTar, containerdtest.SnapshotterName)
 	c.ImportImage(t, busyboxTar, containerdtest.SnapshotterName)
-	return &env{CRI: c, dataset: dataset, logDir: containerdtest.ScratchDir(t, "zfslxc-cri-logs-")}
+	return &env{CRI: c, dataset: dataset, snapSock: s.Address, logDir: containerdtest.ScratchDir(t, "zfslxc-cri-logs-")}
 }
 
 // podConfig is a PodSandboxConfig (crictl's JSON form).

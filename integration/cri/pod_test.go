@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -29,6 +30,7 @@ func TestCRI(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, containerdtest.CRIOptions{})
+			t.Run("Doctor", e.testDoctor)
 			t.Run("Pod", e.testPod)
 			t.Run("HostNetwork", e.testHostNetwork)
 			t.Run("SharedPID", e.testSharedPID)
@@ -511,4 +513,37 @@ func shimPids(id string) []int {
 		}
 	}
 	return pids
+}
+
+// testDoctor: `zfslxc doctor` on this CRI containerd's config finds the
+// handler, its snapshotter, the CNI network and the sandbox image
+// unpacked in zfslxc.
+func (e *env) testDoctor(t *testing.T) {
+	out, err := exec.Command(filepath.Join(binDir(t), "zfslxc"), "doctor", "--json",
+		"--dataset", e.dataset, "--snapshotter-address", e.snapSock,
+		"--containerd-config", e.ConfigPath(), "--containerd-address", e.Address, "--containerd", e.Flavor.Daemon).Output()
+	if err != nil && len(out) == 0 {
+		t.Fatalf("zfslxc doctor: %v", err)
+	}
+	var rep struct {
+		Checks []struct{ Check, Status, Message string } `json:"checks"`
+	}
+	if err := jsonOf(string(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, c := range rep.Checks {
+		switch c.Check {
+		case "cri runtime", "cri snapshotter", "cni", "sandbox image":
+			seen[c.Check] = true
+			if c.Status != "ok" {
+				t.Errorf("doctor %s: %s: %s", c.Check, c.Status, c.Message)
+			} else {
+				t.Logf("doctor %s: %s", c.Check, c.Message)
+			}
+		}
+	}
+	if len(seen) != 4 {
+		t.Errorf("doctor ran CRI checks %v, want 4:\n%s", seen, out)
+	}
 }
