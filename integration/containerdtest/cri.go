@@ -163,10 +163,16 @@ func (c *CRI) WaitCRI(t testing.TB) {
 				} `json:"status"`
 			}
 			if json.Unmarshal([]byte(out), &info) == nil {
-				ready := true
+				// 2.x adds ContainerdHasNoDeprecationWarnings, false on
+				// a cgroup v1 host: only these two say it can run pods.
+				n, ready := 0, true
 				for _, cond := range info.Status.Conditions {
-					ready = ready && cond.Status
+					if cond.Type == "RuntimeReady" || cond.Type == "NetworkReady" {
+						n++
+						ready = ready && cond.Status
+					}
 				}
+				ready = ready && n == 2
 				if ready {
 					return
 				}
