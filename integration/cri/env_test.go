@@ -18,7 +18,7 @@ import (
 const (
 	handler    = "lxc"
 	busyboxRef = "docker.io/zfslxc/cri-busybox:latest"
-	shimBinary = "containerd-shim-lxc-v1"
+	shimBinary = containerdtest.ShimBinary
 )
 
 var (
@@ -40,19 +40,7 @@ func TestMain(m *testing.M) {
 }
 
 // binDir is $ZFSLXC_BIN_DIR with the shim and its helpers (make build).
-func binDir(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv(containerdtest.BinDirEnv)
-	if dir == "" {
-		containerdtest.SkipOrFail(t, "%s is not set (make test sets it to bin/)", containerdtest.BinDirEnv)
-	}
-	for _, b := range []string{shimBinary, "zfslxc-init", "zfslxc-start"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			containerdtest.SkipOrFail(t, "%s: %v", b, err)
-		}
-	}
-	return dir
-}
+func binDir(t testing.TB) string { return containerdtest.ShimBinDir(t) }
 
 // images returns the OCI layout tarballs of the pause and busybox images.
 func images(t testing.TB) (pauseTar, busyboxTar string) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
 )
 
 // trace is what a pod holds on the host, recorded while it runs, to check
@@ -172,24 +174,4 @@ func (e *env) leftovers(t testing.TB, tr trace, baseline []string) []string {
 
 // procsWith lists shim and starter processes whose command line names
 // any of ids.
-func procsWith(ids ...string) []string {
-	ents, _ := os.ReadDir("/proc")
-	var found []string
-	for _, e := range ents {
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		cmd := strings.ReplaceAll(string(data), "\x00", " ")
-		if !strings.Contains(cmd, shimBinary) && !strings.Contains(cmd, "zfslxc-start") {
-			continue
-		}
-		for _, id := range ids {
-			if strings.Contains(cmd, id) {
-				found = append(found, e.Name()+": "+cmd)
-				break
-			}
-		}
-	}
-	return found
-}
+func procsWith(ids ...string) []string { return containerdtest.ShimProcs(ids...) }
