@@ -2,11 +2,12 @@ package cri
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,8 +174,11 @@ func (e *env) inspect(t testing.TB, cmd, id string) map[string]any {
 	return v
 }
 
-// field walks decoded JSON by keys.
+// field walks decoded JSON (or a podConfig) by keys.
 func field(v any, keys ...string) any {
+	if p, ok := v.(podConfig); ok {
+		v = map[string]any(p)
+	}
 	for _, k := range keys {
 		m, ok := v.(map[string]any)
 		if !ok {
@@ -206,19 +210,25 @@ func num(v any, keys ...string) float64 {
 }
 
 // execSync runs cmd in container id (crictl exec -s) and returns stdout
-// and the exit code.
+// and the exit code. crictl prints stdout and stderr each with a newline
+// added, and fails with "command '…' exited with N" for a non-zero exit
+// (its own exit code is then 1).
 func (e *env) execSync(t testing.TB, id string, cmd ...string) (string, int) {
 	t.Helper()
-	out, _, err := e.Crictl(t, append([]string{"exec", "-s", id}, cmd...)...)
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return out, ee.ExitCode()
-	}
+	out, stderr, err := e.Crictl(t, append([]string{"exec", "-s", id}, cmd...)...)
 	if err != nil {
-		t.Fatal(err)
+		m := exitedWith.FindStringSubmatch(stderr)
+		if m == nil {
+			t.Fatal(err)
+		}
+		code, _ := strconv.Atoi(m[1])
+		return "", code
 	}
-	return out, 0
+	// stdout + "\n" + stderr + "\n"; stderr is empty for these commands.
+	return strings.TrimSuffix(out, "\n\n"), 0
 }
+
+var exitedWith = regexp.MustCompile(`exited with (\d+)`)
 
 // jsonOf decodes crictl's JSON output.
 func jsonOf(out string, v any) error {
