@@ -36,6 +36,7 @@ func TestCRI(t *testing.T) {
 			t.Run("SharedPID", e.testSharedPID)
 			t.Run("Sysctls", e.testSysctls)
 			t.Run("OOMKilled", e.testOOMKilled)
+			t.Run("Privileged", e.testPrivileged)
 			t.Run("ShimKilled", e.testShimKilled)
 			t.Run("ContainerdRestart", e.testContainerdRestart)
 		})
@@ -70,8 +71,19 @@ func (e *env) testPod(t *testing.T) {
 	podID := e.runPod(t, handler, pod)
 	srv := e.startContainer(t, podID, pod, ctrConfig("server", "sh", "-c",
 		"mkdir -p /www && echo hello-from-pod > /www/index.html && echo serving && exec httpd -f -v -p 8080 -h /www"))
-	cli := e.startContainer(t, podID, pod, ctrConfig("client", "sleep", "3600"))
+	// A bind-mounted host file whose name says nothing (the kubelet's
+	// termination-log is pods/<uid>/containers/<name>/<random>).
+	hostFile := filepath.Join(t.TempDir(), "b510e1d3")
+	if err := os.WriteFile(hostFile, []byte("from-host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cliCfg := ctrConfig("client", "sleep", "3600")
+	cliCfg["mounts"] = []map[string]any{{"container_path": "/dev/termination-log", "host_path": hostFile}}
+	cli := e.startContainer(t, podID, pod, cliCfg)
 	tr := e.traceOf(t, podID, srv, cli)
+	if out, code := e.execSync(t, cli, "cat", "/dev/termination-log"); code != 0 || out != "from-host\n" {
+		t.Errorf("bind-mounted file: %q (code %d)", out, code)
+	}
 
 	t.Run("SharedNamespaces", func(t *testing.T) {
 		sandboxPid := tr.pids[0]
@@ -551,4 +563,37 @@ func (e *env) testDoctor(t *testing.T) {
 	if len(seen) != 4 {
 		t.Errorf("doctor ran CRI checks %v, want 4:\n%s", seen, out)
 	}
+}
+
+// testPrivileged: a privileged container (in a privileged pod) has every
+// capability and the host's devices.
+func (e *env) testPrivileged(t *testing.T) {
+	pod := e.newPod(t, "priv", func(p podConfig) {
+		p["linux"] = map[string]any{"security_context": map[string]any{"privileged": true}}
+	})
+	podID := e.runPod(t, handler, pod)
+	defer e.MustCrictl(t, "rmp", "-f", podID)
+	c := ctrConfig("c", "sleep", "3600")
+	c["linux"] = map[string]any{"security_context": map[string]any{"privileged": true}}
+	id := e.startContainer(t, podID, pod, c)
+	host, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.execSync(t, id, "grep", "CapEff", "/proc/self/status")
+	if want := capLine(string(host), "CapEff"); code != 0 || strings.TrimSpace(out) != want {
+		t.Errorf("privileged container %q (code %d), host %q", strings.TrimSpace(out), code, want)
+	}
+	if out, code := e.execSync(t, id, "ls", "/dev/kmsg"); code != 0 {
+		t.Errorf("privileged container lacks /dev/kmsg: %q (code %d)", out, code)
+	}
+}
+
+func capLine(status, key string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if strings.HasPrefix(l, key+":") {
+			return l
+		}
+	}
+	return ""
 }

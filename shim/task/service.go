@@ -194,7 +194,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		}()
 	}
 
-	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor(cfg)}
+	co := lxcconv.Options{BundleDir: r.Bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), StatHost: statHostDir}
 	if t.rootfs != "" {
 		co.RootfsPath = t.rootfs
 	}
@@ -270,6 +270,20 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		Pid:         uint32(t.pid),
 	})
 	return &taskapi.CreateTaskResponse{Pid: uint32(t.pid)}, nil
+}
+
+// statHostDir tells lxcconv whether a bind source on the host is a
+// directory (create=dir) or a file (create=file). Without it lxcconv
+// guesses from well-known names, and a file with another name — the
+// kubelet's termination-log is /var/lib/kubelet/pods/<uid>/containers/
+// <name>/<random> — was taken for a directory: LXC then failed to mount a
+// file on the directory it made ("Not a directory").
+func statHostDir(p string) (bool, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
 }
 
 // defaultAppArmor is the AppArmor profile of a spec that names none: the
