@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps deps-test deps-kubelet critest kubelet-test build test test-unit lint bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet critest kubelet-test build test docker-parity test-unit lint bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ build: ## build the binaries into bin/
 test: deps-test build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
 	scripts/zfs-fuse-fresh.sh
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) $(GO) test -race -count=1 -p $(TEST_PARALLEL) -timeout $(TEST_TIMEOUT) ./...
+
+docker-parity: deps-test build ## docker run under runc and under the LXC shim in one dockerd; writes docs/parity.md's Docker table
+	scripts/docker-parity.sh
 
 test-unit: ## unit tests only; tests needing root/ZFS/daemons skip and say why
 	$(GO) test -race -count=1 ./...

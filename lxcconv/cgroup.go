@@ -725,7 +725,9 @@ var autodevNodes = map[string][2]int64{
 }
 
 // devices maps linux.devices: LXC has no key for arbitrary nodes, so they
-// go to Result.Devices for the hook runner (lxc.hook.mount) to create.
+// go to Result.Devices, which the runtime creates in the container's mount
+// namespace once init is ready (before the process runs). Access is the
+// device cgroup's (linux.resources.devices), as under runc.
 func (c *converter) devices() error {
 	for i, d := range c.spec.Linux.Devices {
 		field := fmt.Sprintf("linux.devices[%d]", i)
@@ -744,10 +746,6 @@ func (c *converter) devices() error {
 			}
 			continue
 		}
-		if c.opts.HookCommand == "" {
-			return fieldErr(field, "creating device node %s needs Options.HookCommand", p)
-		}
-		c.needMountHook = true
 		c.res.Devices = append(c.res.Devices, Device{
 			Path: p, Type: d.Type, Major: d.Major, Minor: d.Minor,
 			FileMode: d.FileMode, UID: d.UID, GID: d.GID,

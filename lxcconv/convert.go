@@ -49,6 +49,8 @@ type converter struct {
 	autodev bool
 	// needMountHook is set when HookCommand must run as lxc.hook.mount.
 	needMountHook bool
+	// rootfsHost is the host path of the rootfs (lxc.rootfs.path).
+	rootfsHost string
 }
 
 func (c *converter) add(key, value string) error {
@@ -223,6 +225,7 @@ func (c *converter) rootfs() error {
 			p = filepath.Join(c.opts.BundleDir, p)
 		}
 	}
+	c.rootfsHost = p
 	if err := c.add("lxc.rootfs.path", "dir:"+p); err != nil {
 		return fieldErr("root.path", "%v", err)
 	}

@@ -130,14 +130,14 @@ func TestConvertMappings(t *testing.T) {
 		{name: "log", opts: func(o *Options) { o.LogFile = "/b/lxc.log"; o.LogLevel = "DEBUG" }, want: []string{"lxc.log.file = /b/lxc.log", "lxc.log.level = 1"}},
 		{name: "bind mount with blanks", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/my data", Type: "bind", Source: "/srv/a b\\c", Options: []string{"rbind", "ro"}})
-		}, want: []string{`lxc.mount.entry = /srv/a\040b\134c my\040data none rbind,ro,create=dir 0 0`}},
+		}, want: []string{`lxc.mount.entry = /srv/a\040b\134c my\040data none rbind,ro 0 0`}},
 		{name: "bind file via StatHost", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/cfg", Source: "/etc/app.cfg", Options: []string{"bind"}})
 		}, opts: func(o *Options) { o.StatHost = func(string) (bool, error) { return false, nil } },
-			want: []string{"lxc.mount.entry = /etc/app.cfg cfg none bind,create=file 0 0"}},
+			want: []string{"lxc.mount.entry = /etc/app.cfg cfg none bind 0 0"}},
 		{name: "type bind adds bind", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/d", Type: "bind", Source: "/src"})
-		}, want: []string{"lxc.mount.entry = /src d none bind,create=dir 0 0"}},
+		}, want: []string{"lxc.mount.entry = /src d none bind 0 0"}},
 		{name: "cgroup mount", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro"}})
 		}, want: []string{"lxc.mount.auto = proc:rw sys:ro cgroup:ro:force"}},
@@ -146,7 +146,7 @@ func TestConvertMappings(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: "/r", Options: []string{"bind"}})
 		}, opts: func(o *Options) {
 			o.RootFS = fstest.MapFS{"etc/resolv.conf": {Data: []byte("../../../../run/x"), Mode: os.ModeSymlink}}
-		}, want: []string{"lxc.mount.entry = /r run/x none bind,create=dir 0 0"}},
+		}, want: []string{"lxc.mount.entry = /r run/x none bind 0 0"}},
 		{name: "masked and readonly paths", spec: func(s *specs.Spec) {
 			s.Linux.MaskedPaths = []string{"/proc/kcore", "/proc/acpi", "/proc/other"}
 			s.Linux.ReadonlyPaths = []string{"/proc/sys"}
@@ -206,10 +206,10 @@ func TestConvertMappings(t *testing.T) {
 		{name: "device rules privileged", spec: func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}
 		}, want: []string{"lxc.cgroup2.devices.allow = a"}, not: []string{"lxc.cgroup2.devices.allow = c 1:3 rwm"}},
-		{name: "extra device node via hook", spec: func(s *specs.Spec) {
+		// Made by the runtime once init is ready (Result.Devices), no hook.
+		{name: "extra device node for the runtime", spec: func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}, {Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
-		}, opts: func(o *Options) { o.HookCommand = "/bin/hook run" },
-			want: []string{"lxc.hook.version = 1", "lxc.hook.mount = /bin/hook run mount"}},
+		}, not: []string{"lxc.hook.mount"}},
 		{name: "createContainer hook", spec: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}, CreateRuntime: []specs.Hook{{Path: "/bin/cni"}}}
 		}, opts: func(o *Options) { o.HookCommand = "/bin/hook" }, want: []string{"lxc.hook.mount = /bin/hook mount"}},
@@ -219,7 +219,7 @@ func TestConvertMappings(t *testing.T) {
 		{name: "mount label warns", spec: func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, warn: "linux.mountLabel"},
 		{name: "relative mount destination warns", spec: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "data", Type: "tmpfs", Source: "tmpfs"})
-		}, want: []string{"lxc.mount.entry = tmpfs data tmpfs create=dir 0 0"}, warn: "mounts[4].destination"},
+		}, want: []string{"lxc.mount.entry = tmpfs data tmpfs defaults 0 0"}, warn: "mounts[4].destination"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -403,9 +403,6 @@ func TestConvertRefusals(t *testing.T) {
 		{"device partial wildcard", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "r"}}}
 		}, nil, "linux.resources.devices[0]"},
-		{"device node without hook", func(s *specs.Spec) {
-			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
-		}, nil, "linux.devices[0]"},
 		{"wrong autodev node", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 5}}
 		}, nil, "linux.devices[0]"},

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,6 +78,16 @@ func resultExtra(t *testing.T, r *Result) string {
 		b.WriteString("# late cgroup\n")
 		for _, e := range r.LateCgroup {
 			fmt.Fprintf(&b, "%s = %s\n", e.Key, e.Value)
+		}
+	}
+	if len(r.MountTargets) > 0 {
+		b.WriteString("# mount targets (created by the runtime)\n")
+		for _, m := range r.MountTargets {
+			kind := "file"
+			if m.Dir {
+				kind = "dir"
+			}
+			fmt.Fprintf(&b, "%s %s: %s in %s (ro=%v)\n", m.Field, m.Dest, kind, path.Join(m.Root, m.Path), m.ReadOnly)
 		}
 	}
 	if r.ReadonlyRootfs {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -154,8 +155,14 @@ type groupEntry struct {
 	members []string
 }
 
+// maxRootFile caps what readRootFile reads (/etc/passwd, /etc/group).
+const maxRootFile = 16 << 20
+
 // readRootFile reads a file of the rootfs, following symlinks inside it.
-// A missing file reads as empty.
+// A missing file reads as empty. The image is not trusted: only a regular
+// file of at most maxRootFile bytes is read (a FIFO there hung the reader,
+// a character device such as /dev/zero ate all memory), opened without
+// blocking when rootfs is a DirFS.
 func readRootFile(rootfs fs.FS, name string) ([]byte, error) {
 	if rootfs == nil {
 		return nil, nil
@@ -164,11 +171,42 @@ func readRootFile(rootfs fs.FS, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := fs.ReadFile(rootfs, rel)
+	fi, err := fs.Lstat(rootfs, rel)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, err
+	}
+	if err := regularFile(fi); err != nil {
+		return nil, err
+	}
+	f, err := rootfs.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := regularFile(fi); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxRootFile+1))
+	if err == nil && len(b) > maxRootFile {
+		err = fmt.Errorf("larger than %d bytes", maxRootFile)
+	}
 	return b, err
+}
+
+func regularFile(fi fs.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
+	if fi.Size() > maxRootFile {
+		return fmt.Errorf("%d bytes, larger than %d", fi.Size(), maxRootFile)
+	}
+	return nil
 }
 
 func parseID(s string) (uint32, bool) {

@@ -136,6 +136,17 @@ func (c *converter) hostIsDir(p string) (bool, error) {
 	if c.opts.StatHost != nil {
 		return c.opts.StatHost(p)
 	}
+	if c.opts.HostFS != nil {
+		name := strings.TrimPrefix(filepath.ToSlash(filepath.Clean(p)), "/")
+		if name == "" {
+			name = "."
+		}
+		fi, err := fs.Stat(c.opts.HostFS, name)
+		if err != nil {
+			return false, err
+		}
+		return fi.IsDir(), nil
+	}
 	return !slices.Contains(wellKnownFiles, path.Base(p)), nil
 }
 
@@ -160,11 +171,25 @@ func parseSize(v string) (uint64, bool) {
 	return n * mult, true
 }
 
+// pendingEntry is a spec mount that becomes an lxc.mount.entry.
+type pendingEntry struct {
+	field string
+	m     specs.Mount
+	dest  string
+	bind  bool
+}
+
 func (c *converter) mounts() error {
 	var auto []string
 	var devEntries []Entry // autodev size and devpts, written after lxc.autodev
 	have := map[string]bool{}
-	var entries []string
+	var pending []pendingEntry
+	// The container's view as LXC builds it: lxc.mount.auto and
+	// lxc.autodev before any lxc.mount.entry, then the entries in order.
+	view := &mountView{rootHost: c.rootfsHost, rootFS: c.opts.RootFS, hostFS: c.opts.HostFS}
+	kernel := func(field, dest string) {
+		view.mounts = append(view.mounts, viewMount{dest: strings.TrimPrefix(dest, "/"), field: field})
+	}
 	for i, m := range c.spec.Mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
 		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
@@ -244,10 +269,15 @@ func (c *converter) mounts() error {
 				handled = false
 			}
 			if handled {
+				kernel(field, dest)
 				continue
 			}
 		}
-		line, err := c.mountEntry(field, m, dest, bind)
+		pending = append(pending, pendingEntry{field: field, m: m, dest: dest, bind: bind})
+	}
+	var entries []string
+	for _, p := range pending {
+		line, err := c.mountEntry(view, p)
 		if err != nil {
 			return err
 		}
@@ -280,9 +310,12 @@ func (c *converter) mounts() error {
 	return c.specialPaths()
 }
 
-// mountEntry builds one lxc.mount.entry value for m.
-func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bool) (string, error) {
-	target, err := ResolveInRoot(c.opts.RootFS, dest)
+// mountEntry builds one lxc.mount.entry value for p, resolving its
+// destination in view (the container as mounted so far), and adds the
+// mount to view.
+func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) {
+	field, m, dest, bind := p.field, p.m, p.dest, p.bind
+	target, err := ResolveInRoot(view, dest)
 	if err != nil {
 		return "", fieldErr(field+".destination", "%v", err)
 	}
@@ -292,7 +325,7 @@ func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bo
 	src := m.Source
 	fstype := m.Type
 	var opts []string
-	var create string
+	isDir := true // a bind of a file mounts onto a file
 	if bind {
 		if src == "" {
 			return "", fieldErr(field+".source", "a bind mount needs a source")
@@ -307,13 +340,8 @@ func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bo
 		if !slices.Contains(m.Options, "bind") && !slices.Contains(m.Options, "rbind") {
 			opts = append(opts, "bind")
 		}
-		isDir, err := c.hostIsDir(src)
-		if err != nil {
+		if isDir, err = c.hostIsDir(src); err != nil {
 			return "", fieldErr(field+".source", "%v", err)
-		}
-		create = "create=file"
-		if isDir {
-			create = "create=dir"
 		}
 	} else {
 		if fstype == "" {
@@ -322,8 +350,35 @@ func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bo
 		if src == "" {
 			src = fstype
 		}
-		create = "create=dir"
 	}
+	create := "create=dir"
+	if !isDir {
+		create = "create=file"
+	}
+	// A target on a host directory is made by the runtime (MountTarget),
+	// never by LXC's create=, which follows symlinks on the host.
+	holder, rel := view.holder(target)
+	if holder != nil && holder.file && rel != "" {
+		return "", fieldErr(field+".destination", "%q lies under %s, a bind mount of the file %s", dest, holder.field, holder.host)
+	}
+	if holder == nil || holder.host != "" {
+		root, ro := c.rootfsHost, false
+		if holder != nil {
+			root, ro = holder.host, holder.ro
+		}
+		if rel != "" {
+			c.res.MountTargets = append(c.res.MountTargets, MountTarget{
+				Field: field + ".destination", Dest: "/" + target, Root: root, Path: rel,
+				Dir: isDir, ReadOnly: ro,
+			})
+		}
+		create = ""
+	}
+	vm := viewMount{dest: target, field: field, ro: slices.Contains(m.Options, "ro")}
+	if bind {
+		vm.host, vm.file = filepath.Clean(src), !isDir
+	}
+	view.mounts = append(view.mounts, vm)
 	if strings.HasPrefix(src, "#") {
 		return "", fieldErr(field+".source", "%q starts with '#', which an fstab line reads as a comment", src)
 	}
@@ -336,7 +391,12 @@ func (c *converter) mountEntry(field string, m specs.Mount, dest string, bind bo
 		}
 		opts = append(opts, o)
 	}
-	opts = append(opts, create)
+	if create != "" {
+		opts = append(opts, create)
+	}
+	if len(opts) == 0 {
+		opts = append(opts, "defaults")
+	}
 	fields := []string{src, target, fstype, strings.Join(opts, ",")}
 	names := []string{".source", ".destination", ".type", ".options"}
 	for k, f := range fields {

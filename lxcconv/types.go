@@ -33,6 +33,14 @@ type Options struct {
 	// masked paths. When nil, bind sources are assumed to be directories
 	// unless they look like well-known files.
 	StatHost func(hostPath string) (isDir bool, err error)
+	// HostFS gives read access to the host's file tree, rooted at /
+	// (os.DirFS("/")). A destination under an earlier bind mount is then
+	// resolved through that mount's source as the container will see it
+	// (a symlink there resolves inside the container, as under runc), and
+	// bind sources are stat'ed through it when StatHost is nil. When nil,
+	// such destinations are kept as written; the runtime's creation of
+	// MountTargets still refuses any symlink on the way.
+	HostFS fs.FS
 	// InitPath is the host-side absolute path, inside the container, of the
 	// static zfslxc-init helper; it becomes lxc.init.cmd. Required.
 	InitPath string
@@ -51,9 +59,9 @@ type Options struct {
 	SeccompProfilePath string
 	// HookCommand is the command line LXC runs as lxc.hook.mount for work
 	// that must happen inside the container's mount namespace before
-	// pivot_root (createContainer hooks, extra device nodes). LXC splits it
+	// pivot_root (createContainer hooks). LXC splits it
 	// on blanks; Convert appends the word "mount". Required only when the
-	// spec has createContainer hooks or extra linux.devices.
+	// spec has createContainer hooks.
 	HookCommand string
 	// DefaultAppArmorProfile is used when process.apparmorProfile is empty
 	// ("unconfined" on hosts where LXC's default profile is missing, as on
@@ -162,7 +170,10 @@ type Result struct {
 	SeccompProfile string
 	// Hooks lists the OCI hooks; startContainer hooks are in Process.
 	Hooks Hooks
-	// Devices are extra device nodes for HookCommand to create.
+	// Devices are extra device nodes (linux.devices) the runtime creates
+	// in the container's mount namespace once init is ready, before the
+	// process runs: mknod with the spec's mode and owner; a path that
+	// exists is kept, as runc does.
 	Devices []Device
 	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
 	// Config) that the runtime writes into the container's cgroup once
@@ -178,6 +189,10 @@ type Result struct {
 	// targets (an image without /run fails), and the helper cannot do it
 	// itself under a seccomp profile that denies mount(2).
 	ReadonlyRootfs bool
+	// MountTargets are the mount points on host directories (the rootfs,
+	// earlier bind mounts) the runtime creates before LXC runs; their
+	// lxc.mount.entry lines carry no create= (see MountTarget).
+	MountTargets []MountTarget
 	// Remounts are mounts LXC makes itself (lxc.autodev's /dev tmpfs,
 	// lxc.mount.auto's sys) without the spec's per-mount flags; the
 	// runtime remounts them with the flags of Options (ro, nosuid, nodev,

@@ -130,6 +130,10 @@ func (m *Manager) Create(ctx context.Context, name string, opts CreateOptions) (
 	if err := template.ValidateName(name); err != nil {
 		return nil, err
 	}
+	if len(name) > maxUTSName {
+		return nil, fmt.Errorf("container name %q: %d bytes; it is the container's lxc.uts.name, which LXC takes up to %d: %w",
+			name, len(name), maxUTSName, errdefs.ErrInvalidArgument)
+	}
 	dir := m.Dir(name)
 	if _, err := os.Lstat(dir); err == nil {
 		return nil, fmt.Errorf("container %s: %s exists: %w", name, dir, errdefs.ErrAlreadyExists)
@@ -156,7 +160,10 @@ func (m *Manager) Create(ctx context.Context, name string, opts CreateOptions) (
 	if strings.ContainsAny(rootfs, "\n\r") {
 		return nil, fmt.Errorf("clone mountpoint %q: %w", rootfs, errdefs.ErrInvalidArgument)
 	}
-	p, err := lxcconv.ProcessFromImage(t.Config, opts.Overrides, os.DirFS(rootfs))
+	if err := makeInitMountpoint(rootfs); err != nil {
+		return nil, fmt.Errorf("container %s: %w", name, err)
+	}
+	p, err := lxcconv.ProcessFromImage(t.Config, opts.Overrides, lxcconv.DirFS(rootfs))
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
@@ -170,6 +177,30 @@ func (m *Manager) Create(ctx context.Context, name string, opts CreateOptions) (
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
 	return &Container{Record: rec, Dir: dir, Rootfs: rootfs, Process: p, ConfigPath: filepath.Join(dir, configFile)}, nil
+}
+
+// maxUTSName is the longest lxc.uts.name LXC accepts (HOST_NAME_MAX).
+const maxUTSName = 64
+
+// makeInitMountpoint makes InitDir in the clone, where the init directory
+// is bind-mounted. What the image has there must be a directory: a
+// symlink is refused, never followed.
+func makeInitMountpoint(rootfs string) error {
+	p := filepath.Join(rootfs, InitDir)
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// mkdir(2) does not follow a symlink in the last component.
+		if err := os.Mkdir(p, 0o755); err != nil {
+			return fmt.Errorf("making %s in the rootfs: %w", InitDir, err)
+		}
+		return nil
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("the image has %s (%v): the path is reserved for zfslxc-init: %w", InitDir, fi.Mode().Type(), errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 // capabilities returns the default set: bounding for everyone, the
@@ -208,7 +239,9 @@ func (m *Manager) config(name, rootfs string, reaper bool) (*lxcconv.Config, err
 		// No console pty: `lxc-start -F` gives init its own stdio, so the
 		// process's output reaches the caller (as under lxcrun).
 		{"lxc.console.path", "none"},
-		{"lxc.mount.entry", filepath.Join(m.Dir(name), hostInitDir) + " " + strings.TrimPrefix(InitDir, "/") + " none bind,ro,create=dir 0 0"},
+		// No create=dir: LXC would follow a symlink the image (or a run of
+		// the container) put there onto the host; Create made the directory.
+		{"lxc.mount.entry", filepath.Join(m.Dir(name), hostInitDir) + " " + strings.TrimPrefix(InitDir, "/") + " none bind,ro 0 0"},
 		{"lxc.init.cmd", initCmd},
 		{"lxc.init.cwd", "/"},
 	}

@@ -36,7 +36,7 @@ func TestConfig(t *testing.T) {
 		"lxc.net.0.type":       "empty",
 		"lxc.init.cmd":         "/.zfslxc/zfslxc-init /.zfslxc/process.json",
 		"lxc.console.path":     "none",
-		"lxc.mount.entry":      "/var/lib/lxc/web/init .zfslxc none bind,ro,create=dir 0 0",
+		"lxc.mount.entry":      "/var/lib/lxc/web/init .zfslxc none bind,ro 0 0",
 		"lxc.apparmor.profile": "unconfined",
 	}
 	for k, v := range want {

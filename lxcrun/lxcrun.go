@@ -104,8 +104,9 @@ type Options struct {
 	Name string
 	// Convert is passed to lxcconv.Convert. Prepare sets ContainerName,
 	// InitPath and InitArgs; it fills LogFile (dir/lxc.log), LogLevel
-	// ("error"), SeccompProfilePath (dir/seccomp.policy) and CgroupVersion
-	// (detected) when they are empty.
+	// ("error"), SeccompProfilePath (dir/seccomp.policy), CgroupVersion
+	// (detected) and HostFS (the host's /) when they are empty, and
+	// creates the mount targets of Result.MountTargets.
 	Convert lxcconv.Options
 	// Reaper keeps zfslxc-init as PID 1 (see AnnotationInit, which also
 	// turns it on).
@@ -204,9 +205,15 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 			return nil, err
 		}
 	}
+	if co.HostFS == nil {
+		co.HostFS = os.DirFS("/")
+	}
 	res, err := lxcconv.Convert(spec, co)
 	if err != nil {
 		return nil, fmt.Errorf("converting spec: %w", err)
+	}
+	if err := createMountTargets(res.MountTargets); err != nil {
+		return nil, err
 	}
 	if !mountsProc(res.Config) {
 		return nil, fmt.Errorf("mounts: /proc must be mounted in the container (zfslxc-init is started as /proc/self/fd/%d): %w", fdInit, errdefs.ErrInvalidArgument)
@@ -604,6 +611,11 @@ func (c *Container) wait() {
 	switch {
 	case rerr == nil:
 		c.status, c.waitErr = ParseStatus(string(data))
+	case errors.Is(rerr, os.ErrNotExist) && exitErr != nil && exitErr.Sys().(syscall.WaitStatus).Signaled():
+		// The starter (LXC's monitor) was killed: liblxc's
+		// lxc.monitor.signal.pdeath (SIGKILL) took init with it. Without
+		// this, the status was exit -1 (containerd: 4294967295).
+		c.status = Status{Signal: syscall.SIGKILL}
 	case errors.Is(rerr, os.ErrNotExist) && (err == nil || exitErr != nil) && code != startFailedCode:
 		// The state directory was removed under us (Cleanup of a
 		// container whose owner is still waiting): the starter's
@@ -777,6 +789,7 @@ func (c *Container) Delete(ctx context.Context) error {
 		c.console = nil
 	}
 	c.mu.Unlock()
+	removeCgroups(ctx, recordedCgroups(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("removing state dir: %w", err)
 	}

@@ -33,6 +33,10 @@ type procRef struct {
 type pidsState struct {
 	Starter procRef  `json:"starter"`
 	Init    *procRef `json:"init,omitempty"` // nil until init is ready
+	// Cgroups are the container's own cgroup directories (ownCgroups),
+	// recorded once init is ready, for Delete and Cleanup to remove when
+	// LXC could not (its monitor was killed).
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // writePids records the starter (and init once known) atomically.
@@ -48,6 +52,7 @@ func (c *Container) writePids(starterPid, initPid int) error {
 			return err
 		}
 		st.Init = &r
+		st.Cgroups = c.ownCgroups(initPid, starterPid)
 	}
 	data, err := json.Marshal(st)
 	if err != nil {
@@ -150,6 +155,8 @@ func Cleanup(ctx context.Context, dir string) error {
 			log.G(ctx).WithError(err).WithField("dir", dir).Warn("lxcrun: unreadable " + pidsFile)
 		} else if err := stopOrphan(ctx, st); err != nil {
 			return err
+		} else {
+			removeCgroups(ctx, st.Cgroups)
 		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
@@ -199,4 +206,17 @@ func stopOrphan(ctx context.Context, st pidsState) error {
 		return fmt.Errorf("zfslxc-start %d did not exit after SIGKILL", st.Starter.Pid)
 	}
 	return nil
+}
+
+// recordedCgroups returns the cgroups recorded in dir's pidsFile.
+func recordedCgroups(dir string) []string {
+	data, err := os.ReadFile(filepath.Join(dir, pidsFile))
+	if err != nil {
+		return nil
+	}
+	var st pidsState
+	if json.Unmarshal(data, &st) != nil {
+		return nil
+	}
+	return st.Cgroups
 }

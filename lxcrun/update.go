@@ -187,8 +187,15 @@ func (c *Container) finishCreate(pid int) error {
 			return fmt.Errorf("container %s: %w", c.name, err)
 		}
 	}
-	if c.result.ReadonlyRootfs || len(c.result.Remounts) > 0 || len(c.result.ReadonlyPaths) > 0 {
-		if err := inMountNamespace(pid, func() error { return fixMounts(c.result) }); err != nil {
+	if c.result.ReadonlyRootfs || len(c.result.Remounts) > 0 || len(c.result.ReadonlyPaths) > 0 || len(c.result.Devices) > 0 {
+		// Device nodes first: the root may be made read-only after.
+		fix := func() error {
+			if err := makeDevices(c.result.Devices); err != nil {
+				return err
+			}
+			return fixMounts(c.result)
+		}
+		if err := inMountNamespace(pid, fix); err != nil {
 			return fmt.Errorf("container %s: %w", c.name, err)
 		}
 	}

@@ -5,11 +5,15 @@
 # `make deps` installs. Benchmarks are not tests: nothing here asserts a
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
 #
-# PARTS says what to run: "go" (zfsdriver, snapshotter, import),
+# PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
 # "shim" (integration/shimbench: ctr run --rm, shim memory, many
-# containers, the runtimes alone) and/or "cri" (integration/cri: pods
-# under the lxc handler against runc in the same CRI containerd;
-# CRI_BENCH_RUNS, CRI_BENCH_MANY size it). A part not run keeps its section of the existing $OUT.
+# containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
+# "registry" (integration/pull BenchmarkPull, integration/docker
+# BenchmarkDockerRun: ctr images pull from a local registry into zfslxc
+# and overlayfs; docker run --rm under lxc+zfslxc, runc+zfslxc and
+# runc+overlayfs; PULL_RUNS, PULL_LARGE_MIB and DOCKER_RUNS size them).
+# "cri" (integration/cri BenchmarkCRI: pods under the lxc handler against
+# runc in the same CRI containerd; CRI_BENCH_RUNS, CRI_BENCH_MANY size it).
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
 # SHIM_RSS_ROUNDS size it, e.g. a quick look:
@@ -20,7 +24,7 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
-PARTS=${PARTS:-go shim cri}
+PARTS=${PARTS:-go shim registry cri}
 SHIM_PASSES=${SHIM_PASSES:-2}
 SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
@@ -33,6 +37,8 @@ SHIM_BEGIN='<!-- shim-bench:begin -->'
 SHIM_END='<!-- shim-bench:end -->'
 NOTES_BEGIN='<!-- shim-notes:begin -->'
 NOTES_END='<!-- shim-notes:end -->'
+REG_BEGIN='<!-- registry-bench:begin -->'
+REG_END='<!-- registry-bench:end -->'
 CRI_BEGIN='<!-- cri-bench:begin -->'
 CRI_END='<!-- cri-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
@@ -226,6 +232,35 @@ else
 	: >"$raw/shim.md"
 fi
 
+if has registry; then
+	echo "==> registry: go test -bench 'Pull' ./integration/pull/, -bench 'DockerRun' ./integration/docker/" >&2
+	for pb in ./integration/pull/:Pull ./integration/docker/:DockerRun; do
+		if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+			ZFSLXC_REGISTRYBENCH_REPORT="$raw/registry-tables.md" \
+			go test -run '^$' -bench "${pb#*:}" -benchtime 1x -count 1 -timeout 90m "${pb%%:*}" >"$raw/registry.out" 2>&1; then
+			cat "$raw/registry.out" >&2
+			exit 1
+		fi
+	done
+	{
+		echo "$REG_BEGIN"
+		cat <<REG
+## Registry pulls and Docker: zfslxc against overlayfs, LXC against runc
+
+Written by \`scripts/bench.sh\` (PARTS=registry) on $(date -u +%Y-%m-%d) from integration/pull and
+integration/docker; do not edit by hand. The registry is the reference
+registry (distribution v3.1.2) on 127.0.0.1, plain HTTP, its storage on
+the same disk. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+REG
+		cat "$raw/registry-tables.md"
+		echo "$REG_END"
+	} >"$raw/registry.md"
+elif [ -f "$OUT" ] && grep -qxF "$REG_BEGIN" "$OUT"; then
+	awk -v b="$REG_BEGIN" -v e="$REG_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/registry.md"
+else
+	: >"$raw/registry.md"
+fi
+
 if has cri; then
 	echo "==> go test -bench CRI ./integration/cri/ (CRI_BENCH_RUNS=${CRI_BENCH_RUNS:-10} CRI_BENCH_MANY=${CRI_BENCH_MANY:-20})" >&2
 	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
@@ -266,6 +301,10 @@ fi
 		[ -s "$raw/go.md" ] && [ -n "$(tail -c1 "$raw/go.md" | tr -d '\n')" ] && echo
 		[ -s "$raw/go.md" ] && [ -n "$(tail -n1 "$raw/go.md")" ] && echo
 		cat "$raw/shim.md"
+	fi
+	if [ -s "$raw/registry.md" ]; then
+		echo
+		cat "$raw/registry.md"
 	fi
 	if [ -s "$raw/cri.md" ]; then
 		echo

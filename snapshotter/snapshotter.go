@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,6 +196,17 @@ func ensureParent(ctx context.Context, zfs *zfsdriver.Driver, dataset, mountpoin
 			return "", fmt.Errorf("mount parent dataset %s: %w", dataset, err)
 		}
 	}
+	// Layers stay mounted below: only root may reach them (an image's
+	// setuid-root file, a secret in a layer). zfs-fuse does not turn
+	// setuid=off into a nosuid mount, so this is the barrier there.
+	if fi, err := os.Stat(mp); err != nil {
+		return "", fmt.Errorf("parent dataset %s mountpoint: %w", dataset, err)
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(mp, fi.Mode().Perm()&0o700); err != nil {
+			return "", fmt.Errorf("parent dataset %s: making its mountpoint %s root-only: %w", dataset, mp, err)
+		}
+		log.G(ctx).WithFields(log.Fields{"mountpoint": mp, "was": fi.Mode().Perm()}).Info("made the parent dataset's mountpoint root-only (0700)")
+	}
 	return mp, nil
 }
 
@@ -281,8 +293,19 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 	return s.mounts(snap), nil
 }
 
+// hostOnlyProps keep an image's setuid files and device nodes inert on the
+// host, where layers stay mounted: set when an unpack's dataset is made
+// (one zfs command either way) or, for other commits, at Commit. Clones a
+// container runs on do not inherit them from their origin.
+var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
+
+// isUnpackKey reports whether key is one containerd's unpacker (pull,
+// import, transfer service) prepares a layer under: "extract-ID CHAINID".
+func isUnpackKey(key string) bool { return strings.HasPrefix(key, snapshots.UnpackKeyPrefix+"-") }
+
 // Commit turns the active snapshot key into the committed snapshot name:
-// `zfs snapshot <ds>@committed`, then readonly=on on the dataset.
+// `zfs snapshot <ds>@committed`, then readonly=on (and hostOnlyProps) on
+// the dataset.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
 	return s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		id, info, _, err := storage.GetInfo(ctx, key)
@@ -310,7 +333,11 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
-		if err := s.zfs.Set(ctx, ds, map[string]string{"readonly": "on"}); err != nil {
+		props := map[string]string{"readonly": "on"}
+		if !isUnpackKey(key) {
+			maps.Copy(props, hostOnlyProps) // an unpack's dataset has them already
+		}
+		if err := s.zfs.Set(ctx, ds, props); err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
 		return nil
@@ -450,6 +477,9 @@ func (s *Snapshotter) datasetProps(kind snapshots.Kind, key string, labels map[s
 	// read-only too where zfs does not then break xattr listing.
 	if kind == snapshots.KindView && !s.zfs.Capabilities().ReadonlyHidesXattrs {
 		props["readonly"] = "on"
+	}
+	if kind == snapshots.KindActive && isUnpackKey(key) {
+		maps.Copy(props, hostOnlyProps)
 	}
 	quota := s.quota
 	if v, ok := labels[LabelQuota]; ok {

@@ -146,8 +146,42 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "new"), []byte("x"), 0o644); err == nil {
 		t.Error("committed dataset is writable")
 	}
+	// A committed layer, mounted on the host, runs no setuid file and
+	// opens no device node, whether an unpack (its dataset made so) or
+	// another Commit made it; the clone a container runs on keeps both.
+	f.commitLayer(t, "extract-9 sha256:up", "base", nil)
+	if _, err := f.sn.Prepare(f.ctx, "top2", "extract-9 sha256:up"); err != nil {
+		t.Fatal(err)
+	}
+	for ds, want := range map[string]string{"/1": "off", "/2": "on", "/3": "off", "/4": "on"} {
+		for _, prop := range []string{"setuid", "devices"} {
+			if v, err := f.zfs.GetProperty(f.ctx, f.parent+ds, prop); err != nil || v != want {
+				t.Errorf("%s%s %s = %q (%v), want %s", f.parent, ds, prop, v, err, want)
+			}
+		}
+	}
 	if v, _ := f.zfs.GetProperty(f.ctx, f.parent+"/2", ondisk.PropKey); v != "top" {
 		t.Errorf("key property = %q, want top", v)
+	}
+	// Only root reaches the layers; a restart makes a mountpoint opened
+	// since root-only again.
+	mnt, err := f.zfs.GetProperty(f.ctx, f.parent, "mountpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(mnt); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("parent mountpoint %s: %v, %v; want 0700", mnt, fi.Mode(), err)
+	}
+	if err := os.Chmod(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	again, err := snapshotter.New(f.ctx, t.TempDir(), snapshotter.WithDataset(f.parent), snapshotter.WithDriver(f.zfs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Close()
+	if fi, err := os.Stat(mnt); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("parent mountpoint %s after a restart: %v, %v; want 0700", mnt, fi.Mode(), err)
 	}
 	if v, _ := f.zfs.GetProperty(f.ctx, f.parent, "com.sun:auto-snapshot"); v != "false" {
 		t.Errorf("parent com.sun:auto-snapshot = %q, want false", v)
@@ -178,8 +212,15 @@ func TestZFSCommandsPerOperation(t *testing.T) {
 		op   func() error
 		want int64
 	}{
-		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "a", ""); return err }, 1},
-		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "a") }, 2},
+		// As containerd's unpacker names them (snapshots.UnpackKeyFormat).
+		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "extract-1 sha256:a", ""); return err }, 1},
+		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "extract-1 sha256:a") }, 2},
+		// Another commit (ctr snapshot commit, a build) makes the layer
+		// inert on the host at Commit: one more zfs set per property
+		// where zfs set takes one (zfs-fuse).
+		{"prepare other", func() error { _, err := f.sn.Prepare(f.ctx, "other", ""); return err }, 1},
+		{"commit other", func() error { return f.sn.Commit(f.ctx, "c2", "other") }, map[bool]int64{true: 2, false: 4}[caps.MultiSet]},
+		{"remove other", func() error { return f.sn.Remove(f.ctx, "c2") }, removeCost},
 		{"prepare on parent", func() error { _, err := f.sn.Prepare(f.ctx, "b", "c"); return err }, 1},
 		{"view", func() error { _, err := f.sn.View(f.ctx, "v", "c"); return err }, 1},
 		{"mounts", func() error { _, err := f.sn.Mounts(f.ctx, "b"); return err }, 0},

@@ -31,6 +31,10 @@ import (
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
 
+// ErrImageNotInStore is CreateFromContainerd's error for an image that is
+// not in containerd's image store (Pull it first); it is NotFound.
+var ErrImageNotInStore = fmt.Errorf("image not in containerd's store: %w", errdefs.ErrNotFound)
+
 // ContainerdSource names an image in containerd's image store.
 type ContainerdSource struct {
 	// Ref is the image name, as `ctr images ls` shows it
@@ -126,7 +130,7 @@ func resolveContainerdImage(ctx context.Context, conn *grpc.ClientConn, cs Conta
 		err = errgrpc.ToNative(err)
 		if errdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("image %q is not in containerd's namespace %q (%s; see ctr -n %s images ls): %w",
-				cs.Ref, cs.Namespace, cs.Address, cs.Namespace, errdefs.ErrNotFound)
+				cs.Ref, cs.Namespace, cs.Address, cs.Namespace, ErrImageNotInStore)
 		}
 		if errdefs.IsUnavailable(err) {
 			return nil, fmt.Errorf("image %q: containerd does not answer on %s (is it running? --address names its socket): %w", cs.Ref, cs.Address, err)

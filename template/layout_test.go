@@ -145,8 +145,8 @@ func TestApplyLayerChecksDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	for _, ld := range got.layers {
-		if _, err := applyLayer(context.Background(), root, layoutSource(l, got, tarPath), ld, io.Discard); err != nil {
+	for i, ld := range got.layers {
+		if _, err := applyLayer(context.Background(), root, layoutSource(l, got, tarPath), ld, got.config.RootFS.DiffIDs[i], io.Discard); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,8 +158,17 @@ func TestApplyLayerChecksDigest(t *testing.T) {
 	}
 	// The uncompressed layer with a byte after the end-of-archive blocks
 	// still untars: only the digest check catches it.
-	_, err = applyLayer(context.Background(), t.TempDir(), layoutSource(tampered{l}, got, tarPath), got.layers[1], io.Discard)
+	_, err = applyLayer(context.Background(), t.TempDir(), layoutSource(tampered{l}, got, tarPath), got.layers[1], "", io.Discard)
 	if !errdefs.IsDataLoss(err) {
 		t.Errorf("tampered layer: %v, want a data loss error", err)
+	}
+	// A config whose diff_id lies (its own digest is right): refused, as
+	// containerd refuses it.
+	for i, ld := range got.layers {
+		lie := got.config.RootFS.DiffIDs[1-i]
+		_, err = applyLayer(context.Background(), t.TempDir(), layoutSource(l, got, tarPath), ld, lie, io.Discard)
+		if !errdefs.IsDataLoss(err) || !strings.Contains(err.Error(), "diff_id") {
+			t.Errorf("layer %d with a lying diff_id: %v, want a data loss error naming diff_id", i, err)
+		}
 	}
 }

@@ -190,7 +190,7 @@ func layoutSource(l layout, img *image, desc string) *source {
 // create makes template name from src: a cache hit when the template
 // holds the image already; a clone of the snapshotter's layer snapshot
 // when src finds one; else the layers unpacked onto a new dataset.
-func (s *Store) create(ctx context.Context, name string, src *source, progress io.Writer) (*CreateResult, error) {
+func (s *Store) create(ctx context.Context, name string, src *source, progress io.Writer) (_ *CreateResult, retErr error) {
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -254,12 +254,22 @@ func (s *Store) create(ctx context.Context, name string, src *source, progress i
 		if err := s.zfs.Clone(ctx, reuse, ds, zfsdriver.CloneOptions{Properties: props}); err != nil {
 			return nil, fmt.Errorf("template %s: clone %s: %w", name, reuse, err)
 		}
-	} else {
-		if err := s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Parents: true, Properties: props}); err != nil {
-			return nil, err
+	} else if err := s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Parents: true, Properties: props}); err != nil {
+		return nil, err
+	}
+	// A failed create leaves nothing: a half-unpacked dataset is never a
+	// template, and would hold the pool's space until the next create.
+	defer func() {
+		if retErr == nil {
+			return
 		}
+		if err := s.zfs.Destroy(context.WithoutCancel(ctx), ds, zfsdriver.DestroyOptions{Recursive: true}); err != nil && !zfsdriver.IsNotFound(err) {
+			retErr = fmt.Errorf("%w (and destroying %s: %v)", retErr, ds, err)
+		}
+	}()
+	if reuse == "" {
 		if err := s.unpack(ctx, ds, src, progress); err != nil {
-			return nil, fmt.Errorf("template %s: %w (the dataset %s is left for the next create to replace)", name, err, ds)
+			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 	}
 	// The digest goes last before the snapshot: it is the cache key.
@@ -307,7 +317,11 @@ func (s *Store) unpack(ctx context.Context, ds string, src *source, progress io.
 	img := src.img
 	for i, ld := range img.layers {
 		fmt.Fprintf(progress, "layer %d/%d %s (%s)\n", i+1, len(img.layers), ld.Digest, humanSize(ld.Size))
-		applied, err := applyLayer(ctx, root, src, ld, progress)
+		var diffID digest.Digest
+		if ids := img.config.RootFS.DiffIDs; len(ids) == len(img.layers) {
+			diffID = ids[i]
+		}
+		applied, err := applyLayer(ctx, root, src, ld, diffID, progress)
 		if err != nil {
 			return fmt.Errorf("layer %d (%s): %w", i, ld.Digest, err)
 		}
@@ -345,8 +359,10 @@ func (p *progressReader) Read(b []byte) (int, error) {
 }
 
 // applyLayer applies one layer blob on root and returns the number of
-// bytes of the uncompressed tar it applied.
-func applyLayer(ctx context.Context, root string, src *source, ld ocispec.Descriptor, progress io.Writer) (int64, error) {
+// bytes of the uncompressed tar it applied. The blob must match ld's
+// digest and, when diffID is set, the uncompressed tar the config's
+// diff_id (containerd refuses an image whose diff_ids lie).
+func applyLayer(ctx context.Context, root string, src *source, ld ocispec.Descriptor, diffID digest.Digest, progress io.Writer) (int64, error) {
 	rc, err := src.open(ctx, ld)
 	if err != nil {
 		return 0, err
@@ -358,7 +374,17 @@ func applyLayer(ctx context.Context, root string, src *source, ld ocispec.Descri
 	if err != nil {
 		return 0, err
 	}
-	tr := &countReader{r: dr}
+	var diffDigester digest.Digester
+	var untarred io.Reader = dr
+	if diffID != "" {
+		if err := diffID.Validate(); err != nil {
+			dr.Close()
+			return 0, fmt.Errorf("config diff_id %q: %v: %w", diffID, err, errdefs.ErrInvalidArgument)
+		}
+		diffDigester = diffID.Algorithm().Digester()
+		untarred = io.TeeReader(dr, diffDigester.Hash())
+	}
+	tr := &countReader{r: untarred}
 	// Apply removes whiteouts' targets and empties opaque directories, as
 	// the layers of an image mean on a plain directory.
 	if _, err := archive.Apply(ctx, root, tr); err != nil {
@@ -380,6 +406,9 @@ func applyLayer(ctx context.Context, root string, src *source, ld ocispec.Descri
 	}
 	if !verifier.Verified() {
 		return 0, fmt.Errorf("blob content does not match its digest: %w", errdefs.ErrDataLoss)
+	}
+	if diffDigester != nil && diffDigester.Digest() != diffID {
+		return 0, fmt.Errorf("uncompressed layer is %s, the image config's diff_id says %s: %w", diffDigester.Digest(), diffID, errdefs.ErrDataLoss)
 	}
 	return tr.n, nil
 }

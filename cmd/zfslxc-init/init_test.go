@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -274,5 +275,21 @@ func TestPasswdHome(t *testing.T) {
 	}
 	if env := withHome([]string{"A=1"}, 4242424); len(env) != 2 || env[1] != "HOME=/" {
 		t.Errorf("withHome for an unknown uid: %q", env)
+	}
+}
+
+func TestSupplementaryGroups(t *testing.T) {
+	for _, tc := range []struct {
+		in   []uint32
+		want []int
+	}{
+		{nil, []int{}},
+		{[]uint32{2000}, []int{2000}},
+		{[]uint32{1000, 2000, 2000}, []int{1000, 2000}}, // docker run -u app --group-add 2000
+		{[]uint32{5, 3, 5, 3, 1}, []int{5, 3, 1}},
+	} {
+		if got := supplementaryGroups(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("supplementaryGroups(%v) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

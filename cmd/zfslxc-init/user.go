@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -84,10 +85,7 @@ func setUser(p *lxcconv.Process) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("PR_SET_KEEPCAPS: %w", err)
 	}
-	groups := make([]int, len(p.AdditionalGids))
-	for i, g := range p.AdditionalGids {
-		groups[i] = int(g)
-	}
+	groups := supplementaryGroups(p.AdditionalGids)
 	// The syscall package applies these to every thread of the process.
 	if err := syscall.Setgroups(groups); err != nil {
 		return fmt.Errorf("setgroups %v: %w", p.AdditionalGids, err)
@@ -123,4 +121,18 @@ func setUser(p *lxcconv.Process) error {
 		}
 	}
 	return nil
+}
+
+// supplementaryGroups returns gids without repeats, in order. Docker puts
+// a group twice in additionalGids when --group-add names a group the
+// image's /etc/group already gives the user; runc sets it once (id prints
+// it once), and so do we.
+func supplementaryGroups(gids []uint32) []int {
+	groups := make([]int, 0, len(gids))
+	for _, g := range gids {
+		if !slices.Contains(groups, int(g)) {
+			groups = append(groups, int(g))
+		}
+	}
+	return groups
 }

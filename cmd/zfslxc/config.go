@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 	shimconfig "github.com/zfslxc/zfslxc/shim/config"
 	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
@@ -18,8 +19,43 @@ func configCommand() *cli.Command {
 		Description: `Examples:
    zfslxc config containerd --version 2 >> /etc/containerd/config.toml
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml
-   zfslxc config shim > /etc/zfslxc/shim.toml`,
+   zfslxc config shim > /etc/zfslxc/shim.toml
+   zfslxc config docker > /etc/docker/daemon.json`,
 		Subcommands: []*cli.Command{
+			{
+				Name:  "docker",
+				Usage: "the Docker Engine daemon.json that puts images on zfslxc and adds the LXC runtime",
+				Description: `Prints Docker Engine (29+) daemon.json settings: "storage-driver" names the
+zfslxc snapshotter (Docker keeps images in containerd's image store and takes
+a containerd snapshotter as its storage driver), "features" keeps the
+containerd image store on, and "runtimes" registers the LXC shim
+(runtimeType io.containerd.lxc.v1) as "docker run --runtime lxc". The
+containerd dockerd uses needs the snapshotter too: zfslxc config containerd.
+Merge the keys into an existing daemon.json. These are the settings the
+Docker integration tests run dockerd with; docs/docker.md explains them.
+
+Examples:
+   zfslxc config docker > /etc/docker/daemon.json
+   zfslxc config docker --default-runtime     # every container under LXC`,
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "name", Value: containerdconfig.DefaultSnapshotterName, Usage: "the snapshotter's name in containerd"},
+					&cli.StringFlag{Name: "runtime", Value: dockerconfig.DefaultRuntimeName, Usage: "the runtime's name in Docker (docker run --runtime NAME)"},
+					&cli.StringFlag{Name: "containerd", Usage: "containerd's socket, when not /run/containerd/containerd.sock"},
+					&cli.BoolFlag{Name: "default-runtime", Usage: "make the LXC runtime Docker's default"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.String("name") == "" || c.String("runtime") == "" {
+						return fmt.Errorf("--name and --runtime must not be empty")
+					}
+					_, err := c.App.Writer.Write(dockerconfig.JSON(dockerconfig.Options{
+						SnapshotterName: c.String("name"),
+						RuntimeName:     c.String("runtime"),
+						Containerd:      c.String("containerd"),
+						DefaultRuntime:  c.Bool("default-runtime"),
+					}))
+					return err
+				},
+			},
 			{
 				Name:  "containerd",
 				Usage: "the containerd config that registers the zfslxc snapshotter",

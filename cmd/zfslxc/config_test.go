@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 )
 
 func TestConfigContainerdCRIRuntime(t *testing.T) {
@@ -85,5 +87,22 @@ func TestConfigContainerdLoadsInContainerd(t *testing.T) {
 				t.Errorf("no proxy plugin in the dump")
 			}
 		})
+	}
+}
+
+// TestConfigDocker checks that `zfslxc config docker` prints JSON that
+// dockerconfig.Check (what doctor runs) accepts, with the flags' names.
+func TestConfigDocker(t *testing.T) {
+	out := mustRun(t, "config", "docker", "--runtime", "zl", "--default-runtime")
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if cfg["default-runtime"] != "zl" || cfg["storage-driver"] != "zfslxc" {
+		t.Errorf("settings: %v", cfg)
+	}
+	problems, err := dockerconfig.Check([]byte(out), dockerconfig.Options{RuntimeName: "zl"})
+	if err != nil || len(problems) != 0 {
+		t.Errorf("doctor's check of the printed config: %v %v", problems, err)
 	}
 }

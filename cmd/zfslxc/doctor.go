@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 	"github.com/zfslxc/zfslxc/internal/doctor"
 	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
@@ -56,6 +57,7 @@ Examples:
 			&cli.StringFlag{Name: "containerd-config", Value: containerdconfig.DefaultContainerdConfig, Usage: "containerd's config file"},
 			&cli.StringFlag{Name: "containerd-address", Value: containerdconfig.DefaultContainerdAddress, Usage: "containerd's socket"},
 			&cli.StringFlag{Name: "containerd", Value: doctor.DefaultContainerd, Usage: "the containerd binary (name on PATH, or path)"},
+			&cli.StringFlag{Name: "docker-config", Value: dockerconfig.DefaultPath, Usage: "Docker Engine's daemon.json (checked when Docker is present)"},
 			&cli.DurationFlag{Name: "timeout", Value: doctor.DefaultTimeout, Usage: "timeout of each dial and API call"},
 		},
 		Action: func(c *cli.Context) error {
@@ -71,6 +73,7 @@ Examples:
 				ContainerdConfig:   c.String("containerd-config"),
 				ContainerdAddress:  c.String("containerd-address"),
 				Containerd:         c.String("containerd"),
+				DockerConfig:       c.String("docker-config"),
 				Timeout:            c.Duration("timeout"),
 			}
 			if c.IsSet("dataset") {

@@ -56,6 +56,11 @@ func probeFor(t *testing.T, f cli.Flag, name string) flagProbe {
 		return flagProbe{[]string{opt, "4711s"}, func(c *cli.Context, long string) (any, bool) {
 			return c.Duration(long), c.Duration(long) == 4711*time.Second && c.IsSet(long)
 		}}
+	case *cli.StringSliceFlag:
+		return flagProbe{[]string{opt, "probe-" + name}, func(c *cli.Context, long string) (any, bool) {
+			v := c.StringSlice(long)
+			return v, len(v) == 1 && v[0] == "probe-"+name && c.IsSet(long)
+		}}
 	case *cli.GenericFlag:
 		return flagProbe{[]string{opt, "PROBE=" + name}, func(c *cli.Context, long string) (any, bool) {
 			g := c.Generic(long)

@@ -81,6 +81,10 @@ Examples:
 					&cli.StringFlag{Name: "snapshotter", Value: containerdconfig.DefaultSnapshotterName, Usage: "name of the zfslxc snapshotter in containerd, whose unpacked layers are reused"},
 					&cli.StringFlag{Name: "platform", Usage: "platform to pick from a multi-platform image (default: this machine's)"},
 					&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+					&cli.BoolFlag{Name: "no-pull", Usage: "fail when the image is not in containerd's store instead of pulling it"},
+					&cli.StringFlag{Name: "hosts-dir", Usage: "containerd hosts directory for the pull (<dir>/<registry>/hosts.toml: CA, mirrors, plain HTTP)"},
+					&cli.StringFlag{Name: "user", Usage: "registry credentials for the pull, user:password"},
+					&cli.BoolFlag{Name: "plain-http", Usage: "pull over HTTP instead of HTTPS"},
 				},
 				SkipFlagParsing: true,
 				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
@@ -104,10 +108,22 @@ Examples:
 					if _, statErr := os.Stat(from); statErr == nil || looksLikePath(from) {
 						res, err = s.Create(c.Context, name, from, progress)
 					} else {
-						res, err = s.CreateFromContainerd(c.Context, name, template.ContainerdSource{
+						cs := template.ContainerdSource{
 							Ref: from, Address: c.String("address"), Namespace: c.String("namespace"),
 							Snapshotter: c.String("snapshotter"), Platform: c.String("platform"),
-						}, progress)
+						}
+						res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
+						// Not in the store yet: pull it through containerd
+						// (unpacked into the snapshotter), then clone.
+						if errors.Is(err, template.ErrImageNotInStore) && !c.Bool("no-pull") {
+							perr := template.Pull(c.Context, cs, template.PullOptions{
+								HostsDir: c.String("hosts-dir"), User: c.String("user"), PlainHTTP: c.Bool("plain-http"),
+							}, progress)
+							if perr != nil {
+								return perr
+							}
+							res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
+						}
 					}
 					if err != nil {
 						return err

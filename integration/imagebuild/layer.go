@@ -41,6 +41,10 @@ const (
 	// Entry.Path; it is written as "<dir>/.wh..wh..opq". Entries of the same
 	// layer under that directory survive, whatever their order.
 	OpaqueDir
+	// Fifo is a named pipe.
+	Fifo
+	// CharDevice is a character device node Entry.Devmajor:Devminor.
+	CharDevice
 )
 
 // String returns the name of the entry type.
@@ -58,6 +62,10 @@ func (t EntryType) String() string {
 		return "whiteout"
 	case OpaqueDir:
 		return "opaque"
+	case Fifo:
+		return "fifo"
+	case CharDevice:
+		return "chardev"
 	}
 	return fmt.Sprintf("EntryType(%d)", int(t))
 }
@@ -90,6 +98,8 @@ type Entry struct {
 	// Linkname is the target of a Symlink (verbatim) or of a Hardlink (an
 	// absolute image path).
 	Linkname string
+	// Devmajor and Devminor are the numbers of a CharDevice.
+	Devmajor, Devminor int64
 	// Xattrs are extended attributes, written as PAX records
 	// "SCHILY.xattr.<name>". The snapshotter's filesystem must support
 	// them (user.* on ext4, ZFS with xattr=on…) for them to survive unpack.
@@ -183,6 +193,13 @@ func (e *Entry) header() (*tar.Header, error) {
 		hdr.Typeflag = tar.TypeReg
 		hdr.Name = name + "/" + opaqueMarker
 		defaultMode(hdr, 0o644)
+	case Fifo:
+		hdr.Typeflag = tar.TypeFifo
+		defaultMode(hdr, 0o644)
+	case CharDevice:
+		hdr.Typeflag = tar.TypeChar
+		hdr.Devmajor, hdr.Devminor = e.Devmajor, e.Devminor
+		defaultMode(hdr, 0o666)
 	default:
 		return nil, fmt.Errorf("entry %s: unknown type %v", e.Path, e.Type)
 	}

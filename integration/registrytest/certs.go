@@ -24,10 +24,10 @@ type certs struct {
 	caFile, certFile, keyFile string
 }
 
-// writeCerts makes a CA and a server certificate for 127.0.0.1 and
+// writeCerts makes a CA and a server certificate for ip, 127.0.0.1 and
 // localhost (valid for a day) and writes ca.pem, server.pem and
 // server-key.pem into dir.
-func writeCerts(dir string) (*certs, error) {
+func writeCerts(dir, ip string) (*certs, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -56,12 +56,12 @@ func writeCerts(dir string) (*certs, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		Subject:      pkix.Name{CommonName: ip},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses:  []net.IP{net.ParseIP(ip), net.ParseIP("127.0.0.1")},
 		DNSNames:     []string{"localhost"},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)

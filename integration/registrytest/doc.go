@@ -2,7 +2,7 @@
 // v3, built by `scripts/deps.sh --test`) for end-to-end pull tests, and
 // pushes images built by integration/imagebuild to it.
 //
-// Start runs one registry on 127.0.0.1 on a free port with its storage in
+// Start runs one registry on 127.0.0.1 (TLS: this host's address) on a free port with its storage in
 // a scratch directory, over plain HTTP or, with Options.TLS, over HTTPS
 // with a certificate from a throwaway CA (CAFile) and, with Options.Auth,
 // HTTP basic auth from an htpasswd file (bcrypt). The registry stops and

@@ -31,8 +31,12 @@ const startTimeout = 30 * time.Second
 
 // Options of Start.
 type Options struct {
-	// TLS serves HTTPS with a certificate for 127.0.0.1 and localhost
-	// signed by a throwaway CA.
+	// TLS serves HTTPS with a certificate signed by a throwaway CA, on
+	// this host's own address (the source address of its default route),
+	// not on 127.0.0.1: containerd, nerdctl and Docker treat loopback
+	// registries as insecure (plain-HTTP fallback; containerd 2.x even
+	// pulls without checking the certificate), so a TLS test on loopback
+	// would prove nothing.
 	TLS bool
 	// Auth requires HTTP basic auth (user "zfslxc", a random password).
 	Auth bool
@@ -79,12 +83,20 @@ func Start(t testing.TB, opts Options) *Registry {
 	t.Helper()
 	Binary(t) // skip before making anything
 	base := containerdtest.ScratchDir(t, "zfslxc-registry-")
-	port, err := freePort()
+	ip := "127.0.0.1"
+	if opts.TLS {
+		hostIP, err := hostAddress()
+		if err != nil {
+			containerdtest.SkipOrFail(t, "TLS registry: %v", err)
+		}
+		ip = hostIP
+	}
+	port, err := freePort(ip)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &Registry{
-		Host:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Host:    net.JoinHostPort(ip, strconv.Itoa(port)),
 		Scheme:  "http",
 		DataDir: filepath.Join(base, "data"),
 		LogPath: filepath.Join(base, "registry.log"),
@@ -105,7 +117,7 @@ http:
   addr: %q
 `, r.DataDir, r.Host)
 	if opts.TLS {
-		ca, err := writeCerts(base)
+		ca, err := writeCerts(base, ip)
 		if err != nil {
 			t.Fatalf("registry certificates: %v", err)
 		}
@@ -252,12 +264,27 @@ func (r *Registry) LogTail(n int) string {
 	return "--- registry log (tail) ---\n" + tailLines(string(data), n)
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// freePort asks the kernel for a free TCP port on ip.
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// hostAddress returns the address this host sends from on its default
+// route (a UDP "connection" sends nothing).
+func hostAddress() (string, error) {
+	c, err := net.Dial("udp4", "192.0.2.255:9")
+	if err != nil {
+		return "", fmt.Errorf("no default route to find this host's address: %w", err)
+	}
+	defer c.Close()
+	ip := c.LocalAddr().(*net.UDPAddr).IP
+	if ip.IsLoopback() || ip.IsUnspecified() {
+		return "", fmt.Errorf("this host's address on its default route is %s", ip)
+	}
+	return ip.String(), nil
 }

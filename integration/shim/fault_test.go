@@ -25,6 +25,7 @@ func TestFaults(t *testing.T) {
 			t.Run("ContainerdRestart", func(t *testing.T) { e.testContainerdRestart(t, "ctrdrestart") })
 			t.Run("PidsKillAll", func(t *testing.T) { e.testPidsKillAll(t, "pids") })
 			t.Run("ExitWhileContainerdDown", func(t *testing.T) { e.testExitWhileContainerdDown(t, "exitdown") })
+			t.Run("StarterKilled", func(t *testing.T) { e.testStarterKilled(t, "starterkill") })
 		})
 	}
 }
@@ -335,4 +336,41 @@ func (e *env) testPidsKillAll(t *testing.T, id string) {
 	}
 	e.d.MustCtr(t, "containers", "rm", id)
 	e.checkClean(t, id)
+}
+
+// testStarterKilled: kill -9 of zfslxc-start (LXC's monitor). containerd
+// got exit 4294967295, ~20 cgroup directories stayed (the container's and
+// lxc.monitor.ID in every hierarchy) and the id could never run again.
+// Now: exit 137 (liblxc's pdeath SIGKILL takes init), no cgroup left after
+// ctr task rm, and the same id runs again (twice over).
+func (e *env) testStarterKilled(t *testing.T, id string) {
+	for round := 1; round <= 2; round++ {
+		initPid := e.runDetached(t, id, "sleep", "600")
+		starter := pidOf(t, "zfslxc-start --name "+id+" ")
+		if err := syscall.Kill(starter, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for taskStatus(e.d.MustCtr(t, "task", "ls"), id) != "STOPPED" {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %s not STOPPED 30s after kill -9 of zfslxc-start\n%s", round, id, e.d.LogTail(40))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_, stderr, err := e.d.Ctr(t, "task", "rm", id)
+		if err != nil || !strings.Contains(stderr, "exit code 137") {
+			t.Errorf("round %d: ctr task rm: %v, stderr %q (want exit code 137)", round, err, stderr)
+		}
+		e.d.MustCtr(t, "containers", "rm", id)
+		waitGone(t, "after kill -9 of zfslxc-start", []int{starter, initPid}, nil)
+		var left []string
+		for _, pat := range []string{"/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/*/lxc.monitor." + id, "/sys/fs/cgroup/*/*/lxc.payload." + id} {
+			m, _ := filepath.Glob(pat)
+			left = append(left, m...)
+		}
+		if len(left) > 0 {
+			t.Fatalf("round %d: cgroups left: %q", round, left)
+		}
+		e.checkClean(t, id)
+	}
 }

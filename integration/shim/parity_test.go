@@ -146,6 +146,19 @@ func parityCases() []parityCase {
 		{name: "StdinWc", withStdin: true, stdin: strings.Repeat("0123456789abcdef", 1<<14), args: sh(`wc -c; echo done`)},
 		{name: "StdinEmpty", withStdin: true, args: sh(`cat; echo "cat: $?"`)},
 		{name: "CgroupView", args: sh(`ls /sys/fs/cgroup; cat /proc/self/cgroup; grep cgroup /proc/self/mountinfo | cut -d' ' -f5,9`)},
+		// linux.devices were refused ("needs Options.HookCommand"): the
+		// node is made in the container, the device cgroup allows it.
+		{name: "Device", flags: []string{"--device", "/dev/fuse"}, needFlag: "--device",
+			args: sh(`stat -c '%n %F %t:%T %a %u:%g' /dev/fuse; grep -c . /sys/fs/cgroup/devices/devices.list 2>/dev/null; cat /dev/fuse 2>&1 | head -c 60; echo; echo "read: $?"`)},
+		// Every host device, every capability, no seccomp, no masked or
+		// read-only paths (Kubernetes privileged pods, docker run
+		// --privileged).
+		{name: "Privileged", flags: []string{"--privileged"}, needFlag: "--privileged",
+			args: sh(`grep -E '^(CapEff|CapBnd|Seccomp|NoNewPrivs):' /proc/self/status
+			for d in /dev/fuse /dev/loop-control /dev/kmsg; do [ -e $d ] && stat -c '%n %F %t:%T %a' $d; done
+			awk '$2 == "/proc/sys" || $2 == "/proc/kcore" || $2 == "/sys/firmware" {print "masked or ro:", $2}' /proc/self/mounts
+			awk '$2 == "/sys" {print $2, $3, substr($4, 1, 2)}' /proc/self/mounts
+			cat /sys/fs/cgroup/devices/devices.list 2>/dev/null`)},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 	snapconfig "github.com/zfslxc/zfslxc/snapshotter/config"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// Containerd is the containerd binary (a name looked up on PATH, or a
 	// path).
 	Containerd string
+	// DockerConfig is Docker Engine's daemon.json, checked when Docker is
+	// present (default /etc/docker/daemon.json).
+	DockerConfig string
 	// Timeout bounds each dial and API call (default 3 s).
 	Timeout time.Duration
 }
@@ -88,6 +92,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Containerd == "" {
 		c.Containerd = DefaultContainerd
+	}
+	if c.DockerConfig == "" {
+		c.DockerConfig = dockerconfig.DefaultPath
 	}
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
@@ -229,6 +236,7 @@ var checks = []check{
 	checkCRI,
 	checkSnapshotterSocket,
 	checkHelpers,
+	checkDocker,
 }
 
 // Run runs every check.

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/dockerconfig"
 )
 
 const (
@@ -364,6 +365,25 @@ func TestChecks(t *testing.T) {
 		}, check: "containerd-shim-lxc-v1", status: OK, want: []string{"beside containerd"}},
 		{name: "init missing", break_: func(f *fake) { delete(f.path, "zfslxc-init") },
 			check: "zfslxc-init", status: Warn},
+		{name: "no docker: no docker check", check: "docker", status: ""},
+		{name: "docker set up", break_: func(f *fake) { f.files["/etc/docker/daemon.json"] = string(dockerconfig.JSON(dockerconfig.Options{})) },
+			check: "docker", status: OK, want: []string{"storage-driver zfslxc", "runtime lxc"}},
+		{name: "dockerd without daemon.json", break_: func(f *fake) { f.path["dockerd"] = "/usr/bin/dockerd" },
+			check: "docker", status: Warn, want: []string{"/etc/docker/daemon.json does not exist", "zfslxc config docker"}},
+		{name: "docker on overlayfs", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "overlay2", "runtimes": {"lxc": {"runtimeType": "io.containerd.lxc.v1"}}}`
+		}, check: "docker", status: Warn, want: []string{`storage-driver is "overlay2", want "zfslxc"`, "zfslxc config docker"}},
+		{name: "docker without the runtime", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "zfslxc"}`
+		}, check: "docker", status: Warn, want: []string{"runtimes.lxc missing"}},
+		{name: "docker graph driver forced", break_: func(f *fake) {
+			f.files["/etc/docker/daemon.json"] = `{"storage-driver": "zfslxc", "features": {"containerd-snapshotter": false}, "runtimes": {"lxc": {"runtimeType": "io.containerd.lxc.v1"}}}`
+		}, check: "docker", status: Warn, want: []string{"containerd-snapshotter is false"}},
+		{name: "docker daemon.json broken", break_: func(f *fake) { f.files["/etc/docker/daemon.json"] = `{"storage-driver": ` },
+			check: "docker", status: Fail, want: []string{"/etc/docker/daemon.json", "unexpected end of JSON"}},
+		{name: "docker daemon.json elsewhere", cfg: func(c *Config) { c.DockerConfig = "/opt/docker.json" }, break_: func(f *fake) {
+			f.files["/opt/docker.json"] = string(dockerconfig.JSON(dockerconfig.Options{}))
+		}, check: "docker", status: OK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := goodHost()

@@ -203,7 +203,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		if !filepath.IsAbs(root) {
 			root = filepath.Join(r.Bundle, root)
 		}
-		co.RootFS = os.DirFS(root)
+		co.RootFS = lxcconv.DirFS(root)
 	}
 	stateDir, err := prepareStateDir(ctx, cfg, r.Bundle, s.cfg.Namespace, r.ID)
 	if err != nil {

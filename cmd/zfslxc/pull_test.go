@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/integration/imagebuild"
+	"github.com/zfslxc/zfslxc/integration/registrytest"
+	"github.com/zfslxc/zfslxc/internal/containerdconfig"
+	"github.com/zfslxc/zfslxc/internal/testpool"
+	"github.com/zfslxc/zfslxc/template"
+)
+
+// TestTemplatePullsFromRegistry: `template create --from REF` of an image
+// that is not in containerd's store pulls it from the registry through
+// containerd into the zfslxc snapshotter (containerd 1.6 and 2.4) and
+// makes the template as a clone of the pulled top layer; --no-pull
+// refuses with NotFound instead; a second create is a cache hit.
+func TestTemplatePullsFromRegistry(t *testing.T) {
+	requireBusybox(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	img, err := imagebuild.MultiLayerTestImage("", imagebuild.DefaultBusyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := reg.Push(ctx, "zfslxc/tpl:v1", img); err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Ref("zfslxc/tpl:v1")
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			containerdtest.RequireHost(t, f)
+			p := testpool.New(t)
+			snParent := p.Name + "/zfslxc"
+			ds := p.Name + "/" + template.DefaultParentName
+			sn := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: snParent, Driver: p.Driver})
+			d := containerdtest.Start(t, f, containerdconfig.Snippet(containerdconfig.Options{
+				ConfigVersion: f.ConfigVersion, SnapshotterName: containerdtest.SnapshotterName, SnapshotterAddress: sn.Address}))
+			args := func(name string, more ...string) []string {
+				return append([]string{"template", "create", name, "--from", ref, "--address", d.Address, "--dataset", ds}, more...)
+			}
+
+			_, err := runApp(t, args("nopull", "--no-pull")...)
+			if !errors.Is(err, template.ErrImageNotInStore) {
+				t.Fatalf("--no-pull of an image not in the store: %v, want ErrImageNotInStore", err)
+			}
+
+			out := mustRun(t, args("pulled", "--plain-http")...)
+			t.Logf("template create --from %s:\n%s", ref, out)
+			if !strings.Contains(out, "pulling "+ref) || !strings.Contains(out, "clone of the snapshotter's layer") {
+				t.Errorf("create of an unpulled image did not pull it and clone its top layer:\n%s", out)
+			}
+			if list := d.MustCtr(t, "images", "ls", "--quiet"); !strings.Contains(list, ref) {
+				t.Errorf("%s not in containerd's store after the pull: %q", ref, list)
+			}
+			if out := mustRun(t, args("pulled", "--plain-http")...); !strings.Contains(out, "cache hit") {
+				t.Errorf("second create: %s", out)
+			}
+			mustRun(t, "template", "rm", "pulled", "--dataset", ds)
+		})
+	}
+}
