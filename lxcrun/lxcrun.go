@@ -41,10 +41,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -137,28 +135,23 @@ type Stdio struct {
 // Container is one prepared container. Its methods are safe for concurrent
 // use; Wait may be called by several goroutines.
 type Container struct {
-	name    string
-	dir     string
-	lxcpath string
-	config  string
-	logFile string
-	initBin string
-	starter string
-	result  *lxcconv.Result
+	name       string
+	dir        string
+	lxcpath    string
+	config     string
+	logFile    string
+	initBin    string
+	starterBin string
+	result     *lxcconv.Result
 
-	done chan struct{} // closed once the starter has exited
-
+	// mu is held for the whole of Start, so other methods wait for a
+	// Start in progress.
 	mu       sync.Mutex
-	cmd      *exec.Cmd // guarded by mu; set by Start
-	pid      int       // guarded by mu; init's pid on the host
-	pidfd    int       // guarded by mu; -1 when none
-	released bool      // guarded by mu
-	console  *os.File  // guarded by mu; pty master of a NewConsole start
+	init     *starter // guarded by mu; set by Start
+	released bool     // guarded by mu; set by Release
 	// cgroupDirs are init's cgroup directories, recorded at start for
 	// KillOrphans; guarded by mu.
 	cgroupDirs []string
-	status     Status // written before done is closed
-	waitErr    error  // written before done is closed
 }
 
 // Prepare converts spec and writes the state directory dir (created, 0700;
@@ -186,7 +179,7 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 	co := opts.Convert
 	co.ContainerName = opts.Name
 	co.InitPath = fmt.Sprintf("/proc/self/fd/%d", fdInit)
-	co.InitArgs = []string{fmt.Sprintf("--fifo=/proc/self/fd/%d", fdFifo), fmt.Sprintf("--sync-fd=%d", fdSync)}
+	co.InitArgs = []string{fmt.Sprintf("--fifo=/proc/self/fd/%d", fdFifo), fmt.Sprintf("--sync-fd=%d", fdSync), "--stdio-from-sync"}
 	if reaper {
 		co.InitArgs = append(co.InitArgs, "--reaper")
 	}
@@ -228,15 +221,13 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 		return nil, fmt.Errorf("state dir %s is not empty: %w", dir, errdefs.ErrAlreadyExists)
 	}
 	c := &Container{
-		name:    opts.Name,
-		dir:     dir,
-		lxcpath: filepath.Join(dir, lxcDir),
-		logFile: co.LogFile,
-		initBin: initBin,
-		starter: starter,
-		result:  res,
-		done:    make(chan struct{}),
-		pidfd:   -1,
+		name:       opts.Name,
+		dir:        dir,
+		lxcpath:    filepath.Join(dir, lxcDir),
+		logFile:    co.LogFile,
+		initBin:    initBin,
+		starterBin: starter,
+		result:     res,
 	}
 	c.config = filepath.Join(c.lxcpath, opts.Name, configFile)
 	if err := c.writeFiles(co); err != nil {
@@ -338,9 +329,17 @@ func (c *Container) Result() *lxcconv.Result { return c.result }
 
 // Pid is init's pid on the host once Start has returned, else 0.
 func (c *Container) Pid() int {
+	if st := c.started(); st != nil {
+		return st.Pid()
+	}
+	return 0
+}
+
+// started returns init's starter, nil before Start.
+func (c *Container) started() *starter {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.pid
+	return c.init
 }
 
 // Start runs zfslxc-start and returns once init has set the process up and
@@ -350,10 +349,9 @@ func (c *Container) Pid() int {
 func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.cmd != nil {
+	if c.init != nil {
 		return fmt.Errorf("container %s already started: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
-
 	if c.result.Process.Terminal && !stdio.NewConsole {
 		if f, ok := stdio.Stdin.(*os.File); !ok || f == nil || !isTerminal(f) {
 			return fmt.Errorf("container %s: process.terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty), or NewConsole set: %w", c.name, errdefs.ErrInvalidArgument)
@@ -363,71 +361,62 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
 	defer hostSync.Close()
-
-	cmd := exec.Command(c.starter,
-		"--name", c.name, "--lxcpath", c.lxcpath, "--rcfile", c.config,
-		"--status-file", filepath.Join(c.dir, statusFile),
-		"--pass-fds", strconv.Itoa(len(files)))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
-	cmd.ExtraFiles = files
-	cmd.Dir = c.dir
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", c.starter, err)
+	st := newStarter("container "+c.name, ErrStartFailed, filepath.Join(c.dir, statusFile))
+	if err := st.sendStdio(hostSync, stdio); err != nil {
+		closeFiles(files)
+		return err
 	}
-	c.cmd = cmd
-	go c.wait()
+	err = st.launch(c.starterBin, c.dir, starterArgs{
+		Name: c.name, LXCPath: c.lxcpath, RCFile: c.config,
+		StatusFile: st.statusFile, PassFDs: len(files),
+	}, files, Stdio{})
+	closeFiles(files)
+	if err != nil {
+		return err
+	}
+	c.init = st
 	// Recorded at once, so that a shim killed during create leaves
 	// enough for Cleanup.
-	if err := c.writePids(cmd.Process.Pid, 0); err != nil {
+	if err := c.writePids(st.cmd.Process.Pid, 0); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}
-	for _, f := range files {
-		f.Close()
-	}
-	files = nil
-
-	pid, err := c.awaitReady(ctx, hostSync, stdio.NewConsole)
+	err = st.awaitReady(ctx, hostSync, c.result.Process.Terminal && stdio.NewConsole, false)
 	if err == nil {
-		if err = c.finishCreate(pid); err != nil {
-			c.killLocked(ctx, cmd.Process.Pid, pid) // init waits for Start
+		if err = c.finishCreate(st.Pid()); err != nil {
+			st.stop(ctx) // init waits for Release
 		}
 	}
 	if err != nil {
 		// Nothing may keep running after a failed create. An init
 		// that reported an error exits by itself, with its status.
 		select {
-		case <-c.done:
+		case <-st.done:
 		case <-time.After(killTimeout):
-			c.killLocked(ctx, cmd.Process.Pid, pid)
+			st.stop(ctx)
 		case <-ctx.Done():
-			c.killLocked(ctx, cmd.Process.Pid, pid)
+			st.stop(ctx)
+		}
+		if errors.Is(err, ErrStartFailed) {
+			err = fmt.Errorf("%w%s", err, c.logTail())
 		}
 		return err
 	}
-	c.pid = pid
-	if c.cgroupDirs, err = ownCgroupDirs(pid); err != nil {
+	if c.cgroupDirs, err = ownCgroupDirs(st.Pid()); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording the container's cgroups")
 	}
-	if err := c.writePids(cmd.Process.Pid, pid); err != nil {
+	if err := c.writePids(st.cmd.Process.Pid, st.Pid()); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}
 	return nil
 }
 
-// openInherited opens what zfslxc-start passes down, in fd order from 3,
-// and the host end of the sync socket.
+// openInherited opens what zfslxc-start passes down to init, in fd order
+// from 3 (see fdInit…fdSync), and the host end of the sync socket.
 func (c *Container) openInherited() (files []*os.File, host *net.UnixConn, retErr error) {
 	defer func() {
 		if retErr != nil {
-			for _, f := range files {
-				f.Close()
-			}
+			closeFiles(files)
 		}
 	}()
 	bin, err := os.Open(c.initBin)
@@ -445,201 +434,21 @@ func (c *Container) openInherited() (files []*os.File, host *net.UnixConn, retEr
 		return files, nil, fmt.Errorf("opening exec fifo: %w", err)
 	}
 	files = append(files, os.NewFile(uintptr(fifoFD), fifoFile))
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	child, conn, err := syncPair()
 	if err != nil {
-		return files, nil, fmt.Errorf("sync socket: %w", err)
+		return files, nil, err
 	}
-	files = append(files, os.NewFile(uintptr(pair[1]), "sync"))
-	// With SO_PASSCRED the kernel attaches the sender's pid, translated
-	// into our pid namespace: init's host pid, with no lxc-info round trip.
-	if err := unix.SetsockoptInt(pair[0], unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
-		unix.Close(pair[0])
-		return files, nil, fmt.Errorf("sync socket: %w", err)
-	}
-	hf := os.NewFile(uintptr(pair[0]), "sync")
-	conn, err := net.FileConn(hf)
-	hf.Close()
-	if err != nil {
-		return files, nil, fmt.Errorf("sync socket: %w", err)
-	}
-	return files, conn.(*net.UnixConn), nil
-}
-
-// awaitReady reads init's report. It returns init's host pid once init is
-// ready, and an error when init failed, the starter exited or ctx ended.
-func (c *Container) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsole bool) (int, error) {
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
-	buf := make([]byte, 4096)
-	oob := make([]byte, syncOOBSize)
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
-	if ctx.Err() != nil {
-		closeRights(oob[:oobn])
-		return 0, fmt.Errorf("waiting for container %s to be created: %w", c.name, ctx.Err())
-	}
-	if (err != nil && !errors.Is(err, io.EOF)) || n == 0 {
-		// The starter exited (every writer is gone) before init said
-		// anything: liblxc could not start the container.
-		<-c.done
-		if c.waitErr != nil {
-			return 0, fmt.Errorf("container %s: %w%s", c.name, c.waitErr, c.logTail())
-		}
-		return 0, fmt.Errorf("container %s: init %v before it was ready: %w%s", c.name, c.status, ErrStartFailed, c.logTail())
-	}
-	msg := string(buf[:n])
-	if text, ok := strings.CutPrefix(msg, "error "); ok {
-		return 0, fmt.Errorf("container %s: zfslxc-init: %s: %w", c.name, text, ErrStartFailed)
-	}
-	if msg != readyMessage {
-		return 0, fmt.Errorf("container %s: unexpected message %q from init", c.name, msg)
-	}
-	pid, console, err := readySender(oob[:oobn])
-	if err != nil {
-		return 0, err
-	}
-	if console == nil && c.result.Process.Terminal && wantConsole {
-		return 0, fmt.Errorf("container %s: zfslxc-init sent no pty master", c.name)
-	}
-	keep := false
-	defer func() {
-		if console != nil && !keep {
-			console.Close()
-		}
-	}()
-	// A pidfd taken while init is blocked on the fifo (it cannot exit by
-	// itself there, and only the starter can reap it) pins the process:
-	// Kill never hits a recycled pid.
-	fd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return 0, fmt.Errorf("pidfd of init %d: %w", pid, err)
-	}
-	if ppid, err := parentPid(pid); err != nil || ppid != c.cmd.Process.Pid {
-		unix.Close(fd)
-		return 0, fmt.Errorf("init %d is not a child of zfslxc-start %d (parent %d, %v)", pid, c.cmd.Process.Pid, ppid, err)
-	}
-	c.pidfd = fd
-	c.console, keep = console, true
-	return pid, nil
-}
-
-// syncOOBSize fits the control messages of "ready": the sender's
-// credentials and, with NewConsole, one descriptor.
-var syncOOBSize = unix.CmsgSpace(unix.SizeofUcred) + unix.CmsgSpace(4)
-
-// readySender returns the sender's pid (its credentials, translated into
-// our pid namespace by the kernel) and the pty master it sent, if any.
-func readySender(oob []byte) (int, *os.File, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, nil, fmt.Errorf("sync socket control message: %w", err)
-	}
-	pid := 0
-	var console *os.File
-	for _, m := range msgs {
-		if cred, err := unix.ParseUnixCredentials(&m); err == nil && cred.Pid > 0 {
-			pid = int(cred.Pid)
-			continue
-		}
-		if fds, err := unix.ParseUnixRights(&m); err == nil {
-			for _, fd := range fds {
-				if console == nil {
-					// Non-blocking, so that reads go through the
-					// runtime poller and Close interrupts them.
-					_ = unix.SetNonblock(fd, true)
-					console = os.NewFile(uintptr(fd), "ptmx")
-				} else {
-					unix.Close(fd)
-				}
-			}
-		}
-	}
-	if pid == 0 {
-		if console != nil {
-			console.Close()
-		}
-		return 0, nil, errors.New("sync socket: no sender credentials")
-	}
-	return pid, console, nil
-}
-
-// closeRights closes descriptors received in oob that nobody takes.
-func closeRights(oob []byte) {
-	if _, console, err := readySender(oob); err == nil && console != nil {
-		console.Close()
-	}
+	return append(files, child), conn, nil
 }
 
 // Console returns the pty master of a process.terminal container started
 // with Stdio.NewConsole (nil otherwise); the caller owns it from then on,
 // and a second call returns nil.
 func (c *Container) Console() *os.File {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := c.console
-	c.console = nil
-	return f
-}
-
-func parentPid(pid int) (int, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
+	if st := c.started(); st != nil {
+		return st.Console()
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			var ppid int
-			_, err := fmt.Sscan(strings.TrimSpace(v), &ppid)
-			return ppid, err
-		}
-	}
-	return 0, errors.New("no PPid line")
-}
-
-// startFailedCode is zfslxc-start's exit code when the container could
-// not be started at all.
-const startFailedCode = 125
-
-// wait reaps the starter and records init's status.
-func (c *Container) wait() {
-	err := c.cmd.Wait()
-	data, rerr := os.ReadFile(filepath.Join(c.dir, statusFile))
-	var exitErr *exec.ExitError
-	code := 0
-	if errors.As(err, &exitErr) {
-		code = exitErr.ExitCode()
-	}
-	switch {
-	case rerr == nil:
-		c.status, c.waitErr = ParseStatus(string(data))
-	case errors.Is(rerr, os.ErrNotExist) && exitErr != nil && exitErr.Sys().(syscall.WaitStatus).Signaled():
-		// The starter (LXC's monitor) was killed: liblxc's
-		// lxc.monitor.signal.pdeath (SIGKILL) took init with it. Without
-		// this, the status was exit -1 (containerd: 4294967295).
-		c.status = Status{Signal: syscall.SIGKILL}
-	case errors.Is(rerr, os.ErrNotExist) && (err == nil || exitErr != nil) && code != startFailedCode:
-		// The state directory was removed under us (Cleanup of a
-		// container whose owner is still waiting): the starter's
-		// shell-style exit code says the same, 128+n for a signal.
-		if code > 128 {
-			c.status = Status{Signal: syscall.Signal(code - 128)}
-		} else {
-			c.status = Status{Code: code}
-		}
-	case err != nil:
-		c.waitErr = fmt.Errorf("zfslxc-start: %w (no status file)", err)
-	default:
-		c.waitErr = fmt.Errorf("zfslxc-start wrote no status file: %w", rerr)
-	}
-	close(c.done)
-}
-
-func (c *Container) finished() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
+	return nil
 }
 
 // logTail returns the last error lines of LXC's log, for error messages.
@@ -670,11 +479,11 @@ func (c *Container) Release(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.cmd == nil || c.pid == 0:
+	case c.init == nil || c.init.Pid() == 0:
 		return fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
 	case c.released:
 		return fmt.Errorf("container %s already started: %w", c.name, errdefs.ErrFailedPrecondition)
-	case c.finished():
+	case c.init.finished():
 		return fmt.Errorf("container %s ended before it was started: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 	fifo := filepath.Join(c.dir, fifoFile)
@@ -689,7 +498,7 @@ func (c *Container) Release(ctx context.Context) error {
 	case r = <-opened:
 	case <-ctx.Done():
 		r = unblockFifo(fifo, opened)
-	case <-c.done:
+	case <-c.init.done:
 		r = unblockFifo(fifo, opened)
 	}
 	if r.err != nil {
@@ -737,107 +546,34 @@ func unblockFifo(fifo string, opened <-chan fifoResult) fifoResult {
 
 // Wait returns init's exit status once the container has ended.
 func (c *Container) Wait(ctx context.Context) (Status, error) {
-	c.mu.Lock()
-	started := c.cmd != nil
-	c.mu.Unlock()
-	if !started {
+	st := c.started()
+	if st == nil {
 		return Status{}, fmt.Errorf("container %s is not started: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
-	select {
-	case <-c.done:
-		return c.status, c.waitErr
-	case <-ctx.Done():
-		return Status{}, ctx.Err()
-	}
+	return st.Wait(ctx)
 }
 
 // Kill sends sig to the container's init (as lxc-kill and lxc-stop -k do).
 // It reports errdefs.ErrNotFound once init has ended. PID 1 of a pid
 // namespace only gets the signals it handles (and SIGKILL), as under runc.
 func (c *Container) Kill(ctx context.Context, sig syscall.Signal) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pidfd < 0 {
+	st := c.started()
+	if st == nil {
 		return fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
-	if c.finished() {
-		return fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
-	}
-	if err := unix.PidfdSendSignal(c.pidfd, sig, nil, 0); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("container %s: process already finished: %w", c.name, errdefs.ErrNotFound)
-		}
-		return fmt.Errorf("container %s: signal %d: %w", c.name, int(sig), err)
-	}
-	return nil
+	return st.kill(sig)
 }
 
 // Delete stops the container if it still runs (SIGKILL to init, then to
 // the starter if init has not ended within killTimeout) and removes the
 // state directory. It is safe to call in any state, and more than once.
 func (c *Container) Delete(ctx context.Context) error {
-	c.mu.Lock()
-	if c.cmd != nil && !c.finished() {
-		c.killLocked(ctx, c.cmd.Process.Pid, c.pid)
+	if st := c.started(); st != nil {
+		st.close(ctx)
 	}
-	if c.pidfd >= 0 {
-		unix.Close(c.pidfd)
-		c.pidfd = -1
-	}
-	if c.console != nil {
-		c.console.Close()
-		c.console = nil
-	}
-	c.mu.Unlock()
 	removeCgroups(ctx, recordedCgroups(c.dir))
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("removing state dir: %w", err)
 	}
 	return nil
-}
-
-// killLocked kills init and waits for the starter to exit. c.mu is held.
-// Killing the starter itself is the last resort: liblxc's
-// lxc.monitor.signal.pdeath (SIGKILL) then takes init with it, but the
-// container's cgroups are left behind, which a normal exit cleans up.
-func (c *Container) killLocked(ctx context.Context, starterPid, initPid int) {
-	deadline := time.After(killTimeout)
-	for {
-		if c.pidfd >= 0 {
-			if err := unix.PidfdSendSignal(c.pidfd, unix.SIGKILL, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-				log.G(ctx).WithError(err).WithField("pid", initPid).Warn("lxcrun: killing init")
-			}
-		} else {
-			// init not reported yet (create cancelled): it is the
-			// starter's child, if liblxc has cloned it already.
-			for _, pid := range childPids(starterPid) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		select {
-		case <-c.done:
-			return
-		case <-deadline:
-			log.G(ctx).WithField("pid", starterPid).Warn("lxcrun: init did not end after SIGKILL; killing zfslxc-start")
-			_ = syscall.Kill(starterPid, syscall.SIGKILL)
-			<-c.done
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// childPids lists the children of pid (empty if unknown).
-func childPids(pid int) []int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(data)) {
-		if n, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, n)
-		}
-	}
-	return pids
 }

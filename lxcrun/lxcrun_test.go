@@ -146,7 +146,7 @@ func TestPrepare(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"lxc.init.cmd = /proc/self/fd/3 --fifo=/proc/self/fd/5 --sync-fd=6 /proc/self/fd/4\n",
+		"lxc.init.cmd = /proc/self/fd/3 --fifo=/proc/self/fd/5 --sync-fd=6 --stdio-from-sync /proc/self/fd/4\n",
 		"lxc.log.file = " + filepath.Join(dir, "lxc.log") + "\n",
 		"lxc.log.level = 5\n",
 		"lxc.rootfs.path = dir:" + rootfs + "\n",
@@ -196,7 +196,7 @@ func TestPrepare(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg, _ := os.ReadFile(filepath.Join(dir, "lxc/c1/config"))
-		if !strings.Contains(string(cfg), "--sync-fd=6 --reaper /proc/self/fd/4\n") {
+		if !strings.Contains(string(cfg), "--sync-fd=6 --stdio-from-sync --reaper /proc/self/fd/4\n") {
 			t.Errorf("config:\n%s", cfg)
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -94,8 +95,8 @@ func ownCgroupDirs(pid int) ([]string, error) {
 // reports how many processes it killed; FailedPrecondition before the
 // container has ended.
 func (c *Container) KillOrphans(ctx context.Context) (int, error) {
-	if !c.finished() {
-		return 0, fmt.Errorf("container %s still runs: %w", c.name, errdefs.ErrFailedPrecondition)
+	if st := c.started(); st == nil || !st.finished() {
+		return 0, fmt.Errorf("container %s is not created or still runs: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 	c.mu.Lock()
 	dirs := c.cgroupDirs
@@ -105,7 +106,7 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 	for {
 		var pids []int
 		for _, d := range dirs {
-			p, err := cgroupProcs(d)
+			p, err := procsBelow(d)
 			if err != nil {
 				return len(killed), err
 			}
@@ -160,4 +161,35 @@ func removeCgroupDirs(dirs []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// procsBelow lists the pids in dir's cgroup.procs and in those of the
+// cgroups below it; a cgroup removed meanwhile counts as empty.
+func procsBelow(dir string) ([]int, error) {
+	var pids []int
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+		return nil
+	})
+	return pids, err
 }

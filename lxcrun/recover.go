@@ -143,26 +143,46 @@ func waitPidfd(fd int, timeout time.Duration) bool {
 // waits for zfslxc-start to exit, which lets liblxc remove the
 // container's cgroups, and kills the starter itself only if it has not
 // exited within killTimeout. A dir that does not exist is not an error.
-func Cleanup(ctx context.Context, dir string) error {
+// It returns init's status as zfslxc-start recorded it, nil when none
+// was (never started, or the starter itself was killed).
+func Cleanup(ctx context.Context, dir string) (*Status, error) {
 	data, err := os.ReadFile(filepath.Join(dir, pidsFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return err
+		return nil, err
 	default:
 		var st pidsState
 		if err := json.Unmarshal(data, &st); err != nil {
 			log.G(ctx).WithError(err).WithField("dir", dir).Warn("lxcrun: unreadable " + pidsFile)
 		} else if err := stopOrphan(ctx, st); err != nil {
-			return err
+			return nil, err
 		} else {
 			removeCgroups(ctx, st.Cgroups)
 		}
 	}
+	status := recordedStatus(ctx, dir)
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing state dir: %w", err)
+		return status, fmt.Errorf("removing state dir: %w", err)
 	}
-	return nil
+	return status, nil
+}
+
+// recordedStatus reads the status zfslxc-start wrote in dir, if any.
+func recordedStatus(ctx context.Context, dir string) *Status {
+	data, err := os.ReadFile(filepath.Join(dir, statusFile))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			log.G(ctx).WithError(err).WithField("dir", dir).Warn("lxcrun: reading the status file")
+		}
+		return nil
+	}
+	st, err := ParseStatus(string(data))
+	if err != nil {
+		log.G(ctx).WithError(err).WithField("dir", dir).Debug("lxcrun: no exit status recorded")
+		return nil
+	}
+	return &st
 }
 
 func stopOrphan(ctx context.Context, st pidsState) error {

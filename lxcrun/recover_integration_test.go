@@ -29,18 +29,40 @@ func TestCleanupOrphan(t *testing.T) {
 	waitFor(t, b.stdout, "started\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := lxcrun.Cleanup(ctx, b.c.Dir()); err != nil {
+	recorded, err := lxcrun.Cleanup(ctx, b.c.Dir())
+	if err != nil {
 		t.Fatalf("Cleanup: %v", err)
 	}
 	if st := b.wait(t); st != (lxcrun.Status{Signal: syscall.SIGKILL}) {
 		t.Errorf("status = %v, want signaled 9", st)
 	}
+	if recorded == nil || *recorded != (lxcrun.Status{Signal: syscall.SIGKILL}) {
+		t.Errorf("Cleanup's recorded status = %v, want signaled 9", recorded)
+	}
 	if _, err := os.Stat(b.c.Dir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state dir after Cleanup: %v", err)
 	}
 	// Once more, and on a directory that never existed.
-	if err := lxcrun.Cleanup(ctx, b.c.Dir()); err != nil {
-		t.Errorf("second Cleanup: %v", err)
+	if st, err := lxcrun.Cleanup(ctx, b.c.Dir()); err != nil || st != nil {
+		t.Errorf("second Cleanup: %v, %v; want no status, no error", st, err)
+	}
+}
+
+// TestCleanupRecordedExit: after the container ended by itself, Cleanup
+// reports the status zfslxc-start recorded (the shim's delete action
+// passes it on to containerd).
+func TestCleanupRecordedExit(t *testing.T) {
+	requireLXC(t)
+	rootfs := filepath.Join(t.TempDir(), "rootfs")
+	makeRootfs(t, rootfs)
+	b := create(t, baseSpec(rootfs, "sh", "-c", "exit 3"), "", false)
+	b.release(t)
+	if st := b.wait(t); st != (lxcrun.Status{Code: 3}) {
+		t.Fatalf("status = %v, want exited 3", st)
+	}
+	st, err := lxcrun.Cleanup(context.Background(), b.c.Dir())
+	if err != nil || st == nil || *st != (lxcrun.Status{Code: 3}) {
+		t.Fatalf("Cleanup = %v, %v; want exited 3", st, err)
 	}
 }
 
@@ -56,8 +78,8 @@ func TestCleanupStalePids(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pids.json"), []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := lxcrun.Cleanup(context.Background(), dir); err != nil {
-		t.Fatalf("Cleanup: %v", err)
+	if st, err := lxcrun.Cleanup(context.Background(), dir); err != nil || st != nil {
+		t.Fatalf("Cleanup = %v, %v; want no status, no error", st, err)
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("state dir after Cleanup: %v", err)

@@ -1,11 +1,12 @@
 package lxcrun
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/containerd/errdefs"
 )
 
 // Status is how the container's init ended.
@@ -37,8 +38,20 @@ func (s Status) String() string {
 }
 
 // ErrStartFailed is the class of a container that zfslxc-start could not
-// start (its status file says "error TEXT").
-var ErrStartFailed = errors.New("container could not be started")
+// start (its status file says "error TEXT"), or whose init could not set
+// the process up (zfslxc-init's "error TEXT"). It is an
+// errdefs.ErrFailedPrecondition, so that it keeps a class through gRPC.
+var ErrStartFailed error = failure("container could not be started")
+
+// failure is an error class that is also errdefs.ErrFailedPrecondition:
+// the container or the process could not be set up as the spec asks
+// (args[0] missing, a cwd or user that cannot be, liblxc refusing).
+type failure string
+
+func (f failure) Error() string { return string(f) }
+
+// Is makes errdefs.IsFailedPrecondition (and so errgrpc) see the class.
+func (f failure) Is(target error) bool { return target == errdefs.ErrFailedPrecondition }
 
 // ParseStatus reads the line zfslxc-start writes to its status file:
 // "exited N", "signaled N" or "error TEXT" (returned as an error wrapping

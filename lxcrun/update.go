@@ -280,6 +280,10 @@ func remountFlags(opts []string) uintptr {
 // namespace (root and cwd: the container's /), so no seccomp profile or
 // capability set of the container applies. The thread is never unlocked:
 // it ends with the goroutine and so serves no other goroutine there.
+// Never the main thread: Go does not end it but wedges it, and it would
+// stay in the container's namespace, where /proc/self (the main thread's
+// view: mountinfo, which containerd/cgroups and core/mount read) shows the
+// container's mounts for the rest of the process's life.
 func inMountNamespace(pid int, fn func() error) error {
 	ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", pid))
 	if err != nil {
@@ -287,8 +291,20 @@ func inMountNamespace(pid int, fn func() error) error {
 	}
 	defer ns.Close()
 	errc := make(chan error, 1)
-	go func() {
+	var work func()
+	work = func() {
 		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() {
+			// Hold the main thread while another one does it.
+			done := make(chan struct{})
+			go func() {
+				work()
+				close(done)
+			}()
+			<-done
+			runtime.UnlockOSThread()
+			return
+		}
 		// setns(CLONE_NEWNS) needs a thread that shares no fs_struct.
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
 			errc <- fmt.Errorf("unshare(CLONE_FS): %w", err)
@@ -299,6 +315,7 @@ func inMountNamespace(pid int, fn func() error) error {
 			return
 		}
 		errc <- fn()
-	}()
+	}
+	go work()
 	return <-errc
 }

@@ -6,7 +6,7 @@
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
-# "shim" (integration/shimbench: ctr run --rm, shim memory, many
+# "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
 # containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
 # "registry" (integration/pull BenchmarkPull, integration/docker
 # BenchmarkDockerRun: ctr images pull from a local registry into zfslxc
@@ -26,7 +26,7 @@ COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
 PARTS=${PARTS:-go shim registry cri}
 SHIM_PASSES=${SHIM_PASSES:-2}
-SHIM_BENCH=${SHIM_BENCH:-CtrRun|Runtime|ShimMemory|Many}
+SHIM_BENCH=${SHIM_BENCH:-CtrRun|ExitEvent|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
 raw=$(mktemp -d)
 trap 'rm -rf "$raw"' EXIT
@@ -37,6 +37,9 @@ SHIM_BEGIN='<!-- shim-bench:begin -->'
 SHIM_END='<!-- shim-bench:end -->'
 NOTES_BEGIN='<!-- shim-notes:begin -->'
 NOTES_END='<!-- shim-notes:end -->'
+# The runtime's exit-path section (issue #12): hand-written, kept too.
+EXIT_BEGIN='<!-- exit-notes:begin -->'
+EXIT_END='<!-- exit-notes:end -->'
 REG_BEGIN='<!-- registry-bench:begin -->'
 REG_END='<!-- registry-bench:end -->'
 CRI_BEGIN='<!-- cri-bench:begin -->'
@@ -164,6 +167,7 @@ fi
 
 if has shim; then
 	notes=$(between "$OUT" "$NOTES_BEGIN" "$NOTES_END")
+	exitnotes=$(between "$OUT" "$EXIT_BEGIN" "$EXIT_END")
 	cgroup=$(stat -fc %T /sys/fs/cgroup)
 	case $cgroup in cgroup2fs) cgroup="cgroup v2" ;; *) cgroup="cgroup v1 ($cgroup at /sys/fs/cgroup)" ;; esac
 	{
@@ -173,7 +177,7 @@ if has shim; then
 
 Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/shimbench; do not edit by
 hand except between the notes markers. Command:
-\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
+\`PARTS="$PARTS"$( [ "$SHIM_BENCH" = 'CtrRun|ExitEvent|Runtime|ShimMemory|Many' ] || echo " SHIM_BENCH='$SHIM_BENCH'") SHIM_PASSES=$SHIM_PASSES SHIM_RUNS=$SHIM_RUNS MANY=$MANY MANY_CONCURRENCY=$MANY_CONCURRENCY SHIM_RSS_ROUNDS=$SHIM_RSS_ROUNDS scripts/bench.sh\`
 (\`make bench\` runs it with these defaults and PARTS="go shim").
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r), $cgroup;
 zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?') (one zfs CLI call ≈ 15–45 ms), LXC $(lxc-start --version 2>/dev/null || echo '?'),
@@ -191,6 +195,11 @@ run), so drift hits both.
   /tasks/exit, /tasks/delete, /containers/delete) and the lxc shim's
   "shim serving" log line; the zfs table is every zfs command the
   snapshotter ran meanwhile (its debug log, with durations).
+- \`BenchmarkExitEvent\`: how long containerd waits to hear that a task's
+  process ended: the benchmark SIGKILLs the container's init (\`sleep 600\`,
+  host pid from \`ctr task ls\`) and times until the envelope of the
+  /tasks/exit event the shim published, $SHIM_RUNS kills per runtime,
+  interleaved, lxc shim vs runc's shim in the same containerd.
 - \`BenchmarkRuntime\`: the runtimes without containerd, shims or
   snapshotters: the spec \`ctr\` generates for the hello image, running
   \`/bin/true\` on a plain busybox directory, through lxcrun (the shim's
@@ -216,6 +225,10 @@ run), so drift hits both.
 $NOTES_BEGIN
 ${notes:-_No notes yet._}
 $NOTES_END
+
+$EXIT_BEGIN
+${exitnotes:-_No notes yet._}
+$EXIT_END
 SHIM
 		for n in $(seq 1 "$SHIM_PASSES"); do cat "$raw/shim-$n.md"; done
 		echo

@@ -61,6 +61,12 @@ func run(o *options) (int, error) {
 	// (LXC executed /proc/self/fd/3); the running image does not need it.
 	closeFDPath(os.Args[0])
 	sync := newSyncer(o.syncFD)
+	if o.stdioFromSync {
+		if err := receiveStdio(o.syncFD); err != nil {
+			sync.fail(err)
+			return exitSetupFailed, err
+		}
+	}
 	p, path, err := prepare(o, sync)
 	if err != nil {
 		if sync.fail(err) {
@@ -336,6 +342,50 @@ func clampUint16(v uint) uint16 {
 		return math.MaxUint16
 	}
 	return uint16(v)
+}
+
+// stdioMessage comes with the three descriptors that become stdin,
+// stdout and stderr (--stdio-from-sync).
+const stdioMessage = "stdio"
+
+// receiveStdio reads the stdio message from the sync socket fd and makes
+// its descriptors 0, 1 and 2. The host sends them this way rather than as
+// the starter's own stdio so that zfslxc-start (liblxc's monitor, which
+// outlives init by the container's teardown) holds no end of the output
+// pipes: their end of file then comes when init and its processes are
+// gone (docs/adr/0004-exit-at-reap.md).
+func receiveStdio(fd int) error {
+	if fd < 0 {
+		return errors.New("--stdio-from-sync needs --sync-fd")
+	}
+	buf := make([]byte, len(stdioMessage)+1)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("sync socket: receiving stdio: %w", err)
+	}
+	var fds []int
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+		for _, m := range msgs {
+			if got, err := unix.ParseUnixRights(&m); err == nil {
+				fds = append(fds, got...)
+			}
+		}
+	}
+	defer func() {
+		for _, f := range fds {
+			unix.Close(f)
+		}
+	}()
+	if string(buf[:n]) != stdioMessage || len(fds) != 3 {
+		return fmt.Errorf("sync socket: want %q with 3 descriptors, got %q with %d", stdioMessage, buf[:n], len(fds))
+	}
+	for i, f := range fds {
+		if err := unix.Dup3(f, i, 0); err != nil {
+			return fmt.Errorf("stdio: dup to %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // syncer reports progress on the sync socket; with no socket it does

@@ -72,6 +72,9 @@ type options struct {
 	syncFD      int
 	reaper      bool
 	join        bool // a process joining a running container (exec)
+	// stdioFromSync: the first message on the sync socket carries
+	// stdin, stdout and stderr (see receiveStdio).
+	stdioFromSync bool
 }
 
 func parseArgs(args []string, out io.Writer) (*options, error) {
@@ -82,6 +85,7 @@ func parseArgs(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.fifo, "fifo", "", "exec `fifo` to open for writing before exec (OCI create/start); none: start at once")
 	fs.IntVar(&o.syncFD, "sync-fd", -1, "inherited unix socket `fd` on which to report \"ready\" or \"error TEXT\"")
 	fs.BoolVar(&o.reaper, "reaper", false, "stay PID 1: fork the process, reap zombies, forward signals")
+	fs.BoolVar(&o.stdioFromSync, "stdio-from-sync", false, "take stdin, stdout and stderr from the first message on the sync socket (\"stdio\" with three descriptors)")
 	fs.BoolVar(&o.join, "join", false, "the process joins a running container (exec): its cwd must exist, as with runc exec")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), `Usage: zfslxc-init [flags] PROCESS-FILE

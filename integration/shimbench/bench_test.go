@@ -909,7 +909,7 @@ func BenchmarkRuntime(b *testing.B) {
 	})
 
 	lxcPhases := []string{"Prepare (lxcconv, state files)", "Start (zfslxc-start, liblxc, zfslxc-init ready)",
-		"Release (exec fifo)", "Wait (true runs and exits; liblxc teardown; zfslxc-start exits)", "Delete (state dir)", "total"}
+		"Release (exec fifo)", "Wait (true runs and exits; init reaped: ADR 0004)", "Delete (rest of liblxc teardown; zfslxc-start exits; state dir)", "total"}
 	got := map[string][]float64{}
 	ctx := context.Background()
 	b.ResetTimer()

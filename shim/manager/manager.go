@@ -381,15 +381,16 @@ func serve(f *flags) error {
 
 // deleteAction is `delete`: containerd cleans up after a shim that is
 // gone (or a failed start). Whatever the dead shim left in the bundle is
-// removed: the rootfs mount and the LXC state directory.
+// removed: the rootfs mount and the LXC state directory; each step is
+// logged and the rest still runs, as runc's shim does. The exit status is
+// init's as zfslxc-start recorded it; 128+SIGKILL (runc's answer) when
+// none was, or when the container was still running and had to be killed.
 func deleteAction(f *flags) (*taskapi.DeleteResponse, error) {
 	ctx := namespaces.WithNamespace(context.Background(), f.namespace)
 	logrus.SetOutput(os.Stderr)
-	if err := task.CleanupBundle(ctx, f.bundle); err != nil {
-		return nil, err
+	resp := &taskapi.DeleteResponse{ExitedAt: timestamppb.Now(), ExitStatus: 128 + uint32(unix.SIGKILL)}
+	if st := task.CleanupBundle(ctx, f.bundle); st != nil {
+		resp.ExitStatus = uint32(st.ExitCode())
 	}
-	return &taskapi.DeleteResponse{
-		ExitedAt:   timestamppb.Now(),
-		ExitStatus: 128 + uint32(unix.SIGKILL),
-	}, nil
+	return resp, nil
 }

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"syscall"
 
-	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 
@@ -120,9 +119,9 @@ func processStdio(pio *pipeIO, terminal bool) lxcrun.Stdio {
 }
 
 // resizeConsole is ResizePty for a process whose console is con.
-func resizeConsole(id string, con *console, r *taskapi.ResizePtyRequest) error {
+func resizeConsole(id string, con *console, width, height uint32) error {
 	if con == nil {
 		return fmt.Errorf("process %s has no terminal: %w", id, errdefs.ErrFailedPrecondition)
 	}
-	return con.resize(r.Width, r.Height)
+	return con.resize(width, height)
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/lxcrun"
@@ -54,7 +53,7 @@ func TestConsole(t *testing.T) {
 		t.Fatal(err)
 	}
 	pio.closeChild()
-	if err := resizeConsole("t", con, &taskapi.ResizePtyRequest{Width: 100, Height: 30}); err != nil {
+	if err := resizeConsole("t", con, 100, 30); err != nil {
 		t.Fatal(err)
 	}
 	var ws *unix.Winsize

@@ -18,7 +18,6 @@ import (
 	"github.com/containerd/typeurl/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
 	"github.com/zfslxc/zfslxc/lxcrun"
@@ -30,25 +29,25 @@ import (
 // them all, so init needs no such bound). The copy goes on after it.
 const execOutputGrace = 5 * time.Second
 
-// execProcess is an exec process of a task (ExecProcessRequest): created
-// by Exec, run by Start through lxcrun's Container.Exec, ended by Wait,
-// removed by Delete.
+// execProcess is an exec process of a task (ExecProcessRequest): added
+// by Exec, run by Start through the container's Exec, ended by Wait,
+// removed by Delete. Its states are in exec_state.go.
 type execProcess struct {
+	t                     *task
 	id                    string
 	stdin, stdout, stderr string
 	terminal              bool
+	exit                  *exitRecord
 
-	exited     chan struct{} // closed once the exit is recorded
-	exitStatus uint32        // written before exited is closed
-	exitedAt   time.Time     // written before exited is closed
-
-	mu    sync.Mutex
-	proc  *lxcconv.Process // guarded by mu; consoleSize may change before Start
-	state state            // guarded by mu: created, running or stopped
-	pid   int              // guarded by mu; set by Start
-	run   *lxcrun.Process  // guarded by mu; set by Start
-	io    *pipeIO          // guarded by mu; set by Start
-	con   *console         // guarded by mu; set by Start with a terminal
+	// mu orders the state changes, as task.mu does for init; it is
+	// taken before t.mu, never after.
+	mu     sync.Mutex
+	state  execState        // guarded by mu
+	proc   *lxcconv.Process // guarded by mu; consoleSize may change before Start
+	pid    int              // guarded by mu; set by Start
+	runner ExecRunner       // guarded by mu; set by Start
+	io     *pipeIO          // guarded by mu; set by Start
+	con    *console         // guarded by mu; set by Start with a terminal
 }
 
 // execTable holds a task's exec processes.
@@ -98,7 +97,7 @@ func (x *execTable) pidInfo() map[int]string {
 	m := map[int]string{}
 	for _, e := range x.all() {
 		e.mu.Lock()
-		if e.state == stateRunning && e.pid > 0 {
+		if _, ok := e.state.(execRunningState); ok && e.pid > 0 {
 			m[e.pid] = e.id
 		}
 		e.mu.Unlock()
@@ -106,17 +105,25 @@ func (x *execTable) pidInfo() map[int]string {
 	return m
 }
 
-// getExec returns task id's exec process execID.
-func (s *Service) getExec(id, execID string) (*task, *execProcess, error) {
-	t, err := s.get(id, "")
-	if err != nil {
-		return nil, nil, err
+// addExec adds an exec process to t while its state allows it: the check
+// and the addition under t.mu, so that Delete cannot come between.
+func (t *task) addExec(e *execProcess) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.state.exec(); err != nil {
+		return err
 	}
-	e := t.execs.get(execID)
-	if e == nil {
-		return nil, nil, fmt.Errorf("exec %s of task %s: %w", execID, id, errdefs.ErrNotFound)
+	if !t.execs.add(e) {
+		return fmt.Errorf("exec %s of task %s: %w", e.id, t.id, errdefs.ErrAlreadyExists)
 	}
-	return t, e, nil
+	return nil
+}
+
+// execAllowed reports whether exec processes may start now (init runs).
+func (t *task) execAllowed() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state.exec()
 }
 
 // Exec adds an exec process to a running task; Start runs it.
@@ -128,18 +135,12 @@ func (s *Service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emp
 }
 
 func (s *Service) exec(ctx context.Context, r *taskapi.ExecProcessRequest) error {
-	t, err := s.get(r.ID, "")
+	t, err := s.get(r.ID)
 	if err != nil {
 		return err
 	}
 	if r.ExecID == "" {
 		return fmt.Errorf("exec id is empty: %w", errdefs.ErrInvalidArgument)
-	}
-	t.mu.Lock()
-	st := t.state
-	t.mu.Unlock()
-	if st != stateRunning {
-		return wrongState("exec in", t.id, st)
 	}
 	var sp specs.Process
 	if r.Spec == nil {
@@ -153,39 +154,52 @@ func (s *Service) exec(ctx context.Context, r *taskapi.ExecProcessRequest) error
 		return err
 	}
 	e := &execProcess{
-		id: r.ExecID, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr,
-		terminal: r.Terminal || sp.Terminal, proc: proc, exited: make(chan struct{}),
+		t: t, id: r.ExecID, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr,
+		terminal: r.Terminal || sp.Terminal, proc: proc, exit: newExitRecord(),
 	}
+	e.state = execCreatedState{e}
 	proc.Terminal = e.terminal
-	if !t.execs.add(e) {
-		return fmt.Errorf("exec %s of task %s: %w", r.ExecID, r.ID, errdefs.ErrAlreadyExists)
+	if err := t.addExec(e); err != nil {
+		return err
 	}
-	s.cfg.Publisher.Publish(ctx, runtime.TaskExecAddedEventTopic, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: e.id})
+	s.publish(ctx, runtime.TaskExecAddedEventTopic, &eventstypes.TaskExecAdded{ContainerID: t.id, ExecID: e.id})
 	return nil
 }
 
-// execStart runs a created exec process in the container. It returns
-// once the process is set up, or with the reason it could not be: a
-// missing executable fails here, as under runc.
-func (s *Service) execStart(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
-	t, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return nil, err
-	}
+// ID is the exec id.
+func (e *execProcess) ID() string { return e.id }
+
+// Pid is the process's host pid once started.
+func (e *execProcess) Pid() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.state != stateCreated {
-		return nil, fmt.Errorf("cannot start exec %s in %s state: %w", e.id, e.state, errdefs.ErrFailedPrecondition)
+	return e.pid
+}
+
+// Exited is the exec's exit record.
+func (e *execProcess) Exited() *exitRecord { return e.exit }
+
+// Start runs a created exec process in the container. It returns once
+// the process is set up, or with the reason it could not be: a missing
+// executable fails here, as under runc.
+func (e *execProcess) Start(ctx context.Context) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err := e.state.start(ctx); err != nil {
+		return 0, err
 	}
-	t.mu.Lock()
-	st := t.state
-	t.mu.Unlock()
-	if st != stateRunning {
-		return nil, wrongState("exec in", t.id, st)
+	return e.pid, nil
+}
+
+// run starts the process (execCreatedState.start).
+func (e *execProcess) run(ctx context.Context) error {
+	t := e.t
+	if err := t.execAllowed(); err != nil {
+		return err
 	}
-	pio, err := newProcessIO(ctx, ioOwner{ID: t.id, Namespace: s.cfg.Namespace}, e.stdin, e.stdout, ttyStderr(e.terminal, e.stderr))
+	pio, err := newProcessIO(ctx, ioOwner{ID: t.id, Namespace: t.svc.cfg.Namespace}, e.stdin, e.stdout, ttyStderr(e.terminal, e.stderr))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	run, err := t.lxc.Exec(ctx, e.id, e.proc, processStdio(pio, e.terminal))
 	var con *console
@@ -197,141 +211,43 @@ func (s *Service) execStart(ctx context.Context, r *taskapi.StartRequest) (*task
 	pio.closeChild()
 	if err != nil {
 		pio.Close()
-		if con != nil {
-			con.Close()
-		}
-		// Wait returns, with the status runc's shim gives a process
-		// that never ran; Delete removes it.
-		e.exitStatus = exitUnknown
-		e.exitedAt = time.Now()
-		e.state = stateStopped
-		close(e.exited)
-		return nil, err
+		return err
 	}
-	e.run, e.io, e.con, e.pid = run, pio, con, run.Pid()
-	e.state = stateRunning
-	s.cfg.Publisher.Publish(ctx, runtime.TaskExecStartedEventTopic, &eventstypes.TaskExecStarted{ContainerID: t.id, ExecID: e.id, Pid: uint32(e.pid)})
-	go s.waitExecExit(t, e)
-	return &taskapi.StartResponse{Pid: uint32(e.pid)}, nil
+	e.runner, e.io, e.con, e.pid = run, pio, con, run.Pid()
+	return nil
 }
 
-// waitExecExit records an exec's exit once its output is copied (or
-// execOutputGrace has passed), and publishes it.
-func (s *Service) waitExecExit(t *task, e *execProcess) {
-	ctx := log.WithLogger(context.Background(), log.L.WithField("id", t.id).WithField("exec", e.id))
-	st, err := e.run.Wait(ctx)
-	code := uint32(st.ExitCode())
-	if err != nil {
-		log.G(ctx).WithError(err).Error("exec process ended without a status")
-		code = exitUnknown
-	}
-	outDone := make(chan struct{})
-	go func() {
-		e.io.waitOutput()
-		if e.con != nil {
-			e.con.wait()
-		}
-		close(outDone)
-	}()
-	select {
-	case <-outDone:
-	case <-time.After(execOutputGrace):
-		log.G(ctx).Warn("exec process ended but its output is still open (a process in the background?); reporting the exit")
-	}
-	e.mu.Lock()
-	e.exitStatus = code
-	e.exitedAt = time.Now()
-	e.state = stateStopped
-	close(e.exited)
-	e.mu.Unlock()
-	log.G(ctx).WithField("status", st.String()).Debug("exec process exited")
-	s.cfg.Publisher.Publish(ctx, runtime.TaskExitEventTopic, &eventstypes.TaskExit{
-		ContainerID: t.id,
-		ID:          e.id,
-		Pid:         uint32(e.pid),
-		ExitStatus:  code,
-		ExitedAt:    timestamppb.New(e.exitedAt),
-	})
-}
-
-func (s *Service) execWait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
-	_, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return nil, err
-	}
-	select {
-	case <-e.exited:
-		return &taskapi.WaitResponse{ExitStatus: e.exitStatus, ExitedAt: timestamppb.New(e.exitedAt)}, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (s *Service) execState(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
-	t, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return nil, err
+// Kill signals the process.
+func (e *execProcess) Kill(ctx context.Context, sig syscall.Signal, all bool) error {
+	if all {
+		return fmt.Errorf("kill --all of exec %s: only for the task: %w", e.id, errdefs.ErrInvalidArgument)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	resp := &taskapi.StateResponse{
-		ID: e.id, ExecID: e.id, Bundle: t.bundle, Pid: uint32(e.pid),
-		Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr, Terminal: e.terminal,
-	}
-	switch e.state {
-	case stateCreated:
-		resp.Status = tasktypes.Status_CREATED
-	case stateRunning:
-		resp.Status = tasktypes.Status_RUNNING
-	default:
-		resp.Status = tasktypes.Status_STOPPED
-		resp.ExitStatus = e.exitStatus
-		resp.ExitedAt = timestamppb.New(e.exitedAt)
-	}
-	return resp, nil
+	return e.state.kill(ctx, sig)
 }
 
-func (s *Service) execKill(ctx context.Context, r *taskapi.KillRequest) error {
-	_, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return err
-	}
+// Delete removes an exec process that is not running.
+func (e *execProcess) Delete(ctx context.Context) (*taskapi.DeleteResponse, error) {
 	e.mu.Lock()
-	st, run := e.state, e.run
+	err := e.state.delete(ctx)
+	pid := e.pid
 	e.mu.Unlock()
-	switch {
-	case st == stateCreated:
-		return fmt.Errorf("exec %s is not started: %w", e.id, errdefs.ErrFailedPrecondition)
-	case st == stateStopped || run == nil:
-		return fmt.Errorf("exec %s: process already finished: %w", e.id, errdefs.ErrNotFound)
-	}
-	return run.Kill(ctx, syscall.Signal(r.Signal))
-}
-
-func (s *Service) execDelete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
-	t, e, err := s.getExec(r.ID, r.ExecID)
 	if err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	st := e.state
-	e.mu.Unlock()
-	if st == stateRunning {
-		return nil, fmt.Errorf("cannot delete exec %s in running state: %w", e.id, errdefs.ErrFailedPrecondition)
-	}
 	e.close(ctx)
-	t.execs.remove(e.id)
-	resp := &taskapi.DeleteResponse{Pid: uint32(e.pid)}
-	if st == stateStopped {
-		resp.ExitStatus, resp.ExitedAt = e.exitStatus, timestamppb.New(e.exitedAt)
-	}
+	e.t.execs.remove(e.id)
+	resp := &taskapi.DeleteResponse{Pid: uint32(pid)}
+	e.exit.fill(&resp.ExitStatus, &resp.ExitedAt)
 	return resp, nil
 }
 
 // close ends the process if it still runs and releases what it holds.
 func (e *execProcess) close(ctx context.Context) {
 	e.mu.Lock()
-	run, pio, con := e.run, e.io, e.con
+	run, pio, con := e.runner, e.io, e.con
+	e.state = execDeletedState{e}
 	e.mu.Unlock()
 	if run != nil {
 		run.Delete(ctx)
@@ -344,36 +260,57 @@ func (e *execProcess) close(ctx context.Context) {
 	}
 }
 
-func (s *Service) execResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
-	_, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return nil, toGRPC(err)
-	}
+// State reports the exec process.
+func (e *execProcess) State(ctx context.Context) *taskapi.StateResponse {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.state == stateCreated && e.terminal {
-		// Before Start: the initial size (process.consoleSize).
-		e.proc.ConsoleSize = &specs.Box{Width: uint(r.Width), Height: uint(r.Height)}
-		return &emptypb.Empty{}, nil
+	resp := &taskapi.StateResponse{
+		ID: e.id, ExecID: e.id, Bundle: e.t.bundle, Pid: uint32(e.pid), Status: e.state.status(),
+		Stdin: e.stdin, Stdout: e.stdout, Stderr: e.stderr, Terminal: e.terminal,
 	}
-	if err := resizeConsole(e.id, e.con, r); err != nil {
-		return nil, toGRPC(err)
-	}
-	return &emptypb.Empty{}, nil
+	e.exit.fill(&resp.ExitStatus, &resp.ExitedAt)
+	return resp
 }
 
-func (s *Service) execCloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
-	_, e, err := s.getExec(r.ID, r.ExecID)
-	if err != nil {
-		return nil, toGRPC(err)
-	}
-	if r.Stdin {
-		// As for the init process: the copy ends at the client's end of
-		// file (see openInput).
-		log.G(ctx).WithFields(log.Fields{"id": r.ID, "exec": e.id}).Debug("close io: stdin")
-	}
-	return &emptypb.Empty{}, nil
+// Resize sets the terminal's window size; before Start, the initial one.
+func (e *execProcess) Resize(ctx context.Context, width, height uint32) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state.resize(width, height)
 }
+
+// waitExit records the exit once the output is copied (or
+// execOutputGrace has passed).
+func (e *execProcess) waitExit(run ExecRunner, pio *pipeIO, con *console) {
+	t := e.t
+	ctx := log.WithLogger(context.Background(), log.L.WithField("id", t.id).WithField("exec", e.id))
+	st, err := run.Wait(ctx)
+	outDone := make(chan struct{})
+	go func() {
+		pio.waitOutput()
+		if con != nil {
+			con.wait()
+		}
+		close(outDone)
+	}()
+	select {
+	case <-outDone:
+	case <-time.After(execOutputGrace):
+		log.G(ctx).Warn("exec process ended but its output is still open (a process in the background?); reporting the exit")
+	}
+	t.svc.recordExit(ctx, t.id, e, st, err)
+}
+
+// setExited records the exit and moves to stopped.
+func (e *execProcess) setExited(code uint32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.exit.set(code)
+	e.state.setExited()
+}
+
+// exitEvent is the TaskExit event of the exec's recorded exit.
+func (e *execProcess) exitEvent() *eventstypes.TaskExit { return e.exit.event(e.t.id, e.id, e.Pid()) }
 
 // execInfo is the Info of an exec's pid in Pids: runc's ProcessDetails,
 // which `ctr task ps` prints.

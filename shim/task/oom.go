@@ -15,7 +15,7 @@ func (s *Service) watchOOM(ctx context.Context, t *task) {
 	ctx = context.WithoutCancel(ctx)
 	err := t.lxc.WatchOOM(ctx, func() {
 		log.G(ctx).WithField("id", t.id).Info("OOM kill in the container")
-		s.cfg.Publisher.Publish(ctx, runtime.TaskOOMEventTopic, &eventstypes.TaskOOM{ContainerID: t.id})
+		s.publish(ctx, runtime.TaskOOMEventTopic, &eventstypes.TaskOOM{ContainerID: t.id})
 	})
 	if err != nil {
 		entry := log.G(ctx).WithError(err).WithField("id", t.id)

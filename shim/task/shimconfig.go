@@ -66,7 +66,7 @@ func prepareStateDir(ctx context.Context, cfg config.Config, bundle, namespace, 
 	}
 	if _, err := os.Stat(dir); err == nil {
 		log.G(ctx).WithField("dir", dir).Warn("stale LXC state directory of an earlier task: cleaning it")
-		if err := lxcrun.Cleanup(ctx, dir); err != nil {
+		if _, err := lxcrun.Cleanup(ctx, dir); err != nil {
 			return "", fmt.Errorf("stale state directory %s: %w", dir, err)
 		}
 	}
