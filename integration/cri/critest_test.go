@@ -119,7 +119,7 @@ func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) 
 	args := []string{
 		"-runtime-endpoint", e.Endpoint, "-image-endpoint", e.Endpoint,
 		"-registry-prefix", registry, "-test-images-file", imagesFile,
-		"-report-dir", reportDir, "-ginkgo.skip", "Image Manager", "-parallel", "1",
+		"-report-dir", reportDir, "-ginkgo.skip", "Image Manager",
 		"-ginkgo.timeout", "40m",
 	}
 	if rt != "runc" {
