@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,34 +22,16 @@ import (
 const orphanTimeout = 10 * time.Second
 
 // cgroupDirsOf lists the directories of process pid's cgroups in every
-// mounted hierarchy (v1 controllers, named ones such as name=systemd, and
-// the unified one of a v2 or hybrid host), leaving out hierarchy roots.
+// mounted hierarchy (hierarchyDirs), leaving out hierarchy roots.
 func cgroupDirsOf(pid int) ([]string, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return nil, err
 	}
 	var dirs []string
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 || parts[2] == "/" {
-			continue
-		}
-		var mounts []string
-		switch ctrls := parts[1]; {
-		case ctrls == "":
-			mounts = []string{"unified", ""}
-		case strings.HasPrefix(ctrls, "name="):
-			mounts = []string{strings.TrimPrefix(ctrls, "name=")}
-		default:
-			mounts = []string{ctrls, strings.Split(ctrls, ",")[0]}
-		}
-		for _, m := range mounts {
-			dir := filepath.Join(cgroupRoot, m, parts[2])
-			if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err == nil {
-				dirs = append(dirs, dir)
-				break
-			}
+	for _, h := range hierarchyDirs(string(data), cgroupRoot) {
+		if h.dir != h.mount && strings.HasPrefix(h.dir, h.mount+"/") {
+			dirs = append(dirs, h.dir)
 		}
 	}
 	return dirs, nil
@@ -129,38 +110,8 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 	if len(killed) > 0 {
 		log.G(ctx).WithField("processes", len(killed)).Info("lxcrun: killed the processes init left behind (shared pid namespace)")
 	}
-	return len(killed), removeCgroupDirs(dirs)
-}
-
-// removeCgroupDirs removes each directory and those below it, deepest
-// first; one already gone is fine.
-func removeCgroupDirs(dirs []string) error {
-	var all []string
-	for _, d := range dirs {
-		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			}
-			if e.IsDir() {
-				all = append(all, p)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
-	var errs []error
-	for _, d := range all {
-		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
-		}
-	}
-	return errors.Join(errs...)
+	removeCgroups(ctx, dirs)
+	return len(killed), nil
 }
 
 // procsBelow lists the pids in dir's cgroup.procs and in those of the
