@@ -130,7 +130,7 @@ func (c *converter) checkTop() error {
 	case s.Process == nil:
 		return fieldErr("process", "missing; the init helper needs a process to run")
 	}
-	return nil
+	return checkProcess("process", s.Process)
 }
 
 func (c *converter) checkOptions() error {
@@ -506,24 +506,10 @@ func rlimitValue(v uint64) string {
 }
 
 func (c *converter) rlimits() error {
-	seen := map[string]bool{}
-	for i, r := range c.spec.Process.Rlimits {
-		field := fmt.Sprintf("process.rlimits[%d]", i)
-		rl, ok := rlimits[r.Type]
-		name := rl.lxc
-		if !ok {
-			return fieldErr(field+".type", "unknown rlimit %q", r.Type)
-		}
-		if seen[name] {
-			return fieldErr(field+".type", "rlimit %q given twice", r.Type)
-		}
-		seen[name] = true
-		if r.Soft > r.Hard {
-			return fieldErr(field, "soft limit %d above hard limit %d", r.Soft, r.Hard)
-		}
+	for _, r := range c.spec.Process.Rlimits { // checked by checkProcess
 		// LXC sets them on init from the monitor (prlimit); the payload
 		// inherits them across the helper's exec.
-		if err := c.add("lxc.prlimit."+name, rlimitValue(r.Soft)+":"+rlimitValue(r.Hard)); err != nil {
+		if err := c.add("lxc.prlimit."+rlimits[r.Type].lxc, rlimitValue(r.Soft)+":"+rlimitValue(r.Hard)); err != nil {
 			return err
 		}
 	}
@@ -537,10 +523,7 @@ func (c *converter) security() error {
 			return err
 		}
 	}
-	if p.OOMScoreAdj != nil {
-		if *p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000 {
-			return fieldErr("process.oomScoreAdj", "%d is outside -1000…1000", *p.OOMScoreAdj)
-		}
+	if p.OOMScoreAdj != nil { // range checked by checkProcess
 		if err := c.add("lxc.proc.oom_score_adj", strconv.Itoa(*p.OOMScoreAdj)); err != nil {
 			return err
 		}
@@ -652,6 +635,14 @@ func (c *converter) hooks() error {
 		if c.opts.HookCommand == "" {
 			return fieldErr("hooks.createContainer", "needs Options.HookCommand to run inside the container's mount namespace")
 		}
+		// LXC runs lxc.hook.mount while it starts the container; the
+		// runtime runs prestart and createRuntime hooks once init exists,
+		// after that. The OCI order is the other way round (nerdctl's
+		// network set up before a createContainer hook looks at it), so
+		// the two together are refused rather than run out of order.
+		if len(h.Prestart)+len(h.CreateRuntime) > 0 {
+			return fieldErr("hooks.createContainer", "with prestart or createRuntime hooks: LXC would run them before those, and the OCI order is createRuntime first; not supported")
+		}
 		c.needMountHook = true
 	}
 	return nil
@@ -661,6 +652,16 @@ func (c *converter) hooks() error {
 // LXC splits the command on blanks, so only HookCommand and a fixed word go
 // through it; the hook runner reads everything else from the shim's files.
 func (c *converter) mountHook() error {
+	c.res.MountHook = &MountHook{
+		State: specs.State{
+			Version:     c.spec.Version,
+			ID:          c.opts.ContainerName,
+			Status:      specs.StateCreating,
+			Bundle:      c.opts.BundleDir,
+			Annotations: maps.Clone(c.spec.Annotations),
+		},
+		CreateContainer: slices.Clone(c.res.Hooks.CreateContainer),
+	}
 	if err := c.add("lxc.hook.version", "1"); err != nil {
 		return err
 	}
@@ -696,38 +697,7 @@ func (c *converter) refusals() error {
 }
 
 func (c *converter) process() error {
-	p := c.spec.Process
-	if len(p.Args) == 0 {
-		return fieldErr("process.args", "empty")
-	}
-	if p.CommandLine != "" {
-		return fieldErr("process.commandLine", "is a Windows-only field")
-	}
-	for i, a := range p.Args {
-		if strings.ContainsRune(a, 0) {
-			return fieldErr(fmt.Sprintf("process.args[%d]", i), "contains NUL")
-		}
-	}
-	for i, e := range p.Env {
-		if strings.ContainsRune(e, 0) || !strings.Contains(e, "=") {
-			return fieldErr(fmt.Sprintf("process.env[%d]", i), "must be KEY=VALUE without NUL")
-		}
-	}
-	if !path.IsAbs(p.Cwd) || strings.ContainsRune(p.Cwd, 0) {
-		return fieldErr("process.cwd", "%q is not an absolute path", p.Cwd)
-	}
-	proc := &Process{
-		Args:           slices.Clone(p.Args),
-		Env:            slices.Clone(p.Env),
-		Cwd:            p.Cwd,
-		UID:            p.User.UID,
-		GID:            p.User.GID,
-		AdditionalGids: slices.Clone(p.User.AdditionalGids),
-		Umask:          p.User.Umask,
-		Terminal:       p.Terminal,
-		ConsoleSize:    p.ConsoleSize,
-		Capabilities:   p.Capabilities,
-	}
+	proc := newProcess(c.spec.Process) // checked by checkTop
 	if c.spec.Hooks != nil && len(c.spec.Hooks.StartContainer) > 0 {
 		proc.StartContainerHooks = slices.Clone(c.spec.Hooks.StartContainer)
 		// Only the hooks read the state; annotations can be large

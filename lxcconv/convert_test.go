@@ -211,7 +211,7 @@ func TestConvertMappings(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}, {Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
 		}, not: []string{"lxc.hook.mount"}},
 		{name: "createContainer hook", spec: func(s *specs.Spec) {
-			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}, CreateRuntime: []specs.Hook{{Path: "/bin/cni"}}}
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}, Poststop: []specs.Hook{{Path: "/bin/cni"}}}
 		}, opts: func(o *Options) { o.HookCommand = "/bin/hook" }, want: []string{"lxc.hook.mount = /bin/hook mount"}},
 		{name: "runtime hooks stay out of LXC", spec: func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/cni"}}, Poststop: []specs.Hook{{Path: "/bin/cni"}}, StartContainer: []specs.Hook{{Path: "/bin/x"}}}

@@ -307,6 +307,12 @@ func TestRefusalMessages(t *testing.T) {
 			"hooks.prestart[0].timeout: must be positive"},
 		{"createContainer without hook command", func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}} }, nil,
 			"hooks.createContainer: needs Options.HookCommand to run inside the container's mount namespace"},
+		{"createContainer with createRuntime", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}, CreateRuntime: []specs.Hook{{Path: "/bin/cni"}}}
+		}, func(o *Options) { o.HookCommand = "/bin/hook" }, "hooks.createContainer: with prestart or createRuntime hooks: LXC would run them before those, and the OCI order is createRuntime first; not supported"},
+		{"createContainer with prestart", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}, Prestart: []specs.Hook{{Path: "/bin/cni"}}}
+		}, func(o *Options) { o.HookCommand = "/bin/hook" }, "hooks.createContainer: with prestart or createRuntime hooks: LXC would run them before those, and the OCI order is createRuntime first; not supported"},
 
 		// fields LXC has no equivalent for
 		{"username", func(s *specs.Spec) { s.Process.User.Username = "app" }, nil, "process.user.username: is a Windows-only field; give uid/gid"},

@@ -175,6 +175,10 @@ type Result struct {
 	// process runs: mknod with the spec's mode and owner; a path that
 	// exists is kept, as runc does.
 	Devices []Device
+	// MountHook is what HookCommand needs when LXC runs it as
+	// lxc.hook.mount (createContainer hooks); the runtime
+	// writes it as JSON where the hook finds it. Nil: no mount hook.
+	MountHook *MountHook
 	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
 	// Config) that the runtime writes into the container's cgroup once
 	// init has reported ready, not through LXC: pids.max, which LXC would
@@ -204,6 +208,20 @@ type Result struct {
 	// entries they came first and made /proc/sys read-only before
 	// lxc.sysctl, so every namespaced sysctl failed.
 	ReadonlyPaths []string
+}
+
+// MountHook is the work of lxc.hook.mount (Options.HookCommand), run by
+// LXC in the container's mount namespace once its mounts are made and
+// before pivot_root: the createContainer hooks, as runc runs them there.
+type MountHook struct {
+	// State is the OCI state the createContainer hooks get on stdin:
+	// ociVersion (the spec's), id, status "creating", bundle,
+	// annotations; the hook runner sets pid to init's pid in the
+	// container's pid namespace, as runc's init does (1 unless the pid
+	// namespace is shared).
+	State specs.State `json:"state"`
+	// CreateContainer hooks, in order; the first failure fails the start.
+	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
 }
 
 // Remount is a mount point and the spec's options for it.

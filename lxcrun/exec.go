@@ -8,10 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/containerd/errdefs"
@@ -47,63 +44,14 @@ const execDir = "exec"
 var ErrExecFailed error = failure("exec failed")
 
 // ExecProcess converts an OCI process (an exec's spec) to the process
-// zfslxc-init runs, refusing what it cannot honour. Rlimits are applied by
-// zfslxc-init (an exec does not get LXC's lxc.prlimit).
+// zfslxc-init runs: lxcconv.ExecProcess, with the checks Convert applies
+// to init's process; errors name the field and are InvalidArgument.
 func ExecProcess(p *specs.Process) (*lxcconv.Process, error) {
-	if p == nil {
-		return nil, fmt.Errorf("exec process: no spec: %w", errdefs.ErrInvalidArgument)
+	proc, err := lxcconv.ExecProcess(p)
+	if err != nil {
+		return nil, fmt.Errorf("exec process: %w", err)
 	}
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("exec process: %s: %s: %w", field, fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
-	}
-	switch {
-	case len(p.Args) == 0:
-		return nil, bad("args", "empty")
-	case p.CommandLine != "":
-		return nil, bad("commandLine", "is a Windows-only field")
-	case p.User.Username != "":
-		return nil, bad("user.username", "is a Windows-only field; give uid/gid")
-	case !path.IsAbs(p.Cwd) || strings.ContainsRune(p.Cwd, 0):
-		return nil, bad("cwd", "%q is not an absolute path", p.Cwd)
-	}
-	for i, a := range p.Args {
-		if strings.ContainsRune(a, 0) {
-			return nil, bad(fmt.Sprintf("args[%d]", i), "contains NUL")
-		}
-	}
-	for i, e := range p.Env {
-		if strings.ContainsRune(e, 0) || !strings.Contains(e, "=") {
-			return nil, bad(fmt.Sprintf("env[%d]", i), "must be KEY=VALUE without NUL")
-		}
-	}
-	if p.OOMScoreAdj != nil && (*p.OOMScoreAdj < -1000 || *p.OOMScoreAdj > 1000) {
-		return nil, bad("oomScoreAdj", "%d is outside -1000…1000", *p.OOMScoreAdj)
-	}
-	for i, r := range p.Rlimits {
-		if _, ok := lxcconv.RlimitResource(r.Type); !ok {
-			return nil, bad(fmt.Sprintf("rlimits[%d].type", i), "unknown rlimit %q", r.Type)
-		}
-		if r.Soft > r.Hard {
-			return nil, bad(fmt.Sprintf("rlimits[%d]", i), "soft limit %d above hard limit %d", r.Soft, r.Hard)
-		}
-	}
-	return &lxcconv.Process{
-		Args:           slices.Clone(p.Args),
-		Env:            slices.Clone(p.Env),
-		Cwd:            p.Cwd,
-		UID:            p.User.UID,
-		GID:            p.User.GID,
-		AdditionalGids: slices.Clone(p.User.AdditionalGids),
-		Umask:          p.User.Umask,
-		Terminal:       p.Terminal,
-		ConsoleSize:    p.ConsoleSize,
-		Capabilities:   p.Capabilities,
-		Rlimits:        slices.Clone(p.Rlimits),
-		// As runc for an exec process: the process's own setting (the
-		// container's no_new_privs applies anyway).
-		NoNewPrivileges: p.NoNewPrivileges,
-		OOMScoreAdj:     p.OOMScoreAdj,
-	}, nil
+	return proc, nil
 }
 
 // Process is an exec process of a container.

@@ -262,6 +262,11 @@ func (c *Container) writeFiles(co lxcconv.Options) error {
 			return err
 		}
 	}
+	if c.result.MountHook != nil {
+		if err := writeJSON(filepath.Join(c.dir, mountHookFile), c.result.MountHook); err != nil {
+			return err
+		}
+	}
 	// 0622 as runc's exec.fifo: init reopens it for writing after it has
 	// changed to the process's user. The 0700 state dir keeps others out,
 	// and the /proc/self/fd path init uses does not cross it.
@@ -458,15 +463,20 @@ func (c *Container) logTail() string {
 		return ""
 	}
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	var errs []string
+	var ours, errs []string
 	for _, l := range lines {
-		if strings.Contains(l, " ERROR ") {
+		switch {
+		case strings.HasPrefix(l, hookLogPrefix):
+			// The mount hook's reason; LXC logs five lines after it.
+			ours = append(ours, l)
+		case strings.Contains(l, " ERROR "):
 			errs = append(errs, l)
 		}
 	}
 	if len(errs) > 5 {
 		errs = errs[len(errs)-5:]
 	}
+	errs = append(ours, errs...)
 	if len(errs) == 0 {
 		return ""
 	}

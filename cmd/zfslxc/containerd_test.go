@@ -122,7 +122,9 @@ func TestTemplateFromContainerd(t *testing.T) {
 				t.Errorf("template ls:\n%s", out)
 			}
 
-			_, err := runApp(t, from("nope", "--from", "docker.io/zfslxc/missing:latest")...)
+			// --no-pull: without it, an image not in the store is pulled
+			// (TestTemplatePullsFromRegistry).
+			_, err := runApp(t, from("nope", "--from", "docker.io/zfslxc/missing:latest", "--no-pull")...)
 			if err == nil || !strings.Contains(err.Error(), `"docker.io/zfslxc/missing:latest"`) || !strings.Contains(err.Error(), "not found") {
 				t.Errorf("missing ref: %v", err)
 			}

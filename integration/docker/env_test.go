@@ -56,6 +56,10 @@ func setupWith(t testing.TB, extra map[string]any, insecureRegistries ...string)
 	cfg := dockerconfig.Settings(dockerconfig.Options{SnapshotterName: sn})
 	// A subnet of its own for docker0, away from nerdctl's and CNI's.
 	cfg["bip"] = "172.29.77.1/24"
+	// Where dockerd turns IP forwarding on (a fresh host), it would also
+	// set the filter FORWARD policy to DROP, for every later test on the
+	// host (nerdctl's CNI bridges): leave the policy alone.
+	cfg["ip-forward-no-drop"] = true
 	for k, v := range extra {
 		cfg[k] = v
 	}

@@ -16,12 +16,19 @@ import (
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 )
 
-// TestOCIHooks runs one spec (ctr run --config) with prestart,
-// createRuntime, poststart and poststop hooks under runc and under the lxc
-// shim, each hook recording the OCI state it gets on stdin; the lxc shim
-// must run the same hooks, in the same order, with the same state fields
-// as runc (id, bundle, annotations, status, a pid while the container
-// exists). ociVersion differs: runc gives its own, we the spec's.
+// TestOCIHooks runs specs (ctr run --config) with OCI hooks under runc and
+// under the lxc shim, each hook recording the OCI state it gets on stdin;
+// the lxc shim must run the same hooks, in the same order, with the same
+// state fields as runc (id, bundle, annotations, status, a pid while the
+// container exists, in the same pid namespace). ociVersion differs: runc
+// gives its own, we the spec's. One spec has the runtime-namespace hooks
+// (prestart, createRuntime, poststart, poststop); the other createContainer
+// hooks and an extra device node (linux.devices), which LXC runs through
+// the shim's hook action (lxc.hook.mount): the hook gets pid 1 as under
+// runc and the container sees the node. Both kinds in one spec are refused
+// by the lxc shim (LXC runs createContainer hooks before the shim can run
+// createRuntime ones, and the OCI order is the other way round), with the
+// field named and nothing left running.
 func TestOCIHooks(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
@@ -47,16 +54,48 @@ func TestOCIHooks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runcStates := e.hookRun(t, dir, base, rootfs, "io.containerd.runc.v2", fmt.Sprintf("hooks-runc-%d", os.Getpid()))
-			lxcStates := e.hookRun(t, dir, base, rootfs, runtimeType, fmt.Sprintf("hooks-lxc-%d", os.Getpid()))
-			if len(lxcStates) != len(runcStates) {
-				t.Fatalf("hooks run: lxc %v, runc %v", keys(lxcStates), keys(runcStates))
-			}
-			for i := range runcStates {
-				r, l := runcStates[i], lxcStates[i]
-				if l.kind != r.kind || l.ns != r.ns || l.st.Status != r.st.Status || (l.st.Pid == 0) != (r.st.Pid == 0) {
-					t.Errorf("hook %d: lxc %s %+v, runc %s %+v", i, l.kind, l.st, r.kind, r.st)
+			for _, kinds := range [][]string{
+				{"prestart", "createRuntime", "poststart", "poststop"},
+				{"createContainer", "poststart", "poststop"},
+			} {
+				name := fmt.Sprintf("%s-%d", strings.ToLower(kinds[0]), os.Getpid())
+				runcStates, err := e.hookRun(t, dir, base, rootfs, "io.containerd.runc.v2", "runc-"+name, kinds)
+				if err != nil {
+					t.Fatal(err)
 				}
+				lxcStates, err := e.hookRun(t, dir, base, rootfs, runtimeType, "lxc-"+name, kinds)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(lxcStates) != len(runcStates) {
+					t.Fatalf("hooks run: lxc %v, runc %v", keys(lxcStates), keys(runcStates))
+				}
+				for i := range runcStates {
+					r, l := runcStates[i], lxcStates[i]
+					if l.kind != r.kind || l.ns != r.ns || l.st.Status != r.st.Status || (l.st.Pid == 0) != (r.st.Pid == 0) ||
+						(l.kind == "createContainer" && l.st.Pid != r.st.Pid) {
+						t.Errorf("hook %d: lxc %s %+v, runc %s %+v", i, l.kind, l.st, r.kind, r.st)
+					}
+				}
+			}
+			id := fmt.Sprintf("lxc-both-%d", os.Getpid())
+			_, err = e.hookRun(t, dir, base, rootfs, runtimeType, id, []string{"createRuntime", "createContainer"})
+			if err == nil || !strings.Contains(err.Error(), "hooks.createContainer") {
+				t.Fatalf("createRuntime and createContainer hooks together: %v, want the refusal naming hooks.createContainer", err)
+			}
+			if out, _, _ := e.d.Ctr(t, "tasks", "ls", "-q"); strings.Contains(out, id) {
+				t.Errorf("refused task %s is listed: %q", id, out)
+			}
+			// A failing createContainer hook fails the start with its
+			// output (LXC logs only that the hook failed; the hook
+			// action puts the reason in LXC's log, which the error quotes).
+			id = fmt.Sprintf("lxc-failing-%d", os.Getpid())
+			_, err = e.hookRun(t, dir, base, rootfs, runtimeType, id, []string{"failingCreateContainer"})
+			if err == nil || !strings.Contains(err.Error(), "createContainer hook 0 (/bin/sh)") || !strings.Contains(err.Error(), "no gpu here") {
+				t.Fatalf("failing createContainer hook: %v, want its failure and output", err)
+			}
+			if out, _, _ := e.d.Ctr(t, "tasks", "ls", "-q"); strings.Contains(out, id) {
+				t.Errorf("failed task %s is listed: %q", id, out)
 			}
 		})
 	}
@@ -75,9 +114,12 @@ func keys(hs []hookState) []string {
 	return k
 }
 
-// hookRun runs base (a ctr oci spec) with hooks under runtime rt as
-// container id, and returns the hooks' states in the order they ran.
-func (e *env) hookRun(t *testing.T, dir, base, rootfs, rt, id string) []hookState {
+// hookRun runs base (a ctr oci spec) with one recording hook of each of
+// kinds under runtime rt as container id, and returns the hooks' states in
+// the order they ran, or the error of a run that failed. With a
+// createContainer hook the spec also has /dev/fuse in linux.devices, and
+// the process checks it is there.
+func (e *env) hookRun(t *testing.T, dir, base, rootfs, rt, id string, kinds []string) ([]hookState, error) {
 	t.Helper()
 	var spec specs.Spec
 	if err := json.Unmarshal([]byte(base), &spec); err != nil {
@@ -101,11 +143,28 @@ printf '%s %s %s\n' "$1" "$ns" "$s" >> "$2"`, "sh", kind, rec}}
 	spec.Process.Args = []string{"/bin/sh", "-c", "echo ran"}
 	spec.Linux.CgroupsPath = "/" + id
 	spec.Annotations = map[string]string{"test": "annotation for " + rt}
-	spec.Hooks = &specs.Hooks{
-		Prestart:      []specs.Hook{hook("prestart")},
-		CreateRuntime: []specs.Hook{hook("createRuntime")},
-		Poststart:     []specs.Hook{hook("poststart")},
-		Poststop:      []specs.Hook{hook("poststop")},
+	spec.Hooks = &specs.Hooks{}
+	for _, k := range kinds {
+		switch k {
+		case "prestart":
+			spec.Hooks.Prestart = []specs.Hook{hook(k)}
+		case "createRuntime":
+			spec.Hooks.CreateRuntime = []specs.Hook{hook(k)}
+		case "createContainer":
+			spec.Hooks.CreateContainer = []specs.Hook{hook(k)}
+			major, minor := int64(10), int64(229)
+			spec.Linux.Devices = append(spec.Linux.Devices, specs.LinuxDevice{Path: "/dev/fuse", Type: "c", Major: major, Minor: minor})
+			spec.Linux.Resources.Devices = append(spec.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"})
+			spec.Process.Args = []string{"/bin/sh", "-c", "[ -c /dev/fuse ] && echo ran"}
+		case "failingCreateContainer":
+			spec.Hooks.CreateContainer = []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo no gpu here; exit 4"}}}
+		case "poststart":
+			spec.Hooks.Poststart = []specs.Hook{hook(k)}
+		case "poststop":
+			spec.Hooks.Poststop = []specs.Hook{hook(k)}
+		default:
+			t.Fatalf("hook kind %q", k)
+		}
 	}
 	data, err := json.Marshal(&spec)
 	if err != nil {
@@ -118,8 +177,11 @@ printf '%s %s %s\n' "$1" "$ns" "$s" >> "$2"`, "sh", kind, rec}}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, stderr, err := e.d.CtrContext(ctx, "run", "--rm", "--runtime", rt, "--config", cfg, id)
-	if err != nil || out != "ran\n" {
-		t.Fatalf("%s: ctr run --config: %v, stdout %q, stderr %q\n%s", rt, err, out, stderr, e.d.LogTail(40))
+	if err != nil {
+		return nil, fmt.Errorf("%s: ctr run --config: %v: %s", rt, err, stderr)
+	}
+	if out != "ran\n" {
+		t.Fatalf("%s: ctr run --config: stdout %q, stderr %q\n%s", rt, out, stderr, e.d.LogTail(40))
 	}
 	// poststop runs on delete, which ctr run --rm waits for.
 	raw, err := os.ReadFile(rec)
@@ -143,5 +205,5 @@ printf '%s %s %s\n' "$1" "$ns" "$s" >> "$2"`, "sh", kind, rec}}
 		states = append(states, hookState{kind, ns, st})
 		t.Logf("%s: %s hook: status %s pid %d (pid namespace: %s)", rt, kind, st.Status, st.Pid, ns)
 	}
-	return states
+	return states, nil
 }

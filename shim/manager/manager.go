@@ -172,6 +172,15 @@ func Main(args []string) int {
 			return 1
 		}
 		return 0
+	case lxcrun.HookAction:
+		// LXC runs this as lxc.hook.mount (lxcconv.Options.HookCommand):
+		// createContainer hooks and device nodes. LXC logs only that the
+		// hook failed; RunMountHook puts the reason in LXC's log too.
+		if err := lxcrun.RunMountHook(context.Background()); err != nil {
+			fmt.Fprintf(os.Stderr, "%s hook: %v\n", filepath.Base(args[0]), err)
+			return 1
+		}
+		return 0
 	case serveAction:
 		if err := serve(f); err != nil {
 			log.L.WithError(err).Error("shim server")

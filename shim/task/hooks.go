@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/containerd/log"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zfslxc/zfslxc/internal/ocihook"
 	"github.com/zfslxc/zfslxc/lxcconv"
+	"github.com/zfslxc/zfslxc/lxcrun"
 )
 
 // ociHooks runs the OCI hooks that belong to the runtime namespace (the
@@ -91,6 +93,19 @@ func (h *ociHooks) run(ctx context.Context, kind string, hooks []specs.Hook, sta
 		log.G(ctx).WithFields(log.Fields{"id": h.state.ID, "hook": kind, "count": len(hooks)}).Debug("hooks ran")
 	}
 	return nil
+}
+
+// hookCommand is lxcconv.Options.HookCommand: this binary's hook action
+// (shim/manager runs lxcrun.RunMountHook for it), which LXC runs as
+// lxc.hook.mount for createContainer hooks and device nodes. LXC splits
+// the command on blanks: a path holding one gives no hook command, and
+// lxcconv then refuses those two with its usual message.
+func hookCommand() string {
+	exe, err := os.Executable()
+	if err != nil || strings.ContainsAny(exe, " \t\n\r") {
+		return ""
+	}
+	return exe + " " + lxcrun.HookAction
 }
 
 // runBundlePoststop runs the poststop hooks of bundle's config.json (id:

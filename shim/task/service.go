@@ -275,7 +275,7 @@ func classify(err error) error {
 
 // convertOptions are lxcconv's options for the task's spec.
 func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs string) lxcconv.Options {
-	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, StatHost: statHostDir}
+	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, HookCommand: hookCommand(), StatHost: statHostDir}
 	if spec.Root != nil {
 		root := spec.Root.Path
 		if !filepath.IsAbs(root) {

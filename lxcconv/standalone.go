@@ -1,0 +1,96 @@
+package lxcconv
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ctrDefaultSpec is the spec containerd v2.4.2's pkg/oci generates for
+// `ctr run` (testdata/gen): namespaces, mounts, masked and read-only
+// paths, capabilities, device rules. ImageSpec starts from it, so a
+// container `zfslxc lxc create` makes is confined as one ctr runs.
+//
+//go:embed testdata/specs/ctr-default.json
+var ctrDefaultSpec []byte
+
+// ImageSpec is the runtime spec of a container run from an image without
+// containerd (`zfslxc lxc create`): containerd's default Linux spec with
+// p (from ProcessFromImage) as its process, name as its hostname, and, as
+// `docker run` does, no rlimits (the process inherits LXC's), no
+// no_new_privs, and the effective and permitted capabilities only for
+// root (a non-root user keeps the bounding set, so file capabilities and
+// setuid binaries still work). No cgroupsPath: LXC names the cgroup. The
+// caller sets root.path and adds its own mounts or seccomp profile; the
+// result goes through Convert like any spec.
+func ImageSpec(name string, p *Process) (*specs.Spec, error) {
+	var s specs.Spec
+	if err := json.Unmarshal(ctrDefaultSpec, &s); err != nil {
+		return nil, fmt.Errorf("containerd's default spec: %w", err)
+	}
+	s.Hostname = name
+	s.Linux.CgroupsPath = ""
+	s.Process.Args = p.Args
+	s.Process.Env = p.Env
+	s.Process.Cwd = p.Cwd
+	s.Process.Terminal = p.Terminal
+	s.Process.User = specs.User{UID: p.UID, GID: p.GID, AdditionalGids: p.AdditionalGids}
+	s.Process.Rlimits = nil
+	s.Process.NoNewPrivileges = false
+	if p.UID != 0 {
+		s.Process.Capabilities.Effective = nil
+		s.Process.Capabilities.Permitted = nil
+	}
+	return &s, nil
+}
+
+// Standalone makes r a configuration plain LXC applies on its own, for a
+// container that lxc-start runs with no runtime: the steps r leaves to the
+// runtime become LXC keys where LXC can take them, and are refused where
+// it cannot. The read-only paths become read-only bind mount entries
+// (refused with sysctls: LXC applies mount entries first, and a read-only
+// /proc/sys fails every sysctl); the late cgroup keys become ordinary
+// ones; LXC's own /dev and /sys keep LXC's mount flags (a warning); a
+// read-only root, device nodes and createContainer hooks are refused.
+func (r *Result) Standalone() error {
+	switch {
+	case r.ReadonlyRootfs:
+		return fieldErr("root.readonly", "needs the runtime to remount the root read-only after setup")
+	case r.MountHook != nil:
+		return fieldErr("hooks.createContainer", "device nodes and createContainer hooks need the runtime's mount hook")
+	}
+	if len(r.ReadonlyPaths) > 0 {
+		for _, e := range r.Config.Entries {
+			if strings.HasPrefix(e.Key, "lxc.sysctl.") {
+				return fieldErr("linux.readonlyPaths", "with linux.sysctl (%s) needs the runtime: LXC mounts before it writes sysctls", e.Key)
+			}
+		}
+		for _, p := range r.ReadonlyPaths {
+			rel, err := escapeFstab(strings.TrimPrefix(p, "/"))
+			if err != nil {
+				return fieldErr("linux.readonlyPaths", "%s: %v", p, err)
+			}
+			// A bind of the path onto itself ("relative": the source is
+			// taken inside the mounted rootfs), remounted read-only;
+			// optional, as runc skips a path that does not exist.
+			if err := r.Config.Add("lxc.mount.entry", rel+" "+rel+" none rbind,ro,relative,optional 0 0"); err != nil {
+				return err
+			}
+		}
+		r.ReadonlyPaths = nil
+	}
+	for _, e := range r.LateCgroup {
+		if err := r.Config.Add(e.Key, e.Value); err != nil {
+			return err
+		}
+	}
+	r.LateCgroup = nil
+	for _, m := range r.Remounts {
+		r.Warnings = append(r.Warnings, Warning{Field: "mounts", Message: fmt.Sprintf("%s keeps LXC's mount flags, not %s: no runtime remounts it", m.Path, strings.Join(m.Options, ","))})
+	}
+	r.Remounts = nil
+	return nil
+}
