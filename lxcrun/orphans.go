@@ -73,11 +73,18 @@ func ownCgroupDirs(pid int) ([]string, error) {
 // LXC's teardown cannot remove their busy cgroups; runc kills them (its
 // shim's kill --all on init exit), and so does this. For a container with
 // its own pid namespace there is nothing left and it returns at once. It
-// reports how many processes it killed; FailedPrecondition before the
-// container has ended.
+// reports how many processes it killed; FailedPrecondition before init
+// has exited. It may run while liblxc still tears the container down (the
+// monitor is in a cgroup of its own, never swept).
 func (c *Container) KillOrphans(ctx context.Context) (int, error) {
-	if st := c.started(); st == nil || !st.finished() {
-		return 0, fmt.Errorf("container %s is not created or still runs: %w", c.name, errdefs.ErrFailedPrecondition)
+	st := c.started()
+	if st == nil {
+		return 0, fmt.Errorf("container %s is not created: %w", c.name, errdefs.ErrFailedPrecondition)
+	}
+	select {
+	case <-st.exited: // init reaped; liblxc may still be tearing down
+	default:
+		return 0, fmt.Errorf("container %s: init still runs: %w", c.name, errdefs.ErrFailedPrecondition)
 	}
 	c.mu.Lock()
 	dirs := c.cgroupDirs
@@ -109,6 +116,9 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 	}
 	if len(killed) > 0 {
 		log.G(ctx).WithField("processes", len(killed)).Info("lxcrun: killed the processes init left behind (shared pid namespace)")
+	}
+	if len(killed) == 0 {
+		return 0, nil // LXC's own teardown removes the cgroups
 	}
 	removeCgroups(ctx, dirs)
 	return len(killed), nil
