@@ -160,7 +160,7 @@ HDR
 } >"$raw/go.md"
 elif [ -f "$OUT" ]; then
 	# Keep the existing go section: everything before the shim section.
-	awk -v b="$SHIM_BEGIN" '$0 == b { exit } { print }' "$OUT" >"$raw/go.md"
+	awk -v b="$SHIM_BEGIN" '$0 == b || $0 == "<!-- stress:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
 else
 	: >"$raw/go.md"
 fi
@@ -307,6 +307,8 @@ else
 	: >"$raw/cri.md"
 fi
 
+# The stress section (make stress, scripts/stress.sh) is kept as it is.
+between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 {
 	cat "$raw/go.md"
 	if [ -s "$raw/shim.md" ]; then
@@ -322,6 +324,12 @@ fi
 	if [ -s "$raw/cri.md" ]; then
 		echo
 		cat "$raw/cri.md"
+	fi
+	if [ -s "$raw/stress.md" ]; then
+		echo
+		echo '<!-- stress:begin -->'
+		cat "$raw/stress.md"
+		echo '<!-- stress:end -->'
 	fi
 } >"$OUT"
 echo "==> wrote $OUT" >&2

@@ -212,6 +212,12 @@ func TestDocker(t *testing.T) {
 		if out, stderr, code := run(t, argv); code != 0 || out != "[a  b]\n[c]\n" {
 			t.Errorf("docker run after a snapshotter restart: exit %d, stdout %q, stderr %q", code, out, stderr)
 		}
+		// And after a crash (SIGKILL) and a new start.
+		e.snap.Kill9(t)
+		e.snap.Start(t)
+		if out, stderr, code := run(t, argv); code != 0 || out != "[a  b]\n[c]\n" {
+			t.Errorf("docker run after the snapshotter was killed and started again: exit %d, stdout %q, stderr %q", code, out, stderr)
+		}
 		if out := d.Must(t, "exec", id, "echo", "alive"); out != "alive\n" {
 			t.Errorf("exec in a container that ran through the restart: %q", out)
 		}
