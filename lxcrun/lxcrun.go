@@ -205,7 +205,7 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("converting spec: %w", err)
 	}
-	if err := createMountTargets(res.MountTargets); err != nil {
+	if err := CreateMountTargets(res.MountTargets); err != nil {
 		return nil, err
 	}
 	if !mountsProc(res.Config) {

@@ -11,7 +11,7 @@ import (
 	"github.com/zfslxc/zfslxc/lxcconv"
 )
 
-// createMountTargets makes the mount points lxcconv left to the runtime
+// CreateMountTargets makes the mount points lxcconv left to the runtime
 // (Result.MountTargets), in order, before LXC runs. Each component of a
 // target's path is opened with O_NOFOLLOW under its host directory (the
 // rootfs, or a volume bound earlier), so a symlink planted in a shared
@@ -19,7 +19,7 @@ import (
 // in afterwards makes LXC's own mount fail (it too refuses symlinks in a
 // target path). A missing target inside a read-only mount is refused, as
 // runc gets EROFS there.
-func createMountTargets(targets []lxcconv.MountTarget) error {
+func CreateMountTargets(targets []lxcconv.MountTarget) error {
 	for _, t := range targets {
 		if err := createMountTarget(t); err != nil {
 			return &lxcconv.FieldError{Field: t.Field, Msg: fmt.Sprintf("%s: %v", t.Dest, err)}

@@ -52,7 +52,7 @@ func TestCreateMountTargets(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.target.Root, tc.target.Field, tc.target.Dest = root, "mounts[7].destination", "/"+tc.target.Path
-			err := createMountTargets([]lxcconv.MountTarget{tc.target})
+			err := CreateMountTargets([]lxcconv.MountTarget{tc.target})
 			if ents, _ := os.ReadDir(outside); len(ents) > 0 {
 				t.Errorf("created outside the root: %v", ents)
 			}

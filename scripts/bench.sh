@@ -5,15 +5,19 @@
 # `make deps` installs. Benchmarks are not tests: nothing here asserts a
 # timing. Run on an idle machine; BENCHTIME and COUNT tune the effort.
 #
-# PARTS says what to run: "go" (zfsdriver, snapshotter, import) and/or
+# PARTS says what to run: "go" (zfsdriver, snapshotter operations),
+# "unpack" (ctr images import zfslxc vs overlayfs, first after start and
+# warm, with the zfs breakdown; Prepare on a 1 GiB vs a 1 MiB parent;
+# IMPORT_COLD, IMPORT_WARM and PREPARE_ROUNDS size them),
 # "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
-# containers, the runtimes alone). A part not run keeps its section of the existing $OUT.
+# containers, the runtimes alone) and/or
 # "registry" (integration/pull BenchmarkPull, integration/docker
 # BenchmarkDockerRun: ctr images pull from a local registry into zfslxc
 # and overlayfs; docker run --rm under lxc+zfslxc, runc+zfslxc and
 # runc+overlayfs; PULL_RUNS, PULL_LARGE_MIB and DOCKER_RUNS size them).
 # "cri" (integration/cri BenchmarkCRI: pods under the lxc handler against
 # runc in the same CRI containerd; CRI_BENCH_RUNS, CRI_BENCH_MANY size it).
+# A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
 # SHIM_RSS_ROUNDS size it, e.g. a quick look:
@@ -24,7 +28,8 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
-PARTS=${PARTS:-go shim registry cri}
+PARTS=${PARTS:-go unpack shim registry cri}
+export IMPORT_COLD=${IMPORT_COLD:-3} IMPORT_WARM=${IMPORT_WARM:-5} PREPARE_ROUNDS=${PREPARE_ROUNDS:-20}
 SHIM_PASSES=${SHIM_PASSES:-2}
 SHIM_BENCH=${SHIM_BENCH:-CtrRun|ExitEvent|Runtime|ShimMemory|Many}
 export SHIM_RUNS=${SHIM_RUNS:-20} MANY=${MANY:-50} MANY_CONCURRENCY=${MANY_CONCURRENCY:-4} SHIM_RSS_ROUNDS=${SHIM_RSS_ROUNDS:-3}
@@ -37,6 +42,11 @@ SHIM_BEGIN='<!-- shim-bench:begin -->'
 SHIM_END='<!-- shim-bench:end -->'
 NOTES_BEGIN='<!-- shim-notes:begin -->'
 NOTES_END='<!-- shim-notes:end -->'
+# The unpack section, likewise, with its hand-written analysis.
+UNPACK_BEGIN='<!-- unpack-bench:begin -->'
+UNPACK_END='<!-- unpack-bench:end -->'
+UNPACK_NOTES_BEGIN='<!-- unpack-notes:begin -->'
+UNPACK_NOTES_END='<!-- unpack-notes:end -->'
 # The runtime's exit-path section (issue #12): hand-written, kept too.
 EXIT_BEGIN='<!-- exit-notes:begin -->'
 EXIT_END='<!-- exit-notes:end -->'
@@ -47,12 +57,13 @@ CRI_END='<!-- cri-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
-run() { # package, benchmark regexp, benchtime[, count]
+run() { # package, benchmark regexp, benchtime[, count]; lines go to $raw/${RAWFILE:-all.txt}
 	local count=${4:-$COUNT}
 	echo "==> go test -bench '$2' $1 (benchtime $3, count $count)" >&2
 	ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+		ZFSLXC_UNPACKBENCH_REPORT="$raw/unpack-report.md" \
 		go test -run '^$' -bench "$2" -benchtime "$3" -count "$count" -timeout 60m "$1" 2>"$raw/stderr" |
-		tee -a "$raw/all.txt" | grep -E '^Benchmark' >&2 || { cat "$raw/stderr" >&2; exit 1; }
+		tee -a "$raw/${RAWFILE:-all.txt}" | grep -E '^Benchmark' >&2 || { cat "$raw/stderr" >&2; exit 1; }
 }
 
 # shim_pass N runs the shim benchmarks once; their tables go to
@@ -77,10 +88,11 @@ shim_pass() {
 if has go; then
 	run ./zfsdriver/ . "$BENCHTIME"
 	run ./snapshotter/ 'Layer|Prepare$|Commit|Remove' "$BENCHTIME"
-	run ./snapshotter/ 'PrepareImageSize' "$BENCHTIME"
-	if ls integration/snapshotter/*_test.go >/dev/null 2>&1 && grep -q 'func BenchmarkImport' integration/snapshotter/*_test.go; then
-		run ./integration/snapshotter/ 'Import' "${IMPORT_BENCHTIME:-5x}" "${IMPORT_COUNT:-1}"
-	fi
+fi
+if has unpack; then
+	: >"$raw/unpack-report.md"
+	RAWFILE=unpack.txt run ./integration/snapshotter/ 'Import' 1x 1
+	RAWFILE=unpack.txt run ./snapshotter/ 'PrepareImageSize' 1x 1
 fi
 if has shim; then
 	for n in $(seq 1 "$SHIM_PASSES"); do shim_pass "$n"; done
@@ -124,12 +136,11 @@ END {
 Written by \`make bench\` (scripts/bench.sh) on $(date -u +%Y-%m-%d); do not edit by hand.
 Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r);
 zfs: $(zfs version 2>/dev/null | head -1 || true)$( [ -e /sys/module/zfs ] || echo "zfs-fuse $(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null)").
-Median of $COUNT runs of $BENCHTIME iterations each (the import rows: ${IMPORT_COUNT:-1}
-run of ${IMPORT_BENCHTIME:-5x}); ms per operation. Each
+Median of $COUNT runs of $BENCHTIME iterations each; ms per operation. Each
 row with a ratio is measured against its baseline in the same run: the bare
-\`zfs\` commands the operation runs, or overlayfs in the same containerd.
-The shim benchmarks (ctr run, memory, many containers) have their own
-section at the end.
+\`zfs\` commands the operation runs. The unpack benchmarks (image import
+against overlayfs, Prepare by parent size) and the shim benchmarks (ctr
+run, memory, many containers) have their own sections below.
 
 | benchmark | ms/op | vs baseline | other |
 |---|---:|---|---|
@@ -141,15 +152,12 @@ $table
   (same pool, same process). \`BenchmarkOverhead\` is the driver's own cost with
   a runner that does nothing (validation, argument building, parsing).
 - \`BenchmarkLayer\`: per image layer, Prepare (zfs clone) + Commit (zfs
-  snapshot + readonly=on) + Remove (unmount on zfs-fuse + destroy), and
-  \`zfs-procs/op\`, the zfs processes spawned for that (busy retries included).
-  containerd's own zfs snapshotter spawns 3–4 per operation.
+  snapshot; readonly=on runs after Commit, batched) + Remove (unmount on
+  zfs-fuse + destroy), and \`zfs-procs/op\`, the zfs processes spawned for
+  that (busy retries included). containerd's own zfs snapshotter spawns 3–4
+  per operation.
 - \`BenchmarkPrepare\`, \`BenchmarkCommit\`, \`BenchmarkRemove\`: each operation
   alone against its bare commands.
-- \`BenchmarkPrepareImageSize\`: Prepare on a parent layer of 1 MiB and of
-  1 GiB: a clone costs the same whatever the size.
-- \`BenchmarkImport\` (when present): \`ctr images import\` of the same image with
-  \`--snapshotter zfslxc\` and with \`overlayfs\`, in the same containerd.
 
 ## Raw output
 
@@ -159,10 +167,51 @@ $(grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$raw/all.txt")
 HDR
 } >"$raw/go.md"
 elif [ -f "$OUT" ]; then
-	# Keep the existing go section: everything before the shim section.
-	awk -v b="$SHIM_BEGIN" '$0 == b || $0 == "<!-- stress:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
+	# Keep the existing go section: everything before the unpack, shim and stress sections.
+	awk -v u="$UNPACK_BEGIN" -v b="$SHIM_BEGIN" '$0 == u || $0 == b || $0 == "<!-- stress:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
 else
 	: >"$raw/go.md"
+fi
+
+if has unpack; then
+	unpack_notes=$(between "$OUT" "$UNPACK_NOTES_BEGIN" "$UNPACK_NOTES_END")
+	{
+		echo "$UNPACK_BEGIN"
+		cat <<UNPACK
+## Unpack: image import on zfslxc against overlayfs
+
+Written by \`scripts/bench.sh\` (PARTS=unpack) on $(date -u +%Y-%m-%d); do not edit by hand
+except between the notes markers. Machine: $(nproc) cores, $(uname -r); zfs-fuse
+$(dpkg-query -W -f='${Version}' zfs-fuse 2>/dev/null || echo '?'); containerd 1.6.20 (Debian) and v2.4.2; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
+\`BenchmarkImport\` (integration/snapshotter): \`ctr images import\` of two
+images, 4 layers of ~8 MiB in all (busybox, then three layers of 64 files
+of 32 KiB, gzip) and 2 layers of 128 MiB (busybox and one 128 MiB file),
+into zfslxc and into overlayfs in the same containerd, interleaved (the
+order alternates). "First" is the first import after containerd and the
+snapshotter start ($IMPORT_COLD rounds, each after a restart of both), "warm" the
+median of $IMPORT_WARM rounds after one untimed warm-up. Each round removes the
+image and collects garbage, so each import unpacks every layer. The zfs
+processes per layer and the breakdown come from the snapshotter's debug
+log (every zfs command with its duration).
+
+UNPACK
+		cat "$raw/unpack-report.md"
+		echo
+		echo "$UNPACK_NOTES_BEGIN"
+		echo "${unpack_notes:-_No notes yet._}"
+		echo "$UNPACK_NOTES_END"
+		echo
+		echo "#### Raw benchmark lines"
+		echo
+		echo '```'
+		grep -E '^Benchmark' "$raw/unpack.txt"
+		echo '```'
+		echo "$UNPACK_END"
+	} >"$raw/unpack.md"
+elif [ -f "$OUT" ] && grep -qxF "$UNPACK_BEGIN" "$OUT"; then
+	awk -v b="$UNPACK_BEGIN" -v e="$UNPACK_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/unpack.md"
+else
+	: >"$raw/unpack.md"
 fi
 
 if has shim; then
@@ -245,6 +294,13 @@ else
 	: >"$raw/shim.md"
 fi
 
+# section FILE: FILE after one blank line, when FILE is not empty.
+section() {
+	[ -s "$1" ] || return 0
+	echo
+	cat "$1"
+}
+
 if has registry; then
 	echo "==> registry: go test -bench 'Pull' ./integration/pull/, -bench 'DockerRun' ./integration/docker/" >&2
 	for pb in ./integration/pull/:Pull ./integration/docker/:DockerRun; do
@@ -310,21 +366,12 @@ fi
 # The stress section (make stress, scripts/stress.sh) is kept as it is.
 between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 {
-	cat "$raw/go.md"
-	if [ -s "$raw/shim.md" ]; then
-		# one blank line between the sections
-		[ -s "$raw/go.md" ] && [ -n "$(tail -c1 "$raw/go.md" | tr -d '\n')" ] && echo
-		[ -s "$raw/go.md" ] && [ -n "$(tail -n1 "$raw/go.md")" ] && echo
-		cat "$raw/shim.md"
-	fi
-	if [ -s "$raw/registry.md" ]; then
-		echo
-		cat "$raw/registry.md"
-	fi
-	if [ -s "$raw/cri.md" ]; then
-		echo
-		cat "$raw/cri.md"
-	fi
+	# The go section without its trailing blank lines, then the others.
+	awk 'NF { for (; blank > 0; blank--) print ""; print; next } { blank++ }' "$raw/go.md"
+	section "$raw/unpack.md"
+	section "$raw/shim.md"
+	section "$raw/registry.md"
+	section "$raw/cri.md"
 	if [ -s "$raw/stress.md" ]; then
 		echo
 		echo '<!-- stress:begin -->'

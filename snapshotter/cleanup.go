@@ -30,8 +30,13 @@ type CleanupReport struct {
 // Cleanup makes the metadata and the datasets agree: it destroys datasets
 // that have no snapshot (left by a crash, or by a Remove whose destroy
 // failed) and removes the metadata of snapshots whose dataset is gone and
-// that have no children. containerd calls it after its garbage collection.
+// that have no children; and it makes the committed datasets still
+// writable read-only (seal.go). containerd calls it after its garbage
+// collection.
 func (s *Snapshotter) Cleanup(ctx context.Context) error {
+	if err := s.seal.flush(ctx); err != nil {
+		return fmt.Errorf("cleanup: %w", err)
+	}
 	rep, err := s.Reconcile(ctx, false)
 	if err != nil {
 		return err

@@ -5,7 +5,9 @@
 // named by the snapshot's MetaStore id. A snapshot without a parent is a new
 // dataset; a snapshot on a parent is a `zfs clone` of the parent's
 // `<id>@committed` snapshot, so Prepare costs the same whatever the size of
-// the image. Commit takes that snapshot and makes the dataset read-only.
+// the image. Commit takes that snapshot; the dataset is made read-only
+// after Commit returns (seal.go), so an unpack costs two zfs processes per
+// layer: the clone and the snapshot.
 // Mounts are bind mounts of the dataset's mountpoint, which works on kernel
 // OpenZFS and on zfs-fuse alike.
 //
@@ -25,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -60,6 +63,8 @@ type Config struct {
 	DefaultQuota uint64
 	// Driver runs zfs; default: zfsdriver.New with detection.
 	Driver *zfsdriver.Driver
+
+	sealIdle time.Duration // tests: see seal.go
 }
 
 // Opt configures the snapshotter.
@@ -105,6 +110,12 @@ type Snapshotter struct {
 	quota   uint64
 	zfs     *zfsdriver.Driver
 	ms      *storage.MetaStore
+	seal    *sealer
+
+	// mountMu serializes the zfs commands that mount or remount datasets
+	// (create, clone, readonly=on): zfs-fuse deadlocked when two mounts
+	// ran at once.
+	mountMu sync.Mutex
 
 	closeOnce sync.Once
 	closeErr  error // guarded by closeOnce
@@ -150,10 +161,16 @@ func New(ctx context.Context, root string, opts ...Opt) (*Snapshotter, error) {
 		return nil, fmt.Errorf("metadata store in %s: %w", root, err)
 	}
 	s := &Snapshotter{root: root, dataset: cfg.Dataset, mnt: mnt, quota: cfg.DefaultQuota, zfs: cfg.Driver, ms: ms}
+	s.seal = newSealer(s, cfg.sealIdle)
 	if err := s.mountAll(ctx); err != nil {
 		ms.Close()
 		return nil, err
 	}
+	if err := s.sealAfterUncleanStop(ctx); err != nil {
+		ms.Close()
+		return nil, err
+	}
+	go s.seal.run(context.WithoutCancel(ctx))
 	return s, nil
 }
 
@@ -304,10 +321,14 @@ var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
 func isUnpackKey(key string) bool { return strings.HasPrefix(key, snapshots.UnpackKeyPrefix+"-") }
 
 // Commit turns the active snapshot key into the committed snapshot name:
-// `zfs snapshot <ds>@committed`, then readonly=on (and hostOnlyProps) on
-// the dataset.
+// `zfs snapshot <ds>@committed` inside the metadata transaction. The
+// dataset of an unpacked layer (which has hostOnlyProps from its Prepare)
+// is made read-only after Commit returns, so an unpack costs one zfs
+// process per Commit (seal.go); other commits set readonly=on and
+// hostOnlyProps in the transaction, as they always did.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
-	return s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
+	var ds string
+	err := s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		id, info, _, err := storage.GetInfo(ctx, key)
 		if err != nil {
 			return err
@@ -318,7 +339,7 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if _, err := storage.CommitActive(ctx, key, name, snapshots.Usage{}, opts...); err != nil {
 			return fmt.Errorf("commit snapshot %q as %q: %w", key, name, err)
 		}
-		ds := s.datasetName(id)
+		ds = s.datasetName(id)
 		snap := ondisk.Committed(ds)
 		err = s.zfs.Snapshot(ctx, []string{snap}, zfsdriver.SnapshotOptions{Properties: map[string]string{ondisk.PropKey: ondisk.KeyProp(name)}})
 		if errors.Is(err, zfsdriver.ErrExists) {
@@ -333,15 +354,23 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
-		props := map[string]string{"readonly": "on"}
-		if !isUnpackKey(key) {
-			maps.Copy(props, hostOnlyProps) // an unpack's dataset has them already
+		if isUnpackKey(key) {
+			return nil // sealed later
 		}
+		props := map[string]string{"readonly": "on"}
+		maps.Copy(props, hostOnlyProps)
 		if err := s.zfs.Set(ctx, ds, props); err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if isUnpackKey(key) {
+		s.seal.add(ds)
+	}
+	return nil
 }
 
 // Remove removes a snapshot. The metadata goes first; the dataset is
@@ -365,6 +394,7 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
+	s.seal.forget(s.datasetName(id))
 	if err := s.destroy(ctx, id, kind == snapshots.KindCommitted); err != nil {
 		log.G(ctx).WithError(err).WithFields(log.Fields{"key": key, "dataset": s.datasetName(id)}).
 			Warn("dataset not destroyed; Cleanup will retry")
@@ -391,9 +421,21 @@ func (s *Snapshotter) Walk(ctx context.Context, fn snapshots.WalkFunc, filters .
 	return err
 }
 
-// Close closes the metadata store. Closing twice is fine.
+// Close makes the committed datasets still pending read-only, marks the
+// stop as clean (so the next start need not seal them all again) and
+// closes the metadata store. Closing twice is fine.
 func (s *Snapshotter) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.ms.Close() })
+	s.closeOnce.Do(func() {
+		close(s.seal.stop)
+		<-s.seal.done
+		ctx := context.Background()
+		if err := s.seal.flush(ctx); err != nil {
+			log.G(ctx).WithError(err).Warn("committed datasets left writable; the next start makes them read-only")
+		} else if err := s.markClean(); err != nil {
+			log.G(ctx).WithError(err).Warn("could not mark the stop as clean; the next start makes every committed dataset read-only")
+		}
+		s.closeErr = s.ms.Close()
+	})
 	return s.closeErr
 }
 
@@ -431,6 +473,8 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshots.Kind, key, pare
 func (s *Snapshotter) createDataset(ctx context.Context, snap storage.Snapshot, props map[string]string) error {
 	ds := s.datasetName(snap.ID)
 	run := func() error {
+		s.mountMu.Lock()
+		defer s.mountMu.Unlock()
 		if len(snap.ParentIDs) == 0 {
 			return s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Properties: props})
 		}

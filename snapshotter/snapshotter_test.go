@@ -10,7 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
@@ -138,7 +140,12 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	if top := byName["/2"]; top.Origin != f.parent+"/1@committed" {
 		t.Errorf("active snapshot is not a clone of the committed layer: origin %q", top.Origin)
 	}
-	// zfs-fuse reads readonly=on back as "off temporary" but enforces it.
+	// The committed dataset is made read-only after Commit; Cleanup
+	// finishes what is pending. zfs-fuse reads readonly=on back as "off
+	// temporary" but enforces it.
+	if err := f.sn.Cleanup(f.ctx); err != nil {
+		t.Fatal(err)
+	}
 	mp, err := f.zfs.GetProperty(f.ctx, f.parent+"/1", "mountpoint")
 	if err != nil {
 		t.Fatal(err)
@@ -188,50 +195,123 @@ func TestLayersAreClonesAndCommitsAreSnapshots(t *testing.T) {
 	}
 }
 
-// TestZFSCommandsPerOperation pins how many zfs processes each operation
-// spawns, the cost the DESIGN compares with containerd/zfs (3–4 each).
-func TestZFSCommandsPerOperation(t *testing.T) {
-	f := newFixture(t)
-	caps := f.zfs.Capabilities()
-	count := func(op func() error) int64 {
-		t.Helper()
-		before, retries := f.zfs.Commands(), f.zfs.Retries()
-		if err := op(); err != nil {
-			t.Fatal(err)
-		}
-		// zfs-fuse sometimes answers busy; the runs again are not the
-		// operation's own cost.
-		return f.zfs.Commands() - before - (f.zfs.Retries() - retries)
+// recorder is a zfsdriver.Runner that runs the real command and records
+// its arguments.
+type recorder struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (r *recorder) run(ctx context.Context, path string, args []string) ([]byte, []byte, int, error) {
+	r.mu.Lock()
+	r.calls = append(r.calls, filepath.Base(path)+" "+strings.Join(args, " "))
+	r.mu.Unlock()
+	return zfsdriver.ExecRunner(ctx, path, args)
+}
+
+// since returns the calls after the first n.
+func (r *recorder) since(n int) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.calls[n:])
+}
+
+func (r *recorder) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
+
+// newRecordedFixture is newFixture whose snapshotter runs zfs through a
+// recorder.
+func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
+	t.Helper()
+	rec := &recorder{}
+	// As in newFixtureOnPool: the state dir goes after the pool.
+	root, err := os.MkdirTemp("", "zfslxc-snapshotter-test-")
+	if err != nil {
+		t.Fatal(err)
 	}
-	removeCost := int64(1)
-	if caps.ExplicitUnmount {
-		removeCost = 2 // unmount, destroy
+	t.Cleanup(func() { os.RemoveAll(root) })
+	p := testpool.New(t)
+	drv, err := zfsdriver.New(context.Background(), zfsdriver.WithRunner(rec.run), zfsdriver.WithCapabilities(p.Driver.Capabilities()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := p.Name + "/zfslxc"
+	ctx := namespaces.WithNamespace(context.Background(), "test")
+	// Seals run only when the test asks (SealNow).
+	sn, err := snapshotter.New(ctx, root, snapshotter.WithDataset(parent), snapshotter.WithDriver(drv), snapshotter.WithSealIdle(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sn.Close() })
+	return &fixture{sn: sn, zfs: drv, parent: parent, root: root, ctx: ctx}, rec
+}
+
+// subcommands turns recorded calls into "zfs <subcommand>" words.
+func subcommands(calls []string) []string {
+	out := make([]string, len(calls))
+	for i, c := range calls {
+		f := strings.Fields(c)
+		out[i] = strings.Join(f[:min(2, len(f))], " ")
+	}
+	return out
+}
+
+// TestZFSCommandsPerOperation pins which zfs processes each operation
+// spawns: an image unpack is a Prepare and a Commit per layer, two zfs
+// processes (containerd/zfs spawns 3–4 per operation). The read-only
+// seal of a committed dataset runs after Commit, for several commits in
+// one `zfs set`.
+func TestZFSCommandsPerOperation(t *testing.T) {
+	f, rec := newRecordedFixture(t)
+	removeCost := []string{"zfs destroy"}
+	if f.zfs.Capabilities().ExplicitUnmount {
+		removeCost = []string{"zfs unmount", "zfs destroy"}
 	}
 	cases := []struct {
 		name string
 		op   func() error
-		want int64
+		want []string
 	}{
 		// As containerd's unpacker names them (snapshots.UnpackKeyFormat).
-		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "extract-1 sha256:a", ""); return err }, 1},
-		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "extract-1 sha256:a") }, 2},
+		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "extract-1 sha256:a", ""); return err }, []string{"zfs create"}},
+		{"prepare without parent again", func() error { _, err := f.sn.Prepare(f.ctx, "extract-2 sha256:b", ""); return err }, []string{"zfs create"}},
+		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "extract-1 sha256:a") }, []string{"zfs snapshot"}},
+		{"second commit", func() error { return f.sn.Commit(f.ctx, "c2", "extract-2 sha256:b") }, []string{"zfs snapshot"}},
+		{"the seals, in one command", func() error { return f.sn.SealNow(f.ctx) }, []string{"zfs set"}},
 		// Another commit (ctr snapshot commit, a build) makes the layer
-		// inert on the host at Commit: one more zfs set per property
-		// where zfs set takes one (zfs-fuse).
-		{"prepare other", func() error { _, err := f.sn.Prepare(f.ctx, "other", ""); return err }, 1},
-		{"commit other", func() error { return f.sn.Commit(f.ctx, "c2", "other") }, map[bool]int64{true: 2, false: 4}[caps.MultiSet]},
-		{"remove other", func() error { return f.sn.Remove(f.ctx, "c2") }, removeCost},
-		{"prepare on parent", func() error { _, err := f.sn.Prepare(f.ctx, "b", "c"); return err }, 1},
-		{"view", func() error { _, err := f.sn.View(f.ctx, "v", "c"); return err }, 1},
-		{"mounts", func() error { _, err := f.sn.Mounts(f.ctx, "b"); return err }, 0},
-		{"stat", func() error { _, err := f.sn.Stat(f.ctx, "b"); return err }, 0},
+		// read-only and inert on the host at Commit (one zfs set per
+		// property where zfs set takes one: zfs-fuse).
+		{"prepare other", func() error { _, err := f.sn.Prepare(f.ctx, "other", ""); return err }, []string{"zfs create"}},
+		{"commit other", func() error { return f.sn.Commit(f.ctx, "c3", "other") }, []string{"zfs snapshot", "zfs set"}},
+		{"remove other", func() error { return f.sn.Remove(f.ctx, "c3") }, removeCost},
+		{"prepare on parent", func() error { _, err := f.sn.Prepare(f.ctx, "b", "c"); return err }, []string{"zfs clone"}},
+		{"view", func() error { _, err := f.sn.View(f.ctx, "v", "c"); return err }, []string{"zfs clone"}},
+		{"mounts", func() error { _, err := f.sn.Mounts(f.ctx, "b"); return err }, nil},
+		{"stat", func() error { _, err := f.sn.Stat(f.ctx, "b"); return err }, nil},
 		{"remove active", func() error { return f.sn.Remove(f.ctx, "b") }, removeCost},
 		{"remove view", func() error { return f.sn.Remove(f.ctx, "v") }, removeCost},
 		{"remove committed", func() error { return f.sn.Remove(f.ctx, "c") }, removeCost},
+		{"remove committed 2", func() error { return f.sn.Remove(f.ctx, "c2") }, removeCost},
 	}
 	for _, tc := range cases {
-		if got := count(tc.op); got != tc.want {
-			t.Errorf("%s ran %d zfs commands, want %d", tc.name, got, tc.want)
+		n := rec.len()
+		if err := tc.op(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		// zfs-fuse sometimes answers busy; a command run again is not
+		// the operation's own cost.
+		got := slices.Compact(subcommands(rec.since(n)))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s ran %q, want %q", tc.name, rec.since(n), tc.want)
+		}
+		if tc.name == "the seals, in one command" {
+			want := fmt.Sprintf("zfs set readonly=on %s/1 %s/2", f.parent, f.parent)
+			if calls := rec.since(n); len(calls) != 1 || !strings.HasSuffix(calls[0], want) {
+				t.Errorf("seal ran %q, want %q", calls, want)
+			}
 		}
 	}
 	if left := f.datasets(t); len(left) != 0 {
@@ -506,6 +586,79 @@ func TestCrashLeftovers(t *testing.T) {
 	slices.Sort(ds)
 	if want := []string{"1", "2", "3", "notours"}; !slices.Equal(ds, want) {
 		t.Errorf("datasets after cleanup = %v, want %v", ds, want)
+	}
+}
+
+// TestCommittedDatasetIsSealedAfterACrash: Commit returns once the
+// @committed snapshot exists; the dataset is made read-only after. A kill
+// -9 in between (Crash: the pending seal is lost, the stop not marked
+// clean) leaves a committed dataset that is still writable, which clones
+// never see; the next start makes every committed dataset read-only, and
+// the pool and the metadata agree. A start after a clean Close seals
+// nothing again.
+func TestCommittedDatasetIsSealedAfterACrash(t *testing.T) {
+	f := newFixture(t, snapshotter.WithSealIdle(time.Hour))
+	// An unpack's layer, as containerd's unpacker names it: its seal
+	// runs after Commit.
+	m, err := f.sn.Prepare(f.ctx, "extract-1 sha256:base", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(source(t, m), "a"), []byte("1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.sn.Commit(f.ctx, "base", "extract-1 sha256:base"); err != nil {
+		t.Fatal(err)
+	}
+	mp, err := f.zfs.GetProperty(f.ctx, f.parent+"/1", "mountpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The window: written after Commit, before the seal.
+	if err := os.WriteFile(filepath.Join(mp, "late"), []byte("x"), 0o644); err != nil {
+		t.Fatalf("committed dataset read-only before its seal ran: %v", err)
+	}
+	if err := f.sn.Crash(); err != nil {
+		t.Fatal(err)
+	}
+
+	start := func() (*snapshotter.Snapshotter, int64) {
+		t.Helper()
+		before := f.zfs.Commands()
+		sn, err := snapshotter.New(f.ctx, f.root, snapshotter.WithDataset(f.parent), snapshotter.WithDriver(f.zfs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sn, f.zfs.Commands() - before
+	}
+	sn, afterCrash := start()
+	if err := os.WriteFile(filepath.Join(mp, "later"), []byte("x"), 0o644); err == nil {
+		t.Error("committed dataset still writable after the restart")
+	}
+	m, err = sn.Prepare(f.ctx, "child", "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(source(t, m), "late")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a clone of the layer sees a file written after its Commit (%v)", err)
+	}
+	rep, err := sn.Reconcile(f.ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Orphans) != 0 || len(rep.Missing) != 0 {
+		t.Errorf("pool and metadata disagree after the restart: %+v", rep)
+	}
+	if err := sn.Close(); err != nil {
+		t.Fatal(err)
+	}
+	sn, afterClean := start()
+	defer sn.Close()
+	if afterClean != afterCrash-1 {
+		t.Errorf("start after a clean stop ran %d zfs commands, after a crash %d: want exactly the seal less", afterClean, afterCrash)
+	}
+	if err := os.WriteFile(filepath.Join(mp, "later"), []byte("x"), 0o644); err == nil {
+		t.Error("committed dataset writable after a clean restart")
 	}
 }
 

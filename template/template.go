@@ -2,7 +2,7 @@
 // containers: the image's layers unpacked, in order, onto one dataset
 // <parent>/<name>, frozen as <parent>/<name>@template (readonly=on), with
 // the image config and digest kept in user properties of the dataset.
-// Containers are `zfs clone`s of that snapshot (package lxcct), so a
+// Containers are `zfs clone`s of that snapshot (package standalone), so a
 // container costs no copy whatever the image size.
 //
 // Properties of a template dataset (docs/templates.md):
@@ -56,7 +56,7 @@ const SnapshotName = "template"
 const DefaultParentName = "zfslxc-templates"
 
 // ContainerPrefix starts the names of container clones under the parent
-// (package lxcct); template names may not start with it.
+// (package standalone); template names may not start with it.
 const ContainerPrefix = "ct-"
 
 // configChunk is the size of one part of io.zfslxc:config: zfs-fuse and

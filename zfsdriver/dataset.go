@@ -352,6 +352,27 @@ func (d *Driver) Set(ctx context.Context, name string, props map[string]string) 
 	return nil
 }
 
+// SetAll sets one property on several datasets with one command (`zfs set`
+// takes several names on OpenZFS and on zfs-fuse). zfs goes through the
+// names in turn: when one fails (a missing dataset is ErrNotFound) the
+// others may or may not have been set, so callers retry one by one.
+func (d *Driver) SetAll(ctx context.Context, names []string, prop, value string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	for _, n := range names {
+		if err := ValidateName(n); err != nil {
+			return refuse("set", n, err)
+		}
+	}
+	kv, err := propertyPairs(map[string]string{prop: value})
+	if err != nil {
+		return refuse("set", names[0], err)
+	}
+	_, err = d.run(ctx, command{op: "set", name: strings.Join(names, " "), args: append([]string{"set", kv[0]}, names...)})
+	return err
+}
+
 // Inherit clears a local property (a user property disappears).
 func (d *Driver) Inherit(ctx context.Context, name, prop string) error {
 	if err := ValidateName(name); err != nil {

@@ -151,6 +151,8 @@ func TestInvalidInputNeverExecs(t *testing.T) {
 		"get prop":       func() error { _, err := d.Get(ctx, "tank/a", "used,-o"); return err },
 		"set":            func() error { return d.Set(ctx, "tank/a", map[string]string{"Bad": "1"}) },
 		"inherit":        func() error { return d.Inherit(ctx, "tank/a", "a b") },
+		"set all name":   func() error { return d.SetAll(ctx, []string{"tank/a", bad}, "readonly", "on") },
+		"set all prop":   func() error { return d.SetAll(ctx, []string{"tank/a"}, "read only", "on") },
 		"list":           func() error { _, err := d.List(ctx, "tank/a@s", ListOptions{}); return err },
 		"children":       func() error { _, err := d.Children(ctx, bad); return err },
 		"snapshots":      func() error { _, err := d.Snapshots(ctx, bad); return err },
@@ -207,6 +209,12 @@ func TestArgsPerCapability(t *testing.T) {
 				return d.Set(ctx, "t/a", map[string]string{"readonly": "on", "io.zfslxc:k": "v"})
 			},
 			[]string{"set io.zfslxc:k=v t/a", "set readonly=on t/a"}},
+		{"set on several datasets", ZFSFuseCapabilities(),
+			func(d *Driver) error { return d.SetAll(ctx, []string{"t/1", "t/2"}, "readonly", "on") },
+			[]string{"set readonly=on t/1 t/2"}},
+		{"set on no dataset runs nothing", OpenZFSCapabilities("2.1"),
+			func(d *Driver) error { return d.SetAll(ctx, nil, "readonly", "on") },
+			nil},
 		{"create with properties", OpenZFSCapabilities("2.1"),
 			func(d *Driver) error {
 				return d.Create(ctx, "t/a", CreateOptions{Parents: true, Properties: map[string]string{"refquota": "10M", "com.sun:auto-snapshot": "false"}})

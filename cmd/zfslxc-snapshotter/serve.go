@@ -31,10 +31,14 @@ func serve(cfg config.Config) error {
 	if err := log.SetLevel(cfg.LogLevel); err != nil {
 		return fmt.Errorf("log level %q: %w", cfg.LogLevel, err)
 	}
+	// Text logs get nanosecond timestamps, as containerd's: the debug log
+	// times each zfs command (docs/benchmarks.md reads it).
+	format := log.TextFormat
 	if cfg.LogFormat == "json" {
-		if err := log.SetFormat(log.JSONFormat); err != nil {
-			return err
-		}
+		format = log.JSONFormat
+	}
+	if err := log.SetFormat(format); err != nil {
+		return err
 	}
 	if cfg.Dataset == "" {
 		return errors.New("no parent dataset: give --dataset POOL/NAME or dataset in the config file (see --help)")

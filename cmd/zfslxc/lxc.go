@@ -14,15 +14,15 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
-	"github.com/zfslxc/zfslxc/lxcct"
 	"github.com/zfslxc/zfslxc/lxcrun"
+	"github.com/zfslxc/zfslxc/standalone"
 )
 
 func lxcPathFlag() cli.Flag {
-	return &cli.StringFlag{Name: "lxcpath", Aliases: []string{"P"}, Value: lxcct.DefaultLXCPath, Usage: "LXC's lxcpath: the container goes to <lxcpath>/CT"}
+	return &cli.StringFlag{Name: "lxcpath", Aliases: []string{"P"}, Value: standalone.DefaultLXCPath, Usage: "LXC's lxcpath: the container goes to <lxcpath>/CT"}
 }
 
-func openContainers(c *cli.Context) (*lxcct.Manager, error) {
+func openContainers(c *cli.Context) (*standalone.Manager, error) {
 	s, err := openTemplates(c)
 	if err != nil {
 		return nil, err
@@ -31,7 +31,7 @@ func openContainers(c *cli.Context) (*lxcct.Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	return lxcct.NewManager(s, c.String("lxcpath"), initBin)
+	return standalone.NewManager(s, c.String("lxcpath"), initBin)
 }
 
 func lxcCommonFlags() []cli.Flag {
@@ -333,7 +333,7 @@ func lxcCreate(cc *cli.Context, pos, after []string) error {
 	if err != nil {
 		return err
 	}
-	ct, err := m.Create(cc.Context, pos[0], lxcct.CreateOptions{Template: cc.String("template"), Overrides: ov, Reaper: cc.Bool("init")})
+	ct, err := m.Create(cc.Context, pos[0], standalone.CreateOptions{Template: cc.String("template"), Overrides: ov, Reaper: cc.Bool("init")})
 	if err != nil {
 		return err
 	}

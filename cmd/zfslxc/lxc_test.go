@@ -26,8 +26,8 @@ import (
 
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/testpool"
-	"github.com/zfslxc/zfslxc/lxcct"
 	"github.com/zfslxc/zfslxc/lxcrun"
+	"github.com/zfslxc/zfslxc/standalone"
 	"github.com/zfslxc/zfslxc/template"
 )
 
@@ -374,11 +374,11 @@ func TestLXCContainers(t *testing.T) {
 	})
 
 	t.Run("ls", func(t *testing.T) {
-		var ls []lxcct.Listed
+		var ls []standalone.Listed
 		if err := json.Unmarshal([]byte(lxc("ls", "--json")), &ls); err != nil {
 			t.Fatal(err)
 		}
-		names := map[string]lxcct.Listed{}
+		names := map[string]standalone.Listed{}
 		for _, l := range ls {
 			names[l.Name] = l
 		}

@@ -3,6 +3,8 @@ package snapshotter_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,4 +172,49 @@ func TestCleanupOrphans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestKillAfterImportSealsLayers kills the daemon with SIGKILL as soon as
+// an import returns, when the read-only seal of the last committed layers
+// (which runs after Commit, see docs/snapshotter.md) is most likely still
+// pending, starts it again, and checks that every committed layer's
+// dataset is read-only before the daemon serves, that the pool and the
+// MetaStore agree, and that the image still runs.
+func TestKillAfterImportSealsLayers(t *testing.T) {
+	img := multiLayerImage(t)
+	forEachFlavor(t, func(t *testing.T, e *env) {
+		e.importImage(t, img)
+		e.Sn.Kill9(t)
+		e.Sn.Start(t)
+		if !strings.Contains(e.Sn.Log(), "did not stop cleanly") {
+			t.Errorf("the restart after a kill did not seal the committed datasets:\n%s", e.Sn.LogTail(20))
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		committed := 0
+		for _, d := range e.datasets(t) {
+			if d.Committed == "" {
+				continue
+			}
+			committed++
+			mp, err := e.Pool.Driver.GetProperty(ctx, d.Name, "mountpoint")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(mp, "written-after-restart"), []byte("x"), 0o644); err == nil {
+				t.Errorf("committed layer %s (%s) is writable after the restart", d.Name, d.Committed)
+			}
+		}
+		if committed != img.Layers {
+			t.Errorf("%d committed layers, want %d", committed, img.Layers)
+		}
+		e.waitReconnect(t)
+		e.assertAgree(t)
+		want := imagebuild.MultiLayerExpected()
+		if err := want.Verify(e.runScript(t, img.Ref, "after-kill", want.Script())); err != nil {
+			t.Error(err)
+		}
+		e.removeAllImages(t)
+		e.waitEmpty(t)
+	})
 }

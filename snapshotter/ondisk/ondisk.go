@@ -42,6 +42,11 @@ const (
 // dataset is mounted below it at <id>.
 func ParentMountpoint(root string) string { return filepath.Join(root, "datasets") }
 
+// CleanStopMark is the file in the snapshotter's root that says its last
+// run closed cleanly, every committed dataset made read-only; a start
+// without it makes them all read-only first (see docs/snapshotter.md).
+func CleanStopMark(root string) string { return filepath.Join(root, "closed-cleanly") }
+
 // Dataset is the dataset of snapshot id under parent.
 func Dataset(parent, id string) string { return parent + "/" + id }
 

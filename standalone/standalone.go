@@ -1,12 +1,18 @@
-// Package lxcct makes plain LXC containers from zfslxc templates: the
-// rootfs is a `zfs clone` of <template>@template named
-// <parent>/ct-<name>, and <lxcpath>/<name>/config runs the image's
-// ENTRYPOINT+CMD through zfslxc-init, so `lxc-start -n NAME`,
-// `lxc-attach`, `lxc-stop` and `lxc-destroy` work as for any container.
+// Package standalone makes standalone LXC containers from zfslxc
+// templates: containers that LXC itself runs (`lxc-start -n NAME`,
+// `lxc-attach`, `lxc-stop`, `lxc-destroy` work as for any container), with
+// no containerd and no shim. The rootfs is a `zfs clone` of
+// <template>@template named <parent>/ct-<name>; the configuration is made
+// the way the shim makes its own: the image's process
+// (lxcconv.ProcessFromImage) in containerd's default spec
+// (lxcconv.ImageSpec) with containerd's default seccomp profile, through
+// lxcconv.Convert, and what the shim's runtime would do after LXC's setup
+// folded into LXC keys (lxcconv.Result.Standalone).
 //
 // On the host, <lxcpath>/<name>/ holds:
 //
 //	config          the LXC configuration
+//	seccomp.policy  the seccomp profile (lxc.seccomp.profile)
 //	zfslxc.json     what zfslxc needs to remove the container (Record)
 //	init/           bind-mounted read-only at /.zfslxc in the container:
 //	  zfslxc-init     a copy of the static helper (the container keeps
@@ -17,7 +23,7 @@
 // blank-free line; argv and env never go through LXC config (LXC 5.0
 // splits lxc.init.cmd on blanks). There is no start fifo: zfslxc-init
 // execs the process at once.
-package lxcct
+package standalone
 
 import (
 	"bytes"
@@ -32,10 +38,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zfslxc/zfslxc/lxcconv"
+	"github.com/zfslxc/zfslxc/lxcrun"
 	"github.com/zfslxc/zfslxc/template"
 	"github.com/zfslxc/zfslxc/zfsdriver"
 )
@@ -51,18 +59,11 @@ const (
 	hostInitDir   = "init"
 	recordFile    = "zfslxc.json"
 	configFile    = "config"
+	seccompFile   = "seccomp.policy"
 	initBinary    = "zfslxc-init"
 	processFile   = "process.json"
 	PropContainer = "io.zfslxc:container"
 )
-
-// DefaultCapabilities are the capabilities a container's process gets, as
-// containerd's and Docker's default spec.
-var DefaultCapabilities = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-}
 
 // Record is <lxcpath>/<name>/zfslxc.json.
 type Record struct {
@@ -123,6 +124,8 @@ type Container struct {
 	Rootfs     string           `json:"rootfs"`
 	Process    *lxcconv.Process `json:"process"`
 	ConfigPath string           `json:"config"`
+	// Warnings are what lxcconv applied only in part (as for the shim).
+	Warnings []lxcconv.Warning `json:"warnings,omitempty"`
 }
 
 // Create makes container name. On failure nothing is left behind.
@@ -167,16 +170,29 @@ func (m *Manager) Create(ctx context.Context, name string, opts CreateOptions) (
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
-	p.Capabilities = capabilities(p.UID)
-	cfg, err := m.config(name, rootfs, opts.Reaper)
+	// The init directory exists before the conversion, which stats bind
+	// sources.
+	if err := os.MkdirAll(filepath.Join(dir, hostInitDir), 0o755); err != nil {
+		return nil, err
+	}
+	cgv, err := lxcrun.CgroupVersion()
 	if err != nil {
 		return nil, err
 	}
-	rec := Record{Name: name, Dataset: ds, Template: t.Name, Origin: t.Snapshot}
-	if err := m.writeFiles(dir, cfg, p, rec); err != nil {
+	res, err := m.convert(name, rootfs, p, opts.Reaper, cgv)
+	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", name, err)
 	}
-	return &Container{Record: rec, Dir: dir, Rootfs: rootfs, Process: p, ConfigPath: filepath.Join(dir, configFile)}, nil
+	// The mount points on the clone are made now, once, never through a
+	// symlink; LXC mounts onto them at every start.
+	if err := lxcrun.CreateMountTargets(res.MountTargets); err != nil {
+		return nil, fmt.Errorf("container %s: %w", name, err)
+	}
+	rec := Record{Name: name, Dataset: ds, Template: t.Name, Origin: t.Snapshot}
+	if err := m.writeFiles(dir, res, rec); err != nil {
+		return nil, fmt.Errorf("container %s: %w", name, err)
+	}
+	return &Container{Record: rec, Dir: dir, Rootfs: rootfs, Process: res.Process, ConfigPath: filepath.Join(dir, configFile), Warnings: res.Warnings}, nil
 }
 
 // maxUTSName is the longest lxc.uts.name LXC accepts (HOST_NAME_MAX).
@@ -203,58 +219,54 @@ func makeInitMountpoint(rootfs string) error {
 	return nil
 }
 
-// capabilities returns the default set: bounding for everyone, the
-// effective and permitted sets for root only (as Docker for a non-root
-// user: a file capability or setuid binary still works).
-func capabilities(uid uint32) *specs.LinuxCapabilities {
-	c := &specs.LinuxCapabilities{Bounding: DefaultCapabilities}
-	if uid == 0 {
-		c.Effective, c.Permitted = DefaultCapabilities, DefaultCapabilities
-	}
-	return c
-}
-
-// config returns the LXC configuration of a container.
-func (m *Manager) config(name, rootfs string, reaper bool) (*lxcconv.Config, error) {
-	initCmd := InitPath + " " + ProcessPath
-	if reaper {
-		initCmd = InitPath + " --reaper " + ProcessPath
-	}
+// convert makes the container's configuration through lxcconv, as the
+// shim makes a task's: containerd's default spec with the image's process
+// p, the init directory bound read-only at InitDir, containerd's default
+// seccomp profile (as nerdctl and Docker add), the AppArmor profile the
+// shim uses by default (unconfined: Debian's LXC has no default profile
+// loaded), then folded for a container no runtime tends (Standalone).
+func (m *Manager) convert(name, rootfs string, p *lxcconv.Process, reaper bool, cgroupVersion int) (*lxcconv.Result, error) {
 	if strings.ContainsAny(rootfs, " \t") {
 		return nil, fmt.Errorf("rootfs %q: blanks: %w", rootfs, errdefs.ErrInvalidArgument)
 	}
-	entries := [][2]string{
-		{"lxc.uts.name", name},
-		{"lxc.rootfs.path", "dir:" + rootfs},
-		// Not LXC's to delete: lxc-destroy removes only <lxcpath>/<name>
-		// (not the files of the clone); `zfslxc lxc rm` then destroys the
-		// clone.
-		{"lxc.rootfs.managed", "0"},
-		{"lxc.net.0.type", "empty"},
-		{"lxc.apparmor.profile", "unconfined"},
-		{"lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"},
-		{"lxc.autodev", "1"},
-		{"lxc.tty.max", "0"},
-		{"lxc.pty.max", "16"},
-		// No console pty: `lxc-start -F` gives init its own stdio, so the
-		// process's output reaches the caller (as under lxcrun).
-		{"lxc.console.path", "none"},
-		// No create=dir: LXC would follow a symlink the image (or a run of
-		// the container) put there onto the host; Create made the directory.
-		{"lxc.mount.entry", filepath.Join(m.Dir(name), hostInitDir) + " " + strings.TrimPrefix(InitDir, "/") + " none bind,ro 0 0"},
-		{"lxc.init.cmd", initCmd},
-		{"lxc.init.cwd", "/"},
+	spec, err := lxcconv.ImageSpec(name, p)
+	if err != nil {
+		return nil, err
 	}
-	cfg := &lxcconv.Config{}
-	for _, e := range entries {
-		if err := cfg.Add(e[0], e[1]); err != nil {
-			return nil, err
-		}
+	spec.Root = &specs.Root{Path: rootfs}
+	spec.Mounts = append(spec.Mounts, specs.Mount{
+		Destination: InitDir, Type: "bind", Source: filepath.Join(m.Dir(name), hostInitDir),
+		Options: []string{"rbind", "ro", "nosuid", "nodev"},
+	})
+	spec.Linux.Seccomp = seccomp.DefaultProfile(spec)
+	args := []string{ProcessPath}
+	if reaper {
+		args = []string{"--reaper", ProcessPath}
 	}
-	return cfg, nil
+	res, err := lxcconv.Convert(spec, lxcconv.Options{
+		ContainerName:          name,
+		RootfsPath:             rootfs,
+		RootFS:                 lxcconv.DirFS(rootfs),
+		HostFS:                 os.DirFS("/"),
+		InitPath:               InitPath,
+		InitArgs:               args,
+		CgroupVersion:          cgroupVersion,
+		SeccompProfilePath:     filepath.Join(m.Dir(name), seccompFile),
+		DefaultAppArmorProfile: "unconfined",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := res.Standalone(); err != nil {
+		return nil, err
+	}
+	// lxcconv's lxc.rootfs.managed = 0 keeps lxc-destroy off the clone's
+	// files; `zfslxc lxc rm` destroys the clone.
+	return res, nil
 }
 
-func (m *Manager) writeFiles(dir string, cfg *lxcconv.Config, p *lxcconv.Process, rec Record) error {
+func (m *Manager) writeFiles(dir string, res *lxcconv.Result, rec Record) error {
+	cfg, p := res.Config, res.Process
 	initDir := filepath.Join(dir, hostInitDir)
 	if err := os.MkdirAll(initDir, 0o755); err != nil {
 		return err
@@ -270,6 +282,11 @@ func (m *Manager) writeFiles(dir string, cfg *lxcconv.Config, p *lxcconv.Process
 	// as root, before it changes user.
 	if err := os.WriteFile(filepath.Join(initDir, processFile), pdata, 0o600); err != nil {
 		return err
+	}
+	if res.SeccompProfile != "" {
+		if err := os.WriteFile(filepath.Join(dir, seccompFile), []byte(res.SeccompProfile), 0o644); err != nil {
+			return err
+		}
 	}
 	rdata, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
