@@ -87,60 +87,7 @@ Examples:
 					&cli.BoolFlag{Name: "plain-http", Usage: "pull over HTTP instead of HTTPS"},
 				},
 				SkipFlagParsing: true,
-				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
-					if err := positional(pos, "NAME"); err != nil {
-						return err
-					}
-					name := pos[0]
-					if c.String("from") == "" {
-						return errors.New(`required flag "from" not set`)
-					}
-					s, err := openTemplates(c)
-					if err != nil {
-						return err
-					}
-					progress := c.App.ErrWriter
-					if c.Bool("quiet") {
-						progress = nil
-					}
-					from := c.String("from")
-					var res *template.CreateResult
-					if _, statErr := os.Stat(from); statErr == nil || looksLikePath(from) {
-						res, err = s.Create(c.Context, name, from, progress)
-					} else {
-						cs := template.ContainerdSource{
-							Ref: from, Address: c.String("address"), Namespace: c.String("namespace"),
-							Snapshotter: c.String("snapshotter"), Platform: c.String("platform"),
-						}
-						res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
-						// Not in the store yet: pull it through containerd
-						// (unpacked into the snapshotter), then clone.
-						if errors.Is(err, template.ErrImageNotInStore) && !c.Bool("no-pull") {
-							perr := template.Pull(c.Context, cs, template.PullOptions{
-								HostsDir: c.String("hosts-dir"), User: c.String("user"), PlainHTTP: c.Bool("plain-http"),
-							}, progress)
-							if perr != nil {
-								return perr
-							}
-							res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
-						}
-					}
-					if err != nil {
-						return err
-					}
-					t := res.Template
-					if res.Cached {
-						fmt.Fprintf(c.App.Writer, "template %s: cache hit, %s already holds image %s; nothing done\n", name, t.Snapshot, t.Digest)
-						return nil
-					}
-					how := "unpacked"
-					if res.Reused != "" {
-						how = "clone of the snapshotter's layer " + res.Reused + ", no copy"
-					}
-					fmt.Fprintf(c.App.Writer, "template %s: %s from image %s (%s, %s, %s)\n", name, t.Snapshot, t.Digest,
-						units.BytesSize(float64(t.Size)), how, res.Elapsed.Round(1e6))
-					return nil
-				}),
+				Action:          interspersed(templateCreateAction),
 			},
 			{
 				Name:    "ls",
@@ -149,35 +96,8 @@ Examples:
 				Description: `Examples:
    zfslxc template ls
    zfslxc template ls --json | jq -r '.[] | select(.clones == []) | .name'`,
-				Flags: []cli.Flag{templateDatasetFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON: every field, the clone datasets and the image config"}},
-				Action: func(c *cli.Context) error {
-					s, err := openTemplates(c)
-					if err != nil {
-						return err
-					}
-					all, err := s.List(c.Context)
-					if err != nil {
-						return err
-					}
-					if c.Bool("json") {
-						if all == nil {
-							all = []template.Template{}
-						}
-						enc := json.NewEncoder(c.App.Writer)
-						enc.SetIndent("", "  ")
-						return enc.Encode(all)
-					}
-					tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "NAME\tIMAGE DIGEST\tSIZE\tCLONES\tREUSED LAYER\tSOURCE")
-					for _, t := range all {
-						reused := "no"
-						if t.ReusedLayer != "" {
-							reused = t.ReusedLayer
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Digest, units.BytesSize(float64(t.Size)), len(t.Clones), reused, t.Source)
-					}
-					return tw.Flush()
-				},
+				Flags:  []cli.Flag{templateDatasetFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON: every field, the clone datasets and the image config"}},
+				Action: templateListAction,
 			},
 			{
 				Name:      "rm",
@@ -243,6 +163,94 @@ Examples:
 			},
 		},
 	}
+}
+
+// templateCreateAction is `zfslxc template create NAME --from SOURCE`: an
+// OCI layout on disk, else an image in containerd's store (pulled through
+// containerd first when it is not there, unless --no-pull).
+func templateCreateAction(c *cli.Context, pos, _ []string) error {
+	if err := positional(pos, "NAME"); err != nil {
+		return err
+	}
+	name := pos[0]
+	if c.String("from") == "" {
+		return errors.New(`required flag "from" not set`)
+	}
+	s, err := openTemplates(c)
+	if err != nil {
+		return err
+	}
+	progress := c.App.ErrWriter
+	if c.Bool("quiet") {
+		progress = nil
+	}
+	from := c.String("from")
+	var res *template.CreateResult
+	if _, statErr := os.Stat(from); statErr == nil || looksLikePath(from) {
+		res, err = s.Create(c.Context, name, from, progress)
+	} else {
+		cs := template.ContainerdSource{
+			Ref: from, Address: c.String("address"), Namespace: c.String("namespace"),
+			Snapshotter: c.String("snapshotter"), Platform: c.String("platform"),
+		}
+		res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
+		// Not in the store yet: pull it through containerd
+		// (unpacked into the snapshotter), then clone.
+		if errors.Is(err, template.ErrImageNotInStore) && !c.Bool("no-pull") {
+			perr := template.Pull(c.Context, cs, template.PullOptions{
+				HostsDir: c.String("hosts-dir"), User: c.String("user"), PlainHTTP: c.Bool("plain-http"),
+			}, progress)
+			if perr != nil {
+				return perr
+			}
+			res, err = s.CreateFromContainerd(c.Context, name, cs, progress)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	t := res.Template
+	if res.Cached {
+		fmt.Fprintf(c.App.Writer, "template %s: cache hit, %s already holds image %s; nothing done\n", name, t.Snapshot, t.Digest)
+		return nil
+	}
+	how := "unpacked"
+	if res.Reused != "" {
+		how = "clone of the snapshotter's layer " + res.Reused + ", no copy"
+	}
+	fmt.Fprintf(c.App.Writer, "template %s: %s from image %s (%s, %s, %s)\n", name, t.Snapshot, t.Digest,
+		units.BytesSize(float64(t.Size)), how, res.Elapsed.Round(1e6))
+	return nil
+}
+
+// templateListAction is `zfslxc template ls`.
+func templateListAction(c *cli.Context) error {
+	s, err := openTemplates(c)
+	if err != nil {
+		return err
+	}
+	all, err := s.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		if all == nil {
+			all = []template.Template{}
+		}
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tIMAGE DIGEST\tSIZE\tCLONES\tREUSED LAYER\tSOURCE")
+	for _, t := range all {
+		reused := "no"
+		if t.ReusedLayer != "" {
+			reused = t.ReusedLayer
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", t.Name, t.Digest, units.BytesSize(float64(t.Size)), len(t.Clones), reused, t.Source)
+	}
+	return tw.Flush()
 }
 
 // looksLikePath reports whether --from can only be a path (an image
