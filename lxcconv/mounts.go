@@ -180,96 +180,24 @@ type pendingEntry struct {
 }
 
 func (c *converter) mounts() error {
-	var auto []string
-	var devEntries []Entry // autodev size and devpts, written after lxc.autodev
-	have := map[string]bool{}
+	plan := &mountPlan{have: map[string]bool{}}
 	var pending []pendingEntry
 	// The container's view as LXC builds it: lxc.mount.auto and
 	// lxc.autodev before any lxc.mount.entry, then the entries in order.
 	view := &mountView{rootHost: c.rootfsHost, rootFS: c.opts.RootFS, hostFS: c.opts.HostFS}
-	kernel := func(field, dest string) {
-		view.mounts = append(view.mounts, viewMount{dest: strings.TrimPrefix(dest, "/"), field: field})
-	}
 	for i, m := range c.spec.Mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
-		if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-			return fieldErr(field+".uidMappings", "idmapped mounts cannot be expressed in LXC mount entries")
+		dest, bind, err := c.checkMount(field, m)
+		if err != nil {
+			return err
 		}
-		dest := m.Destination
-		if dest == "" {
-			return fieldErr(field+".destination", "empty")
-		}
-		if !path.IsAbs(dest) {
-			c.warn(field+".destination", "%q is relative; taken relative to / as runc does", dest)
-			dest = "/" + dest
-		}
-		dest = path.Clean(dest)
-		if dest == "/" {
-			return fieldErr(field+".destination", "mounting over the root is not supported; use root.path")
-		}
-		bind := m.Type == "bind"
-		for j, o := range m.Options {
-			if o == "bind" || o == "rbind" {
-				bind = true
-			}
-			if why, bad := unsupportedMountOpts[o]; bad {
-				return fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%s cannot be expressed in LXC mount entries", why)
-			}
-			if isRecursiveAttr(o) {
-				return fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "recursive mount attribute %q cannot be expressed in LXC mount entries", o)
-			}
-		}
-		ro := slices.Contains(m.Options, "ro")
 		if !bind {
-			handled := true
-			switch {
-			case m.Type == "proc" && dest == "/proc" && !have["proc"]:
-				// proc:rw mounts a plain proc; readonlyPaths and
-				// maskedPaths then restrict it as under runc.
-				auto = append(auto, "proc:rw")
-				have["proc"] = true
-			case m.Type == "sysfs" && dest == "/sys" && !have["sys"]:
-				if ro {
-					auto = append(auto, "sys:ro")
-				} else {
-					auto = append(auto, "sys:rw")
-				}
-				have["sys"] = true
-				// LXC mounts it without nosuid/nodev/noexec.
-				c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
-			case (m.Type == "cgroup" || m.Type == "cgroup2") && dest == "/sys/fs/cgroup" && !have["cgroup"]:
-				// :force: LXC otherwise skips it under a cgroup namespace.
-				if ro {
-					auto = append(auto, "cgroup:ro:force")
-				} else {
-					auto = append(auto, "cgroup:rw:force")
-				}
-				have["cgroup"] = true
-			case m.Type == "tmpfs" && dest == "/dev" && !c.autodev:
-				// lxc.autodev mounts a tmpfs on /dev and creates the
-				// standard nodes, as runc does for a /dev tmpfs; its
-				// nosuid, strictatime... are applied afterwards.
-				c.autodev = true
-				c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
-				for _, o := range m.Options {
-					if v, ok := strings.CutPrefix(o, "size="); ok {
-						n, ok := parseSize(v)
-						if !ok {
-							return fieldErr(field+".options", "bad size %q", v)
-						}
-						devEntries = append(devEntries, Entry{"lxc.autodev.tmpfs.size", strconv.FormatUint(n, 10)})
-					}
-				}
-			case m.Type == "devpts" && dest == "/dev/pts" && !have["devpts"]:
-				// LXC mounts its own devpts instance (newinstance,
-				// ptmxmode=0666, mode=0620, gid=5) when pty.max is set.
-				devEntries = append(devEntries, Entry{"lxc.pty.max", "1024"})
-				have["devpts"] = true
-			default:
-				handled = false
+			handled, err := c.kernelMount(plan, field, dest, m)
+			if err != nil {
+				return err
 			}
 			if handled {
-				kernel(field, dest)
+				view.mounts = append(view.mounts, viewMount{dest: strings.TrimPrefix(dest, "/"), field: field})
 				continue
 			}
 		}
@@ -283,6 +211,109 @@ func (c *converter) mounts() error {
 		}
 		entries = append(entries, line)
 	}
+	if err := c.addMounts(plan, entries); err != nil {
+		return err
+	}
+	return c.specialPaths()
+}
+
+// mountPlan collects what mounts() maps to LXC's own mounts.
+type mountPlan struct {
+	auto       []string        // lxc.mount.auto words
+	devEntries []Entry         // autodev size and devpts, written after lxc.autodev
+	have       map[string]bool // kernel filesystems already mapped
+}
+
+// checkMount validates one spec mount and returns its clean absolute
+// destination and whether it is a bind mount.
+func (c *converter) checkMount(field string, m specs.Mount) (dest string, bind bool, err error) {
+	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		return "", false, fieldErr(field+".uidMappings", "idmapped mounts cannot be expressed in LXC mount entries")
+	}
+	dest = m.Destination
+	if dest == "" {
+		return "", false, fieldErr(field+".destination", "empty")
+	}
+	if !path.IsAbs(dest) {
+		c.warn(field+".destination", "%q is relative; taken relative to / as runc does", dest)
+		dest = "/" + dest
+	}
+	dest = path.Clean(dest)
+	if dest == "/" {
+		return "", false, fieldErr(field+".destination", "mounting over the root is not supported; use root.path")
+	}
+	bind = m.Type == "bind"
+	for j, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			bind = true
+		}
+		if why, bad := unsupportedMountOpts[o]; bad {
+			return "", false, fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%s cannot be expressed in LXC mount entries", why)
+		}
+		if isRecursiveAttr(o) {
+			return "", false, fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "recursive mount attribute %q cannot be expressed in LXC mount entries", o)
+		}
+	}
+	return dest, bind, nil
+}
+
+// kernelMount maps a kernel filesystem LXC mounts itself (proc, sys,
+// cgroup through lxc.mount.auto; the /dev tmpfs through lxc.autodev;
+// devpts through lxc.pty.max); handled is false for any other mount.
+func (c *converter) kernelMount(plan *mountPlan, field, dest string, m specs.Mount) (handled bool, err error) {
+	ro := slices.Contains(m.Options, "ro")
+	switch {
+	case m.Type == "proc" && dest == "/proc" && !plan.have["proc"]:
+		// proc:rw mounts a plain proc; readonlyPaths and
+		// maskedPaths then restrict it as under runc.
+		plan.auto = append(plan.auto, "proc:rw")
+		plan.have["proc"] = true
+	case m.Type == "sysfs" && dest == "/sys" && !plan.have["sys"]:
+		if ro {
+			plan.auto = append(plan.auto, "sys:ro")
+		} else {
+			plan.auto = append(plan.auto, "sys:rw")
+		}
+		plan.have["sys"] = true
+		// LXC mounts it without nosuid/nodev/noexec.
+		c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
+	case (m.Type == "cgroup" || m.Type == "cgroup2") && dest == "/sys/fs/cgroup" && !plan.have["cgroup"]:
+		// :force: LXC otherwise skips it under a cgroup namespace.
+		if ro {
+			plan.auto = append(plan.auto, "cgroup:ro:force")
+		} else {
+			plan.auto = append(plan.auto, "cgroup:rw:force")
+		}
+		plan.have["cgroup"] = true
+	case m.Type == "tmpfs" && dest == "/dev" && !c.autodev:
+		// lxc.autodev mounts a tmpfs on /dev and creates the
+		// standard nodes, as runc does for a /dev tmpfs; its
+		// nosuid, strictatime... are applied afterwards.
+		c.autodev = true
+		c.res.Remounts = append(c.res.Remounts, Remount{Path: dest, Options: slices.Clone(m.Options)})
+		for _, o := range m.Options {
+			if v, ok := strings.CutPrefix(o, "size="); ok {
+				n, ok := parseSize(v)
+				if !ok {
+					return false, fieldErr(field+".options", "bad size %q", v)
+				}
+				plan.devEntries = append(plan.devEntries, Entry{"lxc.autodev.tmpfs.size", strconv.FormatUint(n, 10)})
+			}
+		}
+	case m.Type == "devpts" && dest == "/dev/pts" && !plan.have["devpts"]:
+		// LXC mounts its own devpts instance (newinstance,
+		// ptmxmode=0666, mode=0620, gid=5) when pty.max is set.
+		plan.devEntries = append(plan.devEntries, Entry{"lxc.pty.max", "1024"})
+		plan.have["devpts"] = true
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// addMounts writes lxc.autodev, the /dev entries, lxc.mount.auto and the
+// mount entries, in LXC's order.
+func (c *converter) addMounts(plan *mountPlan, entries []string) error {
 	autodev := "0"
 	if c.autodev {
 		autodev = "1"
@@ -292,13 +323,13 @@ func (c *converter) mounts() error {
 	if err := c.add("lxc.autodev", autodev); err != nil {
 		return err
 	}
-	for _, e := range devEntries {
+	for _, e := range plan.devEntries {
 		if err := c.add(e.Key, e.Value); err != nil {
 			return err
 		}
 	}
-	if len(auto) > 0 {
-		if err := c.add("lxc.mount.auto", strings.Join(auto, " ")); err != nil {
+	if len(plan.auto) > 0 {
+		if err := c.add("lxc.mount.auto", strings.Join(plan.auto, " ")); err != nil {
 			return err
 		}
 	}
@@ -307,7 +338,7 @@ func (c *converter) mounts() error {
 			return err
 		}
 	}
-	return c.specialPaths()
+	return nil
 }
 
 // mountEntry builds one lxc.mount.entry value for p, resolving its
