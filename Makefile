@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps deps-test deps-kubelet build test docker-parity test-unit lint stress bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet critest kubelet-test build test docker-parity test-unit lint stress bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -59,10 +59,16 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+critest: deps-test build ## cri-tools' critest (all but Image Manager) with runc and with lxc in one containerd, 1.6 and 2.4; tables for docs/cri.md in critest.md
+	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_CRITEST=1 ZFSLXC_CRITEST_REPORT=$(CURDIR)/critest.md $(GO) test -count=1 -timeout 90m -v -run 'TestCritest$$' ./integration/cri/
+
+kubelet-test: deps-test deps-kubelet build ## a real kubelet (standalone, static pods) on containerd 1.6 and 2.4 with lxc as the default runtime
+	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_KUBELET=1 $(GO) test -count=1 -timeout 30m -v -run 'TestKubelet$$' ./integration/cri/
+
 stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc vs runc+overlayfs, nothing left; writes its section of docs/benchmarks.md (not part of make test)
 	eval "$$(scripts/deps.sh --print-env)" && ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN) scripts/stress.sh
 
-bench: deps build ## benchmarks against their baselines; writes docs/benchmarks.md
+bench: deps-test build ## benchmarks against their baselines; writes docs/benchmarks.md
 	eval "$$(scripts/deps.sh --print-env)" && scripts/bench.sh
 
 demo: deps build ## set everything up on this machine and show it working

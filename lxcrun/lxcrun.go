@@ -149,6 +149,9 @@ type Container struct {
 	mu       sync.Mutex
 	init     *starter // guarded by mu; set by Start
 	released bool     // guarded by mu; set by Release
+	// cgroupDirs are init's cgroup directories, recorded at start for
+	// KillOrphans; guarded by mu.
+	cgroupDirs []string
 }
 
 // Prepare converts spec and writes the state directory dir (created, 0700;
@@ -403,6 +406,9 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 			err = fmt.Errorf("%w%s", err, c.logTail())
 		}
 		return err
+	}
+	if c.cgroupDirs, err = ownCgroupDirs(st.Pid()); err != nil {
+		log.G(ctx).WithError(err).Warn("lxcrun: recording the container's cgroups")
 	}
 	if err := c.writePids(st.cmd.Process.Pid, st.Pid()); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")

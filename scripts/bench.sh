@@ -15,6 +15,8 @@
 # BenchmarkDockerRun: ctr images pull from a local registry into zfslxc
 # and overlayfs; docker run --rm under lxc+zfslxc, runc+zfslxc and
 # runc+overlayfs; PULL_RUNS, PULL_LARGE_MIB and DOCKER_RUNS size them).
+# "cri" (integration/cri BenchmarkCRI: pods under the lxc handler against
+# runc in the same CRI containerd; CRI_BENCH_RUNS, CRI_BENCH_MANY size it).
 # A part not run keeps its section of the existing $OUT.
 # The shim part runs SHIM_PASSES times (the machine is shared: compare the
 # passes to see the noise); SHIM_RUNS, MANY, MANY_CONCURRENCY and
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 BENCHTIME=${BENCHTIME:-30x}
 COUNT=${COUNT:-3}
 OUT=${OUT:-docs/benchmarks.md}
-PARTS=${PARTS:-go unpack shim registry}
+PARTS=${PARTS:-go unpack shim registry cri}
 export IMPORT_COLD=${IMPORT_COLD:-3} IMPORT_WARM=${IMPORT_WARM:-5} PREPARE_ROUNDS=${PREPARE_ROUNDS:-20}
 SHIM_PASSES=${SHIM_PASSES:-2}
 SHIM_BENCH=${SHIM_BENCH:-CtrRun|ExitEvent|Runtime|ShimMemory|Many}
@@ -50,6 +52,8 @@ EXIT_BEGIN='<!-- exit-notes:begin -->'
 EXIT_END='<!-- exit-notes:end -->'
 REG_BEGIN='<!-- registry-bench:begin -->'
 REG_END='<!-- registry-bench:end -->'
+CRI_BEGIN='<!-- cri-bench:begin -->'
+CRI_END='<!-- cri-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
 
@@ -326,6 +330,39 @@ else
 	: >"$raw/registry.md"
 fi
 
+if has cri; then
+	echo "==> go test -bench CRI ./integration/cri/ (CRI_BENCH_RUNS=${CRI_BENCH_RUNS:-10} CRI_BENCH_MANY=${CRI_BENCH_MANY:-20})" >&2
+	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
+		ZFSLXC_CRIBENCH_REPORT="$raw/cri.report" \
+		go test -run '^$' -bench 'BenchmarkCRI$' -benchtime 1x -count 1 -timeout 60m ./integration/cri/ >"$raw/cri.out" 2>&1; then
+		cat "$raw/cri.out" >&2
+		exit 1
+	fi
+	{
+		echo "$CRI_BEGIN"
+		cat <<CRI
+
+## CRI: pods under the lxc handler against runc
+
+Written by \`scripts/bench.sh\` on $(date -u +%Y-%m-%d) from integration/cri (BenchmarkCRI); do not edit by
+hand. Both runtimes in the same CRI containerd (crictl v1.34.0, Debian's CNI
+bridge), interleaved: containerd 1.6 runs both on zfslxc (its CRI-wide
+snapshotter: 1.6 ignores a runtime's own), 2.4 runs runc on overlayfs and
+lxc on zfslxc. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
+Processes and RSS count what serves the pod besides its containers' own
+processes: shims (runc's one per pod; the lxc shim one per container,
+sandbox included) and, for lxc, the \`zfslxc-start\` monitor of each
+container (VmRSS summed, shared pages counted in each).
+CRI
+		cat "$raw/cri.report"
+		echo "$CRI_END"
+	} >"$raw/cri.md"
+elif [ -f "$OUT" ] && grep -qxF "$CRI_BEGIN" "$OUT"; then
+	awk -v b="$CRI_BEGIN" -v e="$CRI_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/cri.md"
+else
+	: >"$raw/cri.md"
+fi
+
 # The stress section (make stress, scripts/stress.sh) is kept as it is.
 between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 {
@@ -334,6 +371,7 @@ between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 	section "$raw/unpack.md"
 	section "$raw/shim.md"
 	section "$raw/registry.md"
+	section "$raw/cri.md"
 	if [ -s "$raw/stress.md" ]; then
 		echo
 		echo '<!-- stress:begin -->'

@@ -298,3 +298,34 @@ func (s *Store) findCommittedDataset(ctx context.Context, namespace, name string
 	}
 	return "", nil
 }
+
+// UnpackedIn reports whether image cs.Ref of cs.Namespace is unpacked in
+// snapshotter cs.Snapshotter: its top layer's chain id is a committed
+// snapshot there (what containerd's Image.IsUnpacked checks). An image
+// that is not there is NotFound. `zfslxc doctor` asks it of the CRI's
+// sandbox image.
+func UnpackedIn(ctx context.Context, cs ContainerdSource) (bool, error) {
+	cs.defaults()
+	conn, err := grpc.NewClient("unix://"+cs.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false, fmt.Errorf("containerd at %s: %w", cs.Address, err)
+	}
+	defer conn.Close()
+	ctx = namespaces.WithNamespace(ctx, cs.Namespace)
+	img, err := resolveContainerdImage(ctx, conn, cs)
+	if err != nil {
+		return false, err
+	}
+	if img.chainID == "" {
+		return false, nil
+	}
+	sn := snapshotproxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), cs.Snapshotter)
+	info, err := sn.Stat(ctx, img.chainID.String())
+	if err != nil {
+		if err = errgrpc.ToNative(err); errdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("snapshotter %s: %w", cs.Snapshotter, err)
+	}
+	return info.Kind == snapshots.KindCommitted, nil
+}

@@ -226,6 +226,9 @@ func shortArgs(args []string) string {
 // Running reports whether the daemon runs.
 func (d *Daemon) Running() bool { return d.proc.running() }
 
+// ConfigPath is the daemon's config file.
+func (d *Daemon) ConfigPath() string { return d.config }
+
 // Stop stops the daemon (SIGTERM, SIGKILL after 10 s) and leaves its
 // containers and data for Restart.
 func (d *Daemon) Stop(t testing.TB) {

@@ -43,6 +43,9 @@ type CRIOptions struct {
 	DefaultLXC bool
 	// ShimOptions are inline shim.toml keys for the lxc handler.
 	ShimOptions map[string]string
+	// RegistryConfigPath is a containerd hosts directory for CRI pulls
+	// (a local registry: registrytest.Registry.HostsDir).
+	RegistryConfigPath string
 }
 
 // CRI is a containerd with its CRI plugin serving on Address, the LXC
@@ -117,6 +120,13 @@ func StartCRI(t testing.TB, f Flavor, o CRIOptions) *CRI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.RegistryConfigPath != "" {
+		plugin := `"io.containerd.grpc.v1.cri"`
+		if f.ConfigVersion >= 3 {
+			plugin = `"io.containerd.cri.v1.images"`
+		}
+		cri += fmt.Sprintf("[plugins.%s.registry]\n  config_path = %q\n", plugin, o.RegistryConfigPath)
+	}
 	c.Daemon = start(t, f, extra+cri, true)
 	c.Endpoint = "unix://" + c.Address
 	crictl := CrictlPath(t)
@@ -132,13 +142,13 @@ func StartCRI(t testing.TB, f Flavor, o CRIOptions) *CRI {
 			t.Logf("cleanup: %v", err)
 		}
 	})
-	c.waitCRI(t)
+	c.WaitCRI(t)
 	return c
 }
 
-// waitCRI waits until the CRI answers and reports its network ready (CNI
+// WaitCRI waits until the CRI answers and reports its network ready (CNI
 // config loaded).
-func (c *CRI) waitCRI(t testing.TB) {
+func (c *CRI) WaitCRI(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(startTimeout)
 	for {
@@ -153,10 +163,16 @@ func (c *CRI) waitCRI(t testing.TB) {
 				} `json:"status"`
 			}
 			if json.Unmarshal([]byte(out), &info) == nil {
-				ready := true
+				// 2.x adds ContainerdHasNoDeprecationWarnings, false on
+				// a cgroup v1 host: only these two say it can run pods.
+				n, ready := 0, true
 				for _, cond := range info.Status.Conditions {
-					ready = ready && cond.Status
+					if cond.Type == "RuntimeReady" || cond.Type == "NetworkReady" {
+						n++
+						ready = ready && cond.Status
+					}
 				}
+				ready = ready && n == 2
 				if ready {
 					return
 				}
@@ -211,11 +227,18 @@ func (c *CRI) MustCrictl(t testing.TB, args ...string) string {
 	return strings.TrimRight(out, "\n")
 }
 
-// CrictlContext runs crictl (at path) with stdin, bounded by ctx.
-func (c *CRI) CrictlContext(ctx context.Context, path string, stdin []byte, args ...string) (stdout, stderr string, err error) {
+// CrictlCommand is crictl at path against the CRI, bounded by ctx, its
+// I/O left to the caller.
+func (c *CRI) CrictlCommand(ctx context.Context, path string, args ...string) *exec.Cmd {
 	full := append([]string{"--runtime-endpoint", c.Endpoint, "--image-endpoint", c.Endpoint, "--timeout", "60s"}, args...)
 	cmd := exec.CommandContext(ctx, path, full...)
 	cmd.Env = append(c.env(), "CRI_CONFIG_FILE=/dev/null")
+	return cmd
+}
+
+// CrictlContext runs crictl (at path) with stdin, bounded by ctx.
+func (c *CRI) CrictlContext(ctx context.Context, path string, stdin []byte, args ...string) (stdout, stderr string, err error) {
+	cmd := c.CrictlCommand(ctx, path, args...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -249,7 +272,7 @@ func freeBridge(t testing.TB) (bridge, subnet string) {
 			t.Fatal(err)
 		}
 		subnet = fmt.Sprintf("10.222.%d.0/24", n.Int64()+2)
-		out, err := exec.Command("ip", "-4", "route", "show", "match", strings.TrimSuffix(subnet, "/24")+".1").Output()
+		out, err := exec.Command("ip", "-4", "route", "show", "match", fmt.Sprintf("10.222.%d.1", n.Int64()+2)).Output()
 		if err != nil {
 			t.Fatalf("ip route: %v", err)
 		}

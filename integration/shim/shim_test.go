@@ -38,19 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // binDir is $ZFSLXC_BIN_DIR with the shim and its helpers (make build).
-func binDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv(containerdtest.BinDirEnv)
-	if dir == "" {
-		containerdtest.SkipOrFail(t, "%s is not set (make test sets it to bin/; go build -o bin/ ./cmd/...)", containerdtest.BinDirEnv)
-	}
-	for _, b := range []string{shimBinary, "zfslxc-init", "zfslxc-start"} {
-		if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
-			containerdtest.SkipOrFail(t, "%s: %v", b, err)
-		}
-	}
-	return dir
-}
+func binDir(t *testing.T) string { return containerdtest.ShimBinDir(t) }
 
 var helloLayout imagebuild.LayoutOnce
 
@@ -331,22 +319,6 @@ func containsLine(out, s string) bool {
 	return false
 }
 
-// procsMatching lists processes whose command line contains any of subs.
-func procsMatching(subs ...string) []string {
-	ents, _ := os.ReadDir("/proc")
-	var found []string
-	for _, e := range ents {
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		cmd := strings.ReplaceAll(string(data), "\x00", " ")
-		for _, s := range subs {
-			if strings.Contains(cmd, s) && (strings.Contains(cmd, shimBinary) || strings.Contains(cmd, "zfslxc-start")) {
-				found = append(found, e.Name()+": "+cmd)
-				break
-			}
-		}
-	}
-	return found
-}
+// procsMatching lists shim and zfslxc-start processes whose command line
+// contains any of subs.
+func procsMatching(subs ...string) []string { return containerdtest.ShimProcs(subs...) }

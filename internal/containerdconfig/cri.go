@@ -193,6 +193,14 @@ func criV2(o CRIOptions) string {
 	}
 	entryName := cri + ".containerd.runtimes." + tomlKey(o.Handler)
 	entry := table{name: entryName, keys: []string{kv("runtime_type", RuntimeType), kv("snapshotter", o.Snapshotter)}}
+	// 1.6 decodes the runtimes table as a whole: an entry of ours alone
+	// drops its default runc entry, and the CRI plugin then fails to load
+	// ("no corresponding runtime configured in containerd.runtimes for
+	// default_runtime_name = runc"). Say runc again.
+	var runc table
+	if o.Handler != "runc" {
+		runc = table{name: cri + ".containerd.runtimes.runc", keys: []string{kv("runtime_type", "io.containerd.runc.v2")}}
+	}
 	cni := table{name: cri + ".cni"}
 	if o.CNIBinDir != "" {
 		cni.keys = append(cni.keys, kv("bin_dir", o.CNIBinDir))
@@ -203,6 +211,8 @@ func criV2(o CRIOptions) string {
 	comment := fmt.Sprintf("# CRI (containerd 1.6/1.7): pods whose RuntimeClass handler is %q run with\n"+
 		"# the LXC shim. containerd 1.6 ignores a runtime's snapshotter, so %s is the\n"+
 		"# CRI's snapshotter for every runtime (1.7 reads the runtime's own: drop the\n"+
-		"# containerd-wide line there to keep other runtimes on theirs).\n", o.Handler, o.Snapshotter)
-	return render(comment, []table{top, ctrd, entry, o.options(entryName), cni}, map[string]bool{entryName: true})
+		"# containerd-wide line there to keep other runtimes on theirs). 1.6 replaces its\n"+
+		"# runtimes table with the one given here, so runc is named again (drop that\n"+
+		"# table if the config has it already).\n", o.Handler, o.Snapshotter)
+	return render(comment, []table{top, ctrd, entry, o.options(entryName), runc, cni}, map[string]bool{entryName: true})
 }

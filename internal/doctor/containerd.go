@@ -210,29 +210,6 @@ func checkUnpackConfig(s *state) []Result {
 	}
 }
 
-// checkRuntime: a CRI runtime of type io.containerd.lxc.v1 (warning only:
-// ctr and nerdctl --runtime io.containerd.lxc.v1 need none; only CRI pods
-// do).
-func checkRuntime(s *state) []Result {
-	const name = "lxc runtime"
-	doc, res := s.readContainerdConfig()
-	if res != nil {
-		return nil
-	}
-	for _, path := range [][]string{
-		{"plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes"},    // version 2
-		{"plugins", "io.containerd.cri.v1.runtime", "containerd", "runtimes"}, // version 3
-	} {
-		for rt, v := range table(doc, path...) {
-			if m, isMap := v.(map[string]any); isMap && m["runtime_type"] == lxcRuntimeType {
-				return []Result{ok(name, "CRI runtime %q has runtime_type %s", rt, lxcRuntimeType)}
-			}
-		}
-	}
-	return []Result{warn(name, fmt.Sprintf("add a CRI runtime with runtime_type = %q to %s: zfslxc config containerd prints it", lxcRuntimeType, s.cfg.ContainerdConfig),
-		"no CRI runtime of type %s in %s: Kubernetes pods cannot run on the LXC shim (ctr and nerdctl --runtime %s can)", lxcRuntimeType, s.cfg.ContainerdConfig, lxcRuntimeType)}
-}
-
 // checkSnapshotterSocket: the snapshotter daemon accepts connections and
 // answers the snapshots API.
 func checkSnapshotterSocket(s *state) []Result {

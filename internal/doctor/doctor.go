@@ -130,6 +130,9 @@ type Env struct {
 	ProbeSnapshotter func(ctx context.Context, address, name string) (int, error)
 	// ContainerdVersion asks a running containerd its version.
 	ContainerdVersion func(ctx context.Context, address string) (string, error)
+	// ImageUnpacked reports whether image ref of namespace is unpacked in
+	// snapshotter (NotFound when containerd has no such image).
+	ImageUnpacked func(ctx context.Context, address, namespace, ref, snapshotter string) (bool, error)
 }
 
 // Report is the result of Run.
@@ -230,7 +233,7 @@ var checks = []check{
 	checkContainerdDaemon,
 	checkContainerdConfig,
 	checkUnpackConfig,
-	checkRuntime,
+	checkCRI,
 	checkSnapshotterSocket,
 	checkHelpers,
 	checkDocker,

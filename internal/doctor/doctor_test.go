@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/containerd/errdefs"
 	"io/fs"
 	"net"
 	"os"
@@ -41,6 +42,9 @@ type fake struct {
 	sockets    map[string]bool // accept connections
 	snapErr    error
 	ctrVersion string
+	// images: ref in the k8s.io namespace -> unpacked in zfslxc; absent:
+	// NotFound.
+	images map[string]bool
 }
 
 func (f *fake) env() *Env {
@@ -91,19 +95,44 @@ func (f *fake) env() *Env {
 		ContainerdVersion: func(context.Context, string) (string, error) {
 			return f.ctrVersion, nil
 		},
+		ImageUnpacked: func(_ context.Context, _, ns, ref, sn string) (bool, error) {
+			u, ok := f.images[ref]
+			if !ok || ns != "k8s.io" {
+				return false, fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
+			}
+			return u && sn == "zfslxc", nil
+		},
 	}
 }
 
+// criOptions is the CRI setup of the good host, as `zfslxc config
+// containerd` prints it with Debian's CNI plugins.
+func criOptions(v int) containerdconfig.CRIOptions {
+	return containerdconfig.CRIOptions{ConfigVersion: v, SandboxImage: testPause, CNIBinDir: "/usr/lib/cni", CNIConfDir: "/etc/cni/net.d"}
+}
+
+func mustCRI(o containerdconfig.CRIOptions) string {
+	s, err := containerdconfig.CRI(o)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
 func v3Config(address string) string {
-	return "version = 3\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 3, SnapshotterAddress: address, Platform: "linux/amd64"}) + `
-[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.lxc]
-  runtime_type = "io.containerd.lxc.v1"
-`
+	return "version = 3\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 3, SnapshotterAddress: address, Platform: "linux/amd64"}) +
+		mustCRI(criOptions(3))
 }
 
 func v2Config(address string) string {
-	return "version = 2\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 2, SnapshotterAddress: address})
+	return "version = 2\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 2, SnapshotterAddress: address}) +
+		mustCRI(criOptions(2))
 }
+
+const (
+	testPause   = "registry.example/pause:1"
+	testCNIConf = "/etc/cni/net.d/10-bridge.conflist"
+)
 
 // goodHost is a host where every check passes: zfs-fuse with xattrs,
 // containerd 2.4 with a version 3 config as `zfslxc config containerd`
@@ -111,13 +140,16 @@ func v2Config(address string) string {
 func goodHost() *fake {
 	return &fake{
 		files: map[string]string{
-			testConfig: v3Config(testSock),
+			testConfig:  v3Config(testSock),
+			testCNIConf: `{"cniVersion": "1.0.0", "name": "pods", "plugins": [{"type": "bridge"}, {"type": "portmap"}]}`,
 		},
 		exists: map[string]bool{
 			"/sys/fs/cgroup/cgroup.controllers": true,
 			testSock:                            true,
+			"/usr/lib/cni/bridge":               true, "/usr/lib/cni/portmap": true, "/usr/lib/cni/loopback": true,
 		},
-		globs: map[string][]string{},
+		globs:  map[string][]string{"/etc/cni/net.d/*.conflist": {testCNIConf}},
+		images: map[string]bool{testPause: true},
 		path: map[string]string{
 			"zfs": "/usr/sbin/zfs", "zpool": "/usr/sbin/zpool", "zfs-fuse": "/usr/sbin/zfs-fuse",
 			"lxc-start": "/usr/bin/lxc-start", "containerd": "/usr/local/bin/containerd",
@@ -289,7 +321,36 @@ func TestChecks(t *testing.T) {
 		{name: "no lxc runtime", break_: func(f *fake) {
 			f.files[testConfig] = "version = 3\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 3, SnapshotterAddress: testSock})
 		},
-			check: "lxc runtime", status: Warn, want: []string{"io.containerd.lxc.v1"}},
+			check: "cri runtime", status: Warn, want: []string{"io.containerd.lxc.v1", "zfslxc config containerd --version 2"}},
+		{name: "cri disabled", break_: func(f *fake) {
+			f.files[testConfig] = "disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n" + v2Config(testSock)
+		},
+			check: "cri", status: OK, want: []string{"disabled"}},
+		{name: "cri on 1.6", break_: func(f *fake) {
+			f.files[testConfig] = v2Config(testSock)
+			f.cmds["containerd --version"] = cmdResult{out: "containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1+deb12u3\n"}
+		}, check: "cri snapshotter", status: OK, want: []string{"the CRI's snapshotter is zfslxc"}},
+		{name: "cri on 1.6: runtime snapshotter only", break_: func(f *fake) {
+			f.files[testConfig] = "version = 2\n" + containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: 2, SnapshotterAddress: testSock}) +
+				"[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.lxc]\n  runtime_type = \"io.containerd.lxc.v1\"\n  snapshotter = \"zfslxc\"\n"
+		}, check: "cri snapshotter", status: Warn, want: []string{"1.6 ignores", "overlayfs"}},
+		{name: "cri on 2.x: no runtime snapshotter", break_: func(f *fake) {
+			f.files[testConfig] = strings.Replace(v3Config(testSock), "  snapshotter = \"zfslxc\"\n[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.lxc.options]", "[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.lxc.options]", 1)
+			f.files[testConfig] = strings.Replace(f.files[testConfig], "runtime_type = \"io.containerd.lxc.v1\"\n  snapshotter = \"zfslxc\"", "runtime_type = \"io.containerd.lxc.v1\"", 1)
+		}, check: "cri snapshotter", status: Fail, want: []string{`snapshotter = ""`}},
+		{name: "cri on 2.x: no runtime platform", break_: func(f *fake) {
+			f.files[testConfig] = strings.Replace(v3Config(testSock), "runtime_platforms.lxc]", "runtime_platforms.other]", 1)
+		}, check: "cri snapshotter", status: Warn, want: []string{"runtime_platforms.lxc"}},
+		{name: "no cni config", break_: func(f *fake) { delete(f.globs, "/etc/cni/net.d/*.conflist") },
+			check: "cni", status: Fail, want: []string{"no CNI network config in /etc/cni/net.d", "containernetworking-plugins"}},
+		{name: "cni plugin missing", break_: func(f *fake) { delete(f.exists, "/usr/lib/cni/portmap") },
+			check: "cni", status: Fail, want: []string{"portmap", "/usr/lib/cni"}},
+		{name: "cni default bin dir", break_: func(f *fake) { f.files[testConfig] = strings.Replace(v3Config(testSock), "bin_dirs", "other_dirs", 1) },
+			check: "cni", status: Fail, want: []string{"not found in /opt/cni/bin"}},
+		{name: "sandbox image not pulled", break_: func(f *fake) { f.images = nil },
+			check: "sandbox image", status: Warn, want: []string{"not in containerd's k8s.io namespace", "--snapshotter zfslxc"}},
+		{name: "sandbox image not unpacked", break_: func(f *fake) { f.images[testPause] = false },
+			check: "sandbox image", status: Warn, want: []string{"not unpacked in zfslxc"}},
 		{name: "socket dead", break_: func(f *fake) { delete(f.sockets, testSock); delete(f.exists, testSock) },
 			check: "snapshotter", status: Fail, want: []string{"nothing answers on " + testSock, "systemctl start zfslxc-snapshotter", "zfslxc-snapshotter --dataset tank/zfslxc"}},
 		{name: "stale socket", break_: func(f *fake) { delete(f.sockets, testSock) },

@@ -18,6 +18,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/zfslxc/zfslxc/template"
 )
 
 // Host returns the Env of this machine.
@@ -44,6 +46,9 @@ func Host() *Env {
 		},
 		ProbeSnapshotter:  ProbeSnapshotter,
 		ContainerdVersion: containerdVersion,
+		ImageUnpacked: func(ctx context.Context, address, namespace, ref, snapshotter string) (bool, error) {
+			return template.UnpackedIn(ctx, template.ContainerdSource{Ref: ref, Address: address, Namespace: namespace, Snapshotter: snapshotter})
+		},
 	}
 }
 

@@ -43,14 +43,13 @@ import (
 	"github.com/containerd/log"
 	"github.com/containerd/ttrpc"
 	"github.com/containerd/typeurl/v2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zfslxc/zfslxc/internal/version"
+	"github.com/zfslxc/zfslxc/lxcconv"
 	"github.com/zfslxc/zfslxc/lxcrun"
 	"github.com/zfslxc/zfslxc/shim/config"
 	"github.com/zfslxc/zfslxc/shim/task"
@@ -196,14 +195,13 @@ func Main(args []string) int {
 
 // RuntimeInfo is what `-info` reports: the runtime's name and version
 // and the OCI features it takes (containerd 2.x queries it when it
-// creates a task and logs an error for a shim that cannot answer).
+// creates a task and logs an error for a shim that cannot answer; its CRI
+// derives each handler's RecursiveReadOnlyMounts and UserNamespaces from
+// it). The Linux features are lxcconv's: only what converts is listed.
 func RuntimeInfo() *apitypes.RuntimeInfo {
-	feat := &features.Features{
-		OCIVersionMin: "1.0.0",
-		OCIVersionMax: specs.Version,
-		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		Annotations:   map[string]string{lxcrun.AnnotationInit: lxcrun.InitExec + "|" + lxcrun.InitReaper},
-	}
+	feat := lxcconv.Features()
+	feat.Hooks = []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}
+	feat.Annotations = map[string]string{lxcrun.AnnotationInit: lxcrun.InitExec + "|" + lxcrun.InitReaper}
 	info := &apitypes.RuntimeInfo{
 		Name:    RuntimeType,
 		Version: &apitypes.RuntimeVersion{Version: version.Version, Revision: version.Revision},

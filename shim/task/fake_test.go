@@ -137,6 +137,8 @@ func (c *fakeContainer) Kill(ctx context.Context, sig syscall.Signal) error {
 	return nil
 }
 
+func (c *fakeContainer) KillOrphans(ctx context.Context) (int, error) { return 0, nil }
+
 func (c *fakeContainer) KillAll(ctx context.Context, sig syscall.Signal) error {
 	return c.Kill(ctx, sig)
 }

@@ -182,6 +182,11 @@ func (t *task) Resize(ctx context.Context, width, height uint32) error {
 func (t *task) waitExit() {
 	ctx := log.WithLogger(context.Background(), log.L.WithField("id", t.id))
 	st, err := t.lxc.Wait(ctx)
+	// Before the output is drained: a process init left in a shared pid
+	// namespace would hold stdout open forever.
+	if _, kerr := t.lxc.KillOrphans(ctx); kerr != nil {
+		log.G(ctx).WithError(kerr).Warn("killing what the container's init left behind")
+	}
 	t.io.waitOutput()
 	if t.con != nil {
 		t.con.wait()

@@ -31,6 +31,7 @@ type Container interface {
 	Wait(ctx context.Context) (lxcrun.Status, error)
 	Kill(ctx context.Context, sig syscall.Signal) error
 	KillAll(ctx context.Context, sig syscall.Signal) error
+	KillOrphans(ctx context.Context) (int, error)
 	Delete(ctx context.Context) error
 	Pids(ctx context.Context) ([]int, error)
 	Freeze(ctx context.Context) error

@@ -275,7 +275,7 @@ func classify(err error) error {
 
 // convertOptions are lxcconv's options for the task's spec.
 func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs string) lxcconv.Options {
-	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, HookCommand: hookCommand()}
+	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, HookCommand: hookCommand(), StatHost: statHostDir}
 	if spec.Root != nil {
 		root := spec.Root.Path
 		if !filepath.IsAbs(root) {
@@ -305,6 +305,20 @@ func (t *task) startInit(ctx context.Context, terminal bool) error {
 	}
 	t.io, t.con, t.pid = pio, con, t.lxc.Pid()
 	return nil
+}
+
+// statHostDir tells lxcconv whether a bind source on the host is a
+// directory (create=dir) or a file (create=file). Without it lxcconv
+// guesses from well-known names, and a file with another name — the
+// kubelet's termination-log is /var/lib/kubelet/pods/<uid>/containers/
+// <name>/<random> — was taken for a directory: LXC then failed to mount a
+// file on the directory it made ("Not a directory").
+func statHostDir(p string) (bool, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
 }
 
 // defaultAppArmor is the AppArmor profile of a spec that names none: the

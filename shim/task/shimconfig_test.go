@@ -65,3 +65,23 @@ func TestDefaultAppArmor(t *testing.T) {
 		t.Errorf("configured = %q, want lxc-container-default", got)
 	}
 }
+
+// TestStatHostDir: bind sources are told apart by what they are on the
+// host, not by their names (the kubelet's termination-log file has a
+// random name); a missing source is an error, as under runc.
+func TestStatHostDir(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "b510e1d3")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if isDir, err := statHostDir(dir); err != nil || !isDir {
+		t.Errorf("dir: %v, %v", isDir, err)
+	}
+	if isDir, err := statHostDir(file); err != nil || isDir {
+		t.Errorf("file: %v, %v", isDir, err)
+	}
+	if _, err := statHostDir(filepath.Join(dir, "none")); err == nil {
+		t.Error("missing source: no error")
+	}
+}

@@ -1,0 +1,215 @@
+package cri
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+)
+
+// CRIBenchReportEnv names a file the benchmark tables are appended to
+// (Markdown; scripts/bench.sh puts them in docs/benchmarks.md).
+const CRIBenchReportEnv = "ZFSLXC_CRIBENCH_REPORT"
+
+// Runtimes compared: the lxc handler against runc in the same containerd
+// (1.6 runs both on zfslxc, its CRI-wide snapshotter; 2.4 runs runc on
+// overlayfs).
+var benchRuntimes = []string{"runc", handler}
+
+// BenchmarkCRI measures pods under the lxc handler against runc in the
+// same containerd, interleaved: pod start (runp + create + start of a
+// one-container pod, until crictl start returns: the container runs), the
+// processes and RSS a 3-container pod costs on the host besides its own
+// processes (shims, LXC monitors), and 20 pods started at once.
+func BenchmarkCRI(b *testing.B) {
+	runs := envInt("CRI_BENCH_RUNS", 10)
+	many := envInt("CRI_BENCH_MANY", 20)
+	var report strings.Builder
+	for _, f := range containerdtest.Flavors() {
+		b.Run(f.Name, func(b *testing.B) {
+			e := setup(b, f, containerdtest.CRIOptions{})
+			fmt.Fprintf(&report, "\n### %s\n\n", f.Name)
+
+			// Pod start, interleaved, one warm-up each.
+			times := map[string][]time.Duration{}
+			for i := -1; i < runs; i++ {
+				order := benchRuntimes
+				if i%2 != 0 {
+					order = []string{benchRuntimes[1], benchRuntimes[0]}
+				}
+				for _, rt := range order {
+					d := e.timePod(b, rt, fmt.Sprintf("start-%s-%d", rt, i+1))
+					if i >= 0 {
+						times[rt] = append(times[rt], d)
+					}
+				}
+			}
+			mr, ml := median(times["runc"]), median(times[handler])
+			fmt.Fprintf(&report, "Pod start (runp + create + start, one container), median of %d interleaved:\n\n"+
+				"| runc | lxc | lxc ÷ runc |\n|---:|---:|---:|\n| %.0f ms | %.0f ms | %.2f |\n\n",
+				runs, ms(mr), ms(ml), float64(ml)/float64(mr))
+
+			// What a 3-container pod costs besides its containers.
+			fmt.Fprintf(&report, "A pod of 3 containers (`sleep`): processes and RSS on the host besides the containers' own (shims, LXC monitors):\n\n"+
+				"| runtime | processes | RSS (MiB) |\n|---|---:|---:|\n")
+			cost := map[string][2]float64{}
+			for _, rt := range benchRuntimes {
+				n, rss := e.podCost(b, rt)
+				cost[rt] = [2]float64{float64(n), rss}
+				fmt.Fprintf(&report, "| %s | %d | %.1f |\n", rt, n, rss)
+			}
+			fmt.Fprintf(&report, "| lxc ÷ runc | %.2f | %.2f |\n\n", cost[handler][0]/cost["runc"][0], cost[handler][1]/cost["runc"][1])
+
+			// Many pods at once.
+			fmt.Fprintf(&report, "%d one-container pods started at once (wall time until all run):\n\n| runc | lxc | lxc ÷ runc |\n|---:|---:|---:|\n", many)
+			var tot [2]time.Duration
+			for i, rt := range benchRuntimes {
+				tot[i] = e.manyPods(b, rt, many)
+			}
+			fmt.Fprintf(&report, "| %.1f s | %.1f s | %.2f |\n", tot[0].Seconds(), tot[1].Seconds(), float64(tot[1])/float64(tot[0]))
+		})
+	}
+	b.Log(report.String())
+	if p := os.Getenv(CRIBenchReportEnv); p != "" {
+		if err := os.WriteFile(p, []byte(report.String()), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// timePod times runp + create + start of a one-container pod under rt,
+// then removes the pod (untimed).
+func (e *env) timePod(b testing.TB, rt, name string) time.Duration {
+	pod := e.newPod(b, name, nil)
+	start := time.Now()
+	podID := e.runPod(b, rt, pod)
+	e.startContainer(b, podID, pod, ctrConfig("c", "sleep", "600"))
+	d := time.Since(start)
+	e.MustCrictl(b, "rmp", "-f", podID)
+	return d
+}
+
+// podCost runs a 3-container pod under rt and counts the host processes
+// serving it (shims, zfslxc-start monitors) and their RSS.
+func (e *env) podCost(b testing.TB, rt string) (int, float64) {
+	pod := e.newPod(b, "cost-"+rt, nil)
+	podID := e.runPod(b, rt, pod)
+	defer e.MustCrictl(b, "rmp", "-f", podID)
+	ids := []string{podID}
+	for i := 0; i < 3; i++ {
+		ids = append(ids, e.startContainer(b, podID, pod, ctrConfig(fmt.Sprintf("c%d", i), "sleep", "600")))
+	}
+	time.Sleep(time.Second) // settle
+	n, kb := 0, 0
+	for _, p := range servingProcs(ids) {
+		n++
+		kb += rssKB(p)
+	}
+	return n, float64(kb) / 1024
+}
+
+// servingProcs lists the pids of shims (any runtime's) and LXC monitors
+// whose command line names one of ids, and the shims' children that are
+// not container processes (none for runc and lxc).
+func servingProcs(ids []string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, en := range ents {
+		pid, err := strconv.Atoi(en.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+		if !strings.Contains(cmd, "containerd-shim") && !strings.Contains(cmd, "zfslxc-start") {
+			continue
+		}
+		for _, id := range ids {
+			if strings.Contains(cmd, id) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
+}
+
+func rssKB(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.Fields(v)[0])
+			return n
+		}
+	}
+	return 0
+}
+
+// manyPods starts n one-container pods under rt at once and returns the
+// wall time until all run; they are removed after.
+func (e *env) manyPods(b testing.TB, rt string, n int) time.Duration {
+	var wg sync.WaitGroup
+	ids := make([]string, n)
+	pods := make([]podConfig, n)
+	for i := range pods {
+		pods[i] = e.newPod(b, fmt.Sprintf("many-%s-%d", rt, i), nil)
+	}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			out, _, err := e.Crictl(b, "runp", "--runtime", rt, writeJSON(b, pods[i]))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			ids[i] = strings.TrimSpace(out)
+			id, _, err := e.Crictl(b, "create", ids[i], writeJSON(b, ctrConfig("c", "sleep", "600")), writeJSON(b, pods[i]))
+			if err == nil {
+				_, _, err = e.Crictl(b, "start", strings.TrimSpace(id))
+			}
+			if err != nil {
+				b.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	d := time.Since(start)
+	e.MustCrictl(b, "rmp", "-fa")
+	return d
+}
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
