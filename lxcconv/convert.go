@@ -648,7 +648,8 @@ func (c *converter) hooks() error {
 	return nil
 }
 
-// mountHook adds lxc.hook.mount, for createContainer hooks and devices.
+// mountHook adds lxc.hook.mount, for createContainer hooks (device nodes
+// are made by the runtime once init is ready, not here).
 // LXC splits the command on blanks, so only HookCommand and a fixed word go
 // through it; the hook runner reads everything else from the shim's files.
 func (c *converter) mountHook() error {

@@ -152,3 +152,20 @@ func logTail(name, path string, n int) string {
 	}
 	return "--- " + name + " log (tail) ---\n" + strings.Join(lines, "\n")
 }
+
+// ChildDatasets lists the filesystem datasets below parent (not parent
+// itself), as zfs lists them.
+func ChildDatasets(t testing.TB, parent string) []string {
+	t.Helper()
+	out, err := exec.Command("zfs", "list", "-H", "-r", "-t", "filesystem", "-o", "name", parent).Output()
+	if err != nil {
+		t.Fatalf("zfs list -r %s: %v", parent, err)
+	}
+	var list []string
+	for _, n := range strings.Fields(string(out)) {
+		if n != parent {
+			list = append(list, n)
+		}
+	}
+	return list
+}

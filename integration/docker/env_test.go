@@ -2,8 +2,6 @@ package docker_test
 
 import (
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
@@ -73,15 +71,5 @@ func setupWith(t testing.TB, extra map[string]any, insecureRegistries ...string)
 // datasets lists the filesystem datasets below the parent.
 func (e *env) datasets(t *testing.T) []string {
 	t.Helper()
-	out, err := exec.Command("zfs", "list", "-H", "-r", "-t", "filesystem", "-o", "name", e.parent).Output()
-	if err != nil {
-		t.Fatalf("zfs list -r %s: %v", e.parent, err)
-	}
-	var list []string
-	for _, n := range strings.Fields(string(out)) {
-		if n != e.parent {
-			list = append(list, n)
-		}
-	}
-	return list
+	return containerdtest.ChildDatasets(t, e.parent)
 }

@@ -103,17 +103,7 @@ func (e *env) layerDatasets(t testing.TB) map[digest.Digest][]string {
 // allDatasets lists every filesystem dataset below the parent.
 func (e *env) allDatasets(t testing.TB) []string {
 	t.Helper()
-	out, err := exec.Command("zfs", "list", "-H", "-r", "-t", "filesystem", "-o", "name", e.parent).Output()
-	if err != nil {
-		t.Fatalf("zfs list -r %s: %v", e.parent, err)
-	}
-	var list []string
-	for _, n := range strings.Fields(string(out)) {
-		if n != e.parent {
-			list = append(list, n)
-		}
-	}
-	return list
+	return containerdtest.ChildDatasets(t, e.parent)
 }
 
 // tree mounts a read-only view of the committed snapshot chainID of
