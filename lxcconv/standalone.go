@@ -3,7 +3,6 @@ package lxcconv
 import (
 	"fmt"
 	"strings"
-
 )
 
 // Standalone makes r a configuration plain LXC applies on its own, for a
