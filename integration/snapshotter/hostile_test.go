@@ -65,7 +65,7 @@ func (l *rawLayout) addJSON(t *testing.T, mediaType string, v any) ocispec.Descr
 // tag lists desc in index.json under the image name ref.
 func (l *rawLayout) tag(desc ocispec.Descriptor, ref string) {
 	desc.Annotations = map[string]string{
-		ocispec.AnnotationRefName:       ref[strings.LastIndex(ref, ":")+1:],
+		ocispec.AnnotationRefName:      ref[strings.LastIndex(ref, ":")+1:],
 		imagebuild.AnnotationImageName: ref,
 	}
 	l.index.Manifests = append(l.index.Manifests, desc)
