@@ -121,30 +121,14 @@ func (l *rawLayout) write(t *testing.T, dir, name string) string {
 	return path
 }
 
-// rawTar writes a layer tar of hdrs; a regular file holds data[name].
+// rawTar is imagebuild.RawTar, failing t on an error.
 func rawTar(t *testing.T, hdrs []tar.Header, data map[string]string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, h := range hdrs {
-		h.Format = tar.FormatPAX
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(data[h.Name]))
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tw.Write([]byte(data[h.Name])); h.Typeflag == tar.TypeReg && err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
+	b, err := imagebuild.RawTar(hdrs, data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return b
 }
 
 func gzipBytes(t *testing.T, b []byte) []byte {
