@@ -133,7 +133,10 @@ func critestTimeout() string {
 func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) map[string]specResult {
 	t.Helper()
 	reportDir := t.TempDir()
-	junit := filepath.Join(reportDir, "junit.xml")
+	// The log and the report outlive the test (a run stopped from
+	// outside still leaves them).
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("critest-%s-%s-%d.log", e.Flavor.Name, rt, time.Now().Unix()))
+	junit := strings.TrimSuffix(logPath, ".log") + ".xml"
 	args := []string{
 		"-runtime-endpoint", e.Endpoint, "-image-endpoint", e.Endpoint,
 		"-registry-prefix", registry, "-test-images-file", imagesFile,
@@ -145,7 +148,6 @@ func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) 
 	}
 	cmd := exec.Command(critest, args...)
 	cmd.Dir = reportDir
-	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("critest-%s-%s-%d.log", e.Flavor.Name, rt, time.Now().Unix()))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
