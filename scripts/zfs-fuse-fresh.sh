@@ -12,6 +12,18 @@ set -euo pipefail
 pid=$(pgrep -x zfs-fuse || true)
 [ -n "$pid" ] || exit 0
 
+# Test pools (zfslxct<pid>x…) of test processes that are gone hold
+# nothing of anyone's: destroy them, so they do not keep an old zfs-fuse.
+dir=/var/tmp/zfslxc-testpools
+if pools=$(timeout 20 zpool list -H -o name 2>/dev/null); then
+	for p in $pools; do
+		[[ $p =~ ^zfslxct([0-9]+)x ]] || continue
+		kill -0 "${BASH_REMATCH[1]}" 2>/dev/null && continue
+		echo "==> destroying the stale test pool $p"
+		timeout 60 zpool destroy -f "$p" || true
+		rm -f "$dir/$p.img"; rmdir "$dir/$p.mnt" 2>/dev/null || true
+	done
+fi
 if pools=$(timeout 20 zpool list -H -o name 2>/dev/null); then
 	if [ -n "$pools" ]; then
 		echo "==> zfs-fuse holds pools ($(echo $pools)): not restarting it"

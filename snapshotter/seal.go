@@ -142,8 +142,6 @@ func (q *sealer) flush(ctx context.Context) error {
 // setReadonly sets readonly=on on the datasets, in batches; a batch that
 // fails is retried one by one, and a dataset that is gone is skipped.
 func (s *Snapshotter) setReadonly(ctx context.Context, names []string) error {
-	s.mountMu.Lock()
-	defer s.mountMu.Unlock()
 	var errs []error
 	for len(names) > 0 {
 		n := min(len(names), sealBatch)

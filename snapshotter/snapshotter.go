@@ -112,11 +112,6 @@ type Snapshotter struct {
 	ms      *storage.MetaStore
 	seal    *sealer
 
-	// mountMu serializes the zfs commands that mount or remount datasets
-	// (create, clone, readonly=on): zfs-fuse deadlocked when two mounts
-	// ran at once.
-	mountMu sync.Mutex
-
 	closeOnce sync.Once
 	closeErr  error // guarded by closeOnce
 }
@@ -473,8 +468,6 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshots.Kind, key, pare
 func (s *Snapshotter) createDataset(ctx context.Context, snap storage.Snapshot, props map[string]string) error {
 	ds := s.datasetName(snap.ID)
 	run := func() error {
-		s.mountMu.Lock()
-		defer s.mountMu.Unlock()
 		if len(snap.ParentIDs) == 0 {
 			return s.zfs.Create(ctx, ds, zfsdriver.CreateOptions{Properties: props})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,7 +72,7 @@ func (d *Driver) Create(ctx context.Context, name string, opts CreateOptions) er
 		return refuse("create", name, err)
 	}
 	args = append(append(args, props...), name)
-	_, err = d.run(ctx, command{op: "create", name: name, args: args})
+	_, err = d.run(ctx, command{op: "create", name: name, args: args, mounts: true})
 	return err
 }
 
@@ -115,7 +116,7 @@ func (d *Driver) Destroy(ctx context.Context, name string, opts DestroyOptions) 
 		args = append(args, "-d")
 	}
 	args = append(args, name)
-	_, err := d.run(ctx, command{op: "destroy", name: name, args: args, retry: true})
+	_, err := d.run(ctx, command{op: "destroy", name: name, args: args, retry: true, mounts: true})
 	return err
 }
 
@@ -223,7 +224,7 @@ func (d *Driver) Clone(ctx context.Context, snapshot, target string, opts CloneO
 		return refuse("clone", target, err)
 	}
 	args = append(append(args, props...), snapshot, target)
-	_, err = d.run(ctx, command{op: "clone", name: target, args: args})
+	_, err = d.run(ctx, command{op: "clone", name: target, args: args, mounts: true})
 	return err
 }
 
@@ -245,7 +246,7 @@ func (d *Driver) Rollback(ctx context.Context, snapshot string, opts RollbackOpt
 	if opts.Force {
 		args = append(args, "-f")
 	}
-	_, err := d.run(ctx, command{op: "rollback", name: snapshot, args: append(args, snapshot), retry: true})
+	_, err := d.run(ctx, command{op: "rollback", name: snapshot, args: append(args, snapshot), retry: true, mounts: true})
 	return err
 }
 
@@ -277,7 +278,7 @@ func (d *Driver) Rename(ctx context.Context, from, to string) error {
 			return err
 		}
 	}
-	_, err := d.run(ctx, command{op: "rename", name: from, args: []string{"rename", from, to}, retry: true})
+	_, err := d.run(ctx, command{op: "rename", name: from, args: []string{"rename", from, to}, retry: true, mounts: true})
 	if err != nil {
 		to = from // mount back what we unmounted
 	}
@@ -341,11 +342,11 @@ func (d *Driver) Set(ctx context.Context, name string, props map[string]string) 
 		return refuse("set", name, err)
 	}
 	if d.caps.MultiSet || len(kv) == 1 {
-		_, err := d.run(ctx, command{op: "set", name: name, args: append(append([]string{"set"}, kv...), name)})
+		_, err := d.run(ctx, command{op: "set", name: name, args: append(append([]string{"set"}, kv...), name), mounts: remounts(slices.Collect(maps.Keys(props))...)})
 		return err
 	}
 	for _, p := range kv {
-		if _, err := d.run(ctx, command{op: "set", name: name, args: []string{"set", p, name}}); err != nil {
+		if _, err := d.run(ctx, command{op: "set", name: name, args: []string{"set", p, name}, mounts: remounts(strings.SplitN(p, "=", 2)[0])}); err != nil {
 			return err
 		}
 	}
@@ -369,7 +370,7 @@ func (d *Driver) SetAll(ctx context.Context, names []string, prop, value string)
 	if err != nil {
 		return refuse("set", names[0], err)
 	}
-	_, err = d.run(ctx, command{op: "set", name: strings.Join(names, " "), args: append([]string{"set", kv[0]}, names...)})
+	_, err = d.run(ctx, command{op: "set", name: strings.Join(names, " "), args: append([]string{"set", kv[0]}, names...), mounts: remounts(prop)})
 	return err
 }
 
@@ -381,7 +382,7 @@ func (d *Driver) Inherit(ctx context.Context, name, prop string) error {
 	if err := ValidateProperty(prop); err != nil {
 		return refuse("inherit", name, err)
 	}
-	_, err := d.run(ctx, command{op: "inherit", name: name, args: []string{"inherit", prop, name}})
+	_, err := d.run(ctx, command{op: "inherit", name: name, args: []string{"inherit", prop, name}, mounts: remounts(prop)})
 	return err
 }
 
@@ -483,7 +484,7 @@ func (d *Driver) Mount(ctx context.Context, name string) error {
 	if err := ValidateDataset(name); err != nil {
 		return refuse("mount", name, err)
 	}
-	_, err := d.run(ctx, command{op: "mount", name: name, args: []string{"mount", name}, retry: true})
+	_, err := d.run(ctx, command{op: "mount", name: name, args: []string{"mount", name}, retry: true, mounts: true})
 	return err
 }
 
@@ -496,7 +497,7 @@ func (d *Driver) Unmount(ctx context.Context, name string, force bool) error {
 	if force {
 		args = append(args, "-f")
 	}
-	_, err := d.run(ctx, command{op: "unmount", name: name, args: append(args, name), retry: true})
+	_, err := d.run(ctx, command{op: "unmount", name: name, args: append(args, name), retry: true, mounts: true})
 	return err
 }
 

@@ -70,6 +70,10 @@ type Capabilities struct {
 	// ExplicitUnmount: destroy or rename of a mounted dataset often
 	// answers busy (zfs-fuse); unmount explicitly first, leaves first.
 	ExplicitUnmount bool
+	// SerialMounts: commands that mount, unmount or remount run one at a
+	// time on the whole host (zfs-fuse deadlocked on concurrent mounts);
+	// they take the flock of the Driver's mount lock file.
+	SerialMounts bool
 }
 
 // OpenZFSCapabilities are those of kernel OpenZFS 0.8 and later.
@@ -83,7 +87,7 @@ func OpenZFSCapabilities(version string) Capabilities {
 
 // ZFSFuseCapabilities are those of zfs-fuse 0.7 (pool version 23).
 func ZFSFuseCapabilities() Capabilities {
-	return Capabilities{Implementation: "zfs-fuse", ExplicitUnmount: true, ReadonlyHidesXattrs: true}
+	return Capabilities{Implementation: "zfs-fuse", ExplicitUnmount: true, ReadonlyHidesXattrs: true, SerialMounts: true}
 }
 
 // RetryPolicy says how often a command that answered "busy" is run again.
@@ -122,6 +126,8 @@ type Driver struct {
 	retry              RetryPolicy
 	caps               Capabilities
 	capsSet            bool
+	lockPath           string       // mount lock file (SerialMounts)
+	mountLock          *mountLock   // this Driver's hold on it
 	commands           atomic.Int64 // commands started, for metrics and benchmarks
 	retries            atomic.Int64 // of those, runs again after a busy answer
 }
@@ -131,7 +137,7 @@ type Driver struct {
 // when zfs is missing or cannot reach its kernel module or daemon, and the
 // message says what to do.
 func New(ctx context.Context, opts ...Option) (*Driver, error) {
-	d := &Driver{runner: ExecRunner, retry: DefaultRetry}
+	d := &Driver{runner: ExecRunner, retry: DefaultRetry, lockPath: DefaultMountLock, mountLock: newMountLock()}
 	for _, o := range opts {
 		o(d)
 	}
@@ -233,6 +239,19 @@ func (d *Driver) exec(ctx context.Context, path string, args []string) ([]byte, 
 	return stdout, stderr, code, err
 }
 
+// execCommand runs c once, holding the mount lock when c mounts on a
+// zfs that needs it.
+func (d *Driver) execCommand(ctx context.Context, path string, c command) ([]byte, []byte, int, error) {
+	if c.mounts && d.caps.SerialMounts {
+		release, err := d.mountLock.acquire(ctx, d.lockPath)
+		if err != nil {
+			return nil, nil, -1, err
+		}
+		defer release()
+	}
+	return d.exec(ctx, path, c.args)
+}
+
 // command describes one invocation for run.
 type command struct {
 	op    string // operation name for errors
@@ -240,6 +259,9 @@ type command struct {
 	pool  bool   // zpool instead of zfs
 	args  []string
 	retry bool // retry on ErrBusy
+	// mounts: the command may mount, unmount or remount a filesystem
+	// (serialised where Capabilities.SerialMounts).
+	mounts bool
 }
 
 // run executes c, classifying failures and retrying busy ones.
@@ -250,10 +272,13 @@ func (d *Driver) run(ctx context.Context, c command) ([]byte, error) {
 	}
 	wait := d.retry.Initial
 	for attempt := 1; ; attempt++ {
-		stdout, stderr, code, err := d.exec(ctx, path, c.args)
+		stdout, stderr, code, err := d.execCommand(ctx, path, c)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("zfs %s %q: %w", c.op, c.name, ctxErr)
+				if !errors.Is(err, ctxErr) { // keep "waiting for the mount lock"
+					err = ctxErr
+				}
+				return nil, fmt.Errorf("zfs %s %q: %w", c.op, c.name, err)
 			}
 			kind := error(nil)
 			if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {

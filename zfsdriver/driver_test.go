@@ -3,6 +3,7 @@ package zfsdriver
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -50,7 +51,8 @@ func newFake(t *testing.T, caps Capabilities, answers map[string][]reply) (*Driv
 	t.Helper()
 	f := &fakeZFS{answers: answers}
 	d, err := New(context.Background(), WithBinaries("/sbin/zfs", "/sbin/zpool"), WithRunner(f.run),
-		WithCapabilities(caps), WithRetry(RetryPolicy{Attempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond}))
+		WithCapabilities(caps), WithRetry(RetryPolicy{Attempts: 3, Initial: time.Millisecond, Max: 2 * time.Millisecond}),
+		WithMountLock(filepath.Join(t.TempDir(), "mount.lock")))
 	if err != nil {
 		t.Fatal(err)
 	}

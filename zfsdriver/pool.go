@@ -57,7 +57,7 @@ func (d *Driver) PoolCreate(ctx context.Context, name string, vdevs []string, op
 		return refuse("pool create", name, err)
 	}
 	args = append(append(append(append(args, poolProps...), fsProps...), name), vdevs...)
-	_, err = d.run(ctx, command{op: "pool create", name: name, pool: true, args: args})
+	_, err = d.run(ctx, command{op: "pool create", name: name, pool: true, args: args, mounts: true})
 	return err
 }
 
@@ -70,7 +70,7 @@ func (d *Driver) PoolDestroy(ctx context.Context, name string, force bool) error
 	if force {
 		args = append(args, "-f")
 	}
-	_, err := d.run(ctx, command{op: "pool destroy", name: name, pool: true, args: append(args, name), retry: true})
+	_, err := d.run(ctx, command{op: "pool destroy", name: name, pool: true, args: append(args, name), retry: true, mounts: true})
 	return err
 }
 

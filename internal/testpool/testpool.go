@@ -54,7 +54,7 @@ const DebugEnv = "ZFSLXC_TEST_DEBUG"
 func ZFS(t testing.TB, args ...string) {
 	t.Helper()
 	for try := 0; ; try++ {
-		out, err := exec.Command("zfs", args...).CombinedOutput()
+		out, err := runZFS(args)
 		if err == nil {
 			return
 		}
@@ -63,6 +63,27 @@ func ZFS(t testing.TB, args ...string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// runZFS runs zfs once; on zfs-fuse its mounting subcommands hold the
+// host's mount lock, as the Driver's do (concurrent mounts deadlocked
+// zfs-fuse).
+func runZFS(args []string) ([]byte, error) {
+	if len(args) > 0 && mountingSubcommands[args[0]] && !devpool.KernelZFS() {
+		release, err := zfsdriver.LockMounts(context.Background(), zfsdriver.DefaultMountLock)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
+	return exec.Command("zfs", args...).CombinedOutput()
+}
+
+// mountingSubcommands are the zfs subcommands that may mount, unmount or
+// remount (set is counted whatever the property: tests set few).
+var mountingSubcommands = map[string]bool{
+	"create": true, "clone": true, "destroy": true, "rename": true, "rollback": true,
+	"mount": true, "unmount": true, "umount": true, "set": true, "inherit": true,
 }
 
 // New creates a uniquely named pool for t and destroys it when t ends,

@@ -1,0 +1,143 @@
+package zfsdriver
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// inFlight is a runner that counts the commands running at once.
+type inFlight struct {
+	now, max atomic.Int32
+	calls    atomic.Int32
+}
+
+func (f *inFlight) run(_ context.Context, _ string, _ []string) ([]byte, []byte, int, error) {
+	f.calls.Add(1)
+	n := f.now.Add(1)
+	for {
+		m := f.max.Load()
+		if n <= m || f.max.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	f.now.Add(-1)
+	return nil, nil, 0, nil
+}
+
+func lockedDriver(t *testing.T, caps Capabilities, lock string, r Runner) *Driver {
+	t.Helper()
+	d, err := New(context.Background(), WithBinaries("/sbin/zfs", "/sbin/zpool"), WithRunner(r),
+		WithCapabilities(caps), WithMountLock(lock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// On zfs-fuse two Drivers (two processes, as far as flock goes) never run
+// mounting commands at once.
+func TestMountingCommandsSerialised(t *testing.T) {
+	lock := filepath.Join(t.TempDir(), "mount.lock")
+	f := &inFlight{}
+	drivers := []*Driver{lockedDriver(t, ZFSFuseCapabilities(), lock, f.run), lockedDriver(t, ZFSFuseCapabilities(), lock, f.run)}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := drivers[i%2]
+			var err error
+			switch i % 4 {
+			case 0:
+				err = d.Clone(ctx, "tank/a@s", "tank/c", CloneOptions{})
+			case 1:
+				err = d.Create(ctx, "tank/b", CreateOptions{})
+			case 2:
+				err = d.SetAll(ctx, []string{"tank/a", "tank/b"}, "readonly", "on")
+			case 3:
+				err = d.Destroy(ctx, "tank/b", DestroyOptions{})
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := f.max.Load(); got != 1 {
+		t.Errorf("%d mounting commands ran at once, want 1", got)
+	}
+	if f.calls.Load() < 16 {
+		t.Errorf("%d commands ran, want at least 16", f.calls.Load())
+	}
+}
+
+// While another process holds the lock: mounting commands wait (and give
+// up with ctx, saying why), the others run; OpenZFS takes no lock.
+func TestMountLockWhoWaits(t *testing.T) {
+	lock := filepath.Join(t.TempDir(), "mount.lock")
+	release, err := LockMounts(context.Background(), lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	cases := []struct {
+		name  string
+		caps  Capabilities
+		op    func(context.Context, *Driver) error
+		waits bool
+	}{
+		{"create", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.Create(ctx, "tank/a", CreateOptions{})
+		}, true},
+		{"clone", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.Clone(ctx, "tank/a@s", "tank/b", CloneOptions{})
+		}, true},
+		{"unmount", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error { return d.Unmount(ctx, "tank/a", false) }, true},
+		{"set readonly", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.Set(ctx, "tank/a", map[string]string{"readonly": "on"})
+		}, true},
+		{"inherit mountpoint", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error { return d.Inherit(ctx, "tank/a", "mountpoint") }, true},
+		{"pool create", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.PoolCreate(ctx, "tank", []string{"/img"}, PoolCreateOptions{})
+		}, true},
+		{"set user property", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.Set(ctx, "tank/a", map[string]string{"io.zfslxc:key": "x"})
+		}, false},
+		{"snapshot", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error {
+			return d.Snapshot(ctx, []string{"tank/a@s"}, SnapshotOptions{})
+		}, false},
+		{"list", ZFSFuseCapabilities(), func(ctx context.Context, d *Driver) error { _, err := d.Exists(ctx, "tank/a"); return err }, false},
+		{"openzfs create", OpenZFSCapabilities("2.1"), func(ctx context.Context, d *Driver) error {
+			return d.Create(ctx, "tank/a", CreateOptions{})
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := &inFlight{}
+			d := lockedDriver(t, c.caps, lock, f.run)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			err := c.op(ctx, d)
+			if !c.waits {
+				if err != nil || f.calls.Load() == 0 {
+					t.Fatalf("err %v, %d commands: want it run without the lock", err, f.calls.Load())
+				}
+				return
+			}
+			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "mount lock") {
+				t.Fatalf("err %v: want a deadline error naming the mount lock", err)
+			}
+			if f.calls.Load() != 0 {
+				t.Fatalf("%d commands ran while another process held the lock", f.calls.Load())
+			}
+		})
+	}
+}
