@@ -312,8 +312,23 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
 
 // isUnpackKey reports whether key is one containerd's unpacker (pull,
-// import, transfer service) prepares a layer under: "extract-ID CHAINID".
-func isUnpackKey(key string) bool { return strings.HasPrefix(key, snapshots.UnpackKeyPrefix+"-") }
+// import, transfer service) prepares a layer under: "extract-ID CHAINID"
+// (snapshots.UnpackKeyFormat). Through containerd it arrives as
+// containerd's metadata store names every backend key,
+// "NAMESPACE/TXID/extract-ID CHAINID".
+func isUnpackKey(key string) bool {
+	if ns, rest, ok := strings.Cut(key, "/"); ok && ns != "" {
+		if txid, k, ok := strings.Cut(rest, "/"); ok && txid != "" && strings.Trim(txid, "0123456789") == "" {
+			key = k
+		}
+	}
+	rest, ok := strings.CutPrefix(key, snapshots.UnpackKeyPrefix+"-")
+	if !ok {
+		return false
+	}
+	id, chainID, ok := strings.Cut(rest, " ")
+	return ok && id != "" && chainID != ""
+}
 
 // Commit turns the active snapshot key into the committed snapshot name:
 // `zfs snapshot <ds>@committed` inside the metadata transaction. The
