@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,67 +86,6 @@ type cgroups struct {
 	v1      map[string]string // v1: controller ("memory", "cpuacct", ...) -> directory
 }
 
-// cgroupsOf reads /proc/pid/cgroup. On a v2 host only the unified
-// hierarchy counts; on a v1 host each controller's directory is the one
-// that exists, under the hierarchy's mount (named after its controller
-// list, e.g. cpu,cpuacct) or a controller's own name.
-func cgroupsOf(pid int) (*cgroups, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil, err
-	}
-	v, err := CgroupVersion()
-	if err != nil {
-		return nil, err
-	}
-	return parseCgroups(string(data), cgroupRoot, v)
-}
-
-func parseCgroups(data, root string, version int) (*cgroups, error) {
-	cg := &cgroups{v1: map[string]string{}}
-	for _, l := range strings.Split(data, "\n") {
-		parts := strings.SplitN(l, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[0] == "0" && parts[1] == "" {
-			if version == 2 {
-				cg.unified = filepath.Join(root, parts[2])
-			}
-			continue
-		}
-		if version == 2 || strings.HasPrefix(parts[1], "name=") {
-			continue
-		}
-		for _, ctrl := range strings.Split(parts[1], ",") {
-			for _, mnt := range []string{parts[1], ctrl} {
-				dir := filepath.Join(root, mnt, parts[2])
-				if _, err := os.Stat(dir); err == nil {
-					cg.v1[ctrl] = dir
-					break
-				}
-			}
-		}
-	}
-	if cg.unified == "" && len(cg.v1) == 0 {
-		return nil, fmt.Errorf("no cgroup found in %s", root)
-	}
-	return cg, nil
-}
-
-// runningCgroups returns the cgroups of the running container's init.
-func (c *Container) runningCgroups() (*cgroups, error) {
-	pid, err := c.runningPid()
-	if err != nil {
-		return nil, err
-	}
-	cg, err := cgroupsOf(pid)
-	if err != nil {
-		return nil, c.goneIfMissing(err)
-	}
-	return cg, nil
-}
-
 // Freeze freezes every process of the container (its cgroup and those
 // below) and returns once they all are frozen (cgroups/v3: v1
 // freezer.state FROZEN, v2 cgroup.freeze).
@@ -191,24 +129,4 @@ func readUint(file string) (uint64, error) {
 		return 0, nil
 	}
 	return strconv.ParseUint(s, 10, 64)
-}
-
-// readKV reads a flat keyed file ("key value" lines); values that are
-// not unsigned numbers are skipped.
-func readKV(file string) (map[string]uint64, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	kv := map[string]uint64{}
-	for _, l := range strings.Split(string(data), "\n") {
-		f := strings.Fields(l)
-		if len(f) != 2 {
-			continue
-		}
-		if n, err := strconv.ParseUint(f[1], 10, 64); err == nil {
-			kv[f[0]] = n
-		}
-	}
-	return kv, nil
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	v1stats "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -22,34 +24,35 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
-func TestParseCgroupsV1(t *testing.T) {
-	root := t.TempDir()
-	for _, d := range []string{"pids/lxc.payload.c1", "cpu,cpuacct/lxc.payload.c1", "memory/lxc.payload.c1", "freezer/lxc.payload.c1"} {
-		writeFiles(t, filepath.Join(root, d), nil)
-	}
-	data := "9:name=systemd:/x\n8:pids:/lxc.payload.c1\n3:cpu,cpuacct:/lxc.payload.c1\n4:memory:/lxc.payload.c1\n6:freezer:/lxc.payload.c1\n7:blkio:/nothere\n0::/\n"
-	cg, err := parseCgroups(data, root, 1)
+// TestCgroupDirsSelf: the directories Update writes into, as the
+// cgroups/v3 manager of this test's own cgroup resolves them, are those
+// whose cgroup.procs lists this process (v1: every controller's; v2: the
+// unified one).
+func TestCgroupDirsSelf(t *testing.T) {
+	m, err := loadCgroup(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
-		"pids":    filepath.Join(root, "pids/lxc.payload.c1"),
-		"cpu":     filepath.Join(root, "cpu,cpuacct/lxc.payload.c1"),
-		"cpuacct": filepath.Join(root, "cpu,cpuacct/lxc.payload.c1"),
-		"memory":  filepath.Join(root, "memory/lxc.payload.c1"),
-		"freezer": filepath.Join(root, "freezer/lxc.payload.c1"),
-	}
-	if cg.unified != "" || len(cg.v1) != len(want) {
-		t.Fatalf("got %+v, want v1 %v", cg, want)
-	}
-	for k, v := range want {
-		if cg.v1[k] != v {
-			t.Errorf("%s: %q, want %q", k, cg.v1[k], v)
+	cg := m.dirs()
+	dirs := []string{cg.unified}
+	if cg.unified == "" {
+		dirs = dirs[:0]
+		for _, d := range cg.v1 {
+			dirs = append(dirs, d)
+		}
+		if cg.v1["memory"] == "" || cg.v1["pids"] == "" {
+			t.Errorf("v1 directories %v: no memory or pids", cg.v1)
 		}
 	}
-	cg, err = parseCgroups("0::/lxc.payload.c1\n", root, 2)
-	if err != nil || cg.unified != filepath.Join(root, "lxc.payload.c1") {
-		t.Fatalf("v2: %+v, %v", cg, err)
+	self := strconv.Itoa(os.Getpid())
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(strings.Fields(string(data)), self) {
+			t.Errorf("%s/cgroup.procs does not list this process %s", d, self)
+		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package lxcrun
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	cgv3 "github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -12,13 +14,17 @@ import (
 
 // cgroupManager is the container's cgroup through containerd/cgroups/v3,
 // the library runc's shim uses: cgroup1 on a v1 or hybrid host, cgroup2
-// on a unified one. Update and the OOM watch keep their own file I/O
-// (update.go, oom.go): an update writes the same lxcconv keys as create.
+// on a unified one. Update keeps its own writes of lxcconv's keys
+// (update.go, ADR 0006).
 type cgroupManager interface {
 	procs() ([]int, error)
 	freeze() error
 	thaw() error
 	stat() (any, error)
+	watchOOM(ctx context.Context, onOOM func()) error
+	// dirs is where Update writes: the unified directory (v2) or each
+	// v1 controller's directory.
+	dirs() *cgroups
 }
 
 // cgroupManager loads the cgroup of the running container's init.
@@ -44,37 +50,50 @@ func loadCgroup(pid int) (cgroupManager, error) {
 		if err != nil {
 			return nil, err
 		}
-		return v2Manager{m}, nil
+		return v2Manager{m: m, dir: filepath.Join(cgroupRoot, path)}, nil
 	}
-	// LXC puts the container at the same path in every v1 hierarchy.
 	// cgroup1.PidPath would resolve each controller against our mounts,
 	// and fails ("cgroup mountpoint does not exist") on a controller the
-	// container lists and this host does not mount.
+	// container lists and this host does not mount: resolve from
+	// /proc/PID/cgroup alone, a controller it lacks being inactive.
 	paths, _, err := cgv3.ParseCgroupFileUnified(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return nil, err
 	}
-	path, ok := "", false
-	for _, ctrl := range []string{"pids", "memory", "freezer", "cpuacct", "devices"} {
-		if path, ok = paths[ctrl]; ok {
-			break
+	path := func(n cgroup1.Name) (string, error) {
+		if p, ok := paths[string(n)]; ok {
+			return p, nil
 		}
+		return "", cgroup1.ErrControllerNotActive
 	}
-	if !ok {
-		return nil, fmt.Errorf("process %d has no pids, memory, freezer, cpuacct or devices cgroup: %w", pid, errdefs.ErrNotImplemented)
-	}
-	cg, err := cgroup1.Load(cgroup1.StaticPath(path))
+	cg, err := cgroup1.Load(path)
 	if err != nil {
 		if errors.Is(err, cgroup1.ErrCgroupDeleted) {
 			return nil, fmt.Errorf("cgroup of %d: %w: %w", pid, err, errdefs.ErrNotFound)
 		}
 		return nil, err
 	}
-	return v1Manager{cg}, nil
+	return v1Manager{cg: cg, paths: paths}, nil
 }
 
 // v1Manager is a cgroup1.Cgroup.
-type v1Manager struct{ cg cgroup1.Cgroup }
+type v1Manager struct {
+	cg    cgroup1.Cgroup
+	paths map[string]string // controller -> path in its hierarchy (/proc/PID/cgroup)
+}
+
+// dirs lists the directory of each controller the library loaded (those
+// whose hierarchy holds the container's path).
+func (m v1Manager) dirs() *cgroups {
+	cg := &cgroups{v1: map[string]string{}}
+	for _, s := range m.cg.Subsystems() {
+		// Every cgroup1 subsystem has Path(cgroup path) string.
+		if p, ok := s.(interface{ Path(string) string }); ok {
+			cg.v1[string(s.Name())] = p.Path(m.paths[string(s.Name())])
+		}
+	}
+	return cg
+}
 
 // procs lists the processes of the first of these hierarchies the
 // container has, its cgroup and those below.
@@ -109,7 +128,12 @@ func freezerErr(err error) error {
 func (m v1Manager) stat() (any, error) { return m.cg.Stat(cgroup1.IgnoreNotExist) }
 
 // v2Manager is a cgroup2.Manager.
-type v2Manager struct{ m *cgroup2.Manager }
+type v2Manager struct {
+	m   *cgroup2.Manager
+	dir string // its directory
+}
+
+func (m v2Manager) dirs() *cgroups { return &cgroups{unified: m.dir} }
 
 func (m v2Manager) procs() ([]int, error) {
 	ps, err := m.m.Procs(true)

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 
+	"github.com/containerd/cgroups/v3/cgroup1"
+	"github.com/containerd/cgroups/v3/cgroup2"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
 	"golang.org/x/sys/unix"
@@ -16,42 +16,36 @@ import (
 
 // WatchOOM calls onOOM each time the kernel's OOM killer acts in the
 // container's memory cgroup, from a goroutine, until the cgroup is
-// removed (the container ended) or ctx is done. cgroup v1: an eventfd
-// registered on memory.oom_control through cgroup.event_control; v2:
-// inotify on memory.events, whose oom_kill count grows. It reports
+// removed (the container ended) or ctx is done. It goes through
+// containerd/cgroups/v3 as runc's shim does: cgroup v1, the eventfd of
+// cgroup1.Cgroup.OOMEventFD (memory.oom_control); v2,
+// cgroup2.Manager.EventChan, whose oom_kill count grows. It reports
 // errdefs.ErrNotImplemented when the container has no memory cgroup.
 func (c *Container) WatchOOM(ctx context.Context, onOOM func()) error {
-	cg, err := c.runningCgroups()
+	m, err := c.cgroupManager()
 	if err != nil {
 		return err
 	}
-	if cg.unified != "" {
-		return watchOOMV2(ctx, cg.unified, onOOM)
+	if err := m.watchOOM(ctx, onOOM); err != nil {
+		return fmt.Errorf("container %s: %w", c.name, c.goneIfMissing(err))
 	}
-	dir, ok := cg.v1["memory"]
-	if !ok {
-		return fmt.Errorf("container %s has no memory cgroup: %w", c.name, errdefs.ErrNotImplemented)
-	}
-	return watchOOMV1(ctx, dir, onOOM)
+	return nil
 }
 
-func watchOOMV1(ctx context.Context, dir string, onOOM func()) error {
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("eventfd: %w", err)
+func (m v1Manager) watchOOM(ctx context.Context, onOOM func()) error {
+	fd, err := m.cg.OOMEventFD()
+	if errors.Is(err, cgroup1.ErrMemoryNotSupported) {
+		return fmt.Errorf("no memory cgroup: %w", errdefs.ErrNotImplemented)
 	}
-	ev := os.NewFile(uintptr(efd), "oom-eventfd")
-	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
 	if err != nil {
-		ev.Close()
-		return err
-	}
-	defer ctl.Close() // the registration holds its own reference
-	reg := fmt.Sprintf("%d %d", ev.Fd(), ctl.Fd())
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.event_control"), []byte(reg), 0); err != nil {
-		ev.Close()
 		return fmt.Errorf("registering for OOM events: %w", err)
 	}
+	// Non-blocking, so that closing the file ends a pending read.
+	if err := unix.SetNonblock(int(fd), true); err != nil {
+		unix.Close(int(fd))
+		return fmt.Errorf("OOM eventfd: %w", err)
+	}
+	ev := os.NewFile(fd, "oom-eventfd")
 	go func() {
 		defer ev.Close()
 		stop := context.AfterFunc(ctx, func() { ev.Close() })
@@ -62,75 +56,65 @@ func watchOOMV1(ctx context.Context, dir string, onOOM func()) error {
 				return // closed: ctx done
 			}
 			// The eventfd also fires when the cgroup is removed.
-			if _, err := os.Stat(filepath.Join(dir, "cgroup.event_control")); err != nil {
+			if m.cg.State() == cgroup1.Deleted {
 				return
 			}
-			n := binary.LittleEndian.Uint64(buf)
-			log.G(ctx).WithFields(log.Fields{"cgroup": dir, "events": n}).Debug("OOM event")
+			log.G(ctx).WithField("events", binary.LittleEndian.Uint64(buf)).Debug("OOM event")
 			onOOM()
 		}
 	}()
 	return nil
 }
 
-// oomKills reads the oom_kill count of a v2 memory.events file.
-func oomKills(file string) (uint64, error) {
-	kv, err := readKV(file)
-	if err != nil {
-		return 0, err
+func (m v2Manager) watchOOM(ctx context.Context, onOOM func()) error {
+	var last uint64
+	if st, err := m.m.StatFiltered(cgroup2.StatMemoryEvents); err == nil {
+		last = st.GetMemoryEvents().GetOomKill()
 	}
-	return kv["oom_kill"], nil
-}
-
-func watchOOMV2(ctx context.Context, dir string, onOOM func()) error {
-	events := filepath.Join(dir, "memory.events")
-	last, err := oomKills(events)
-	if err != nil {
-		return fmt.Errorf("container cgroup %s: %w", dir, err)
-	}
-	ifd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
-	if err != nil {
-		return fmt.Errorf("inotify: %w", err)
-	}
-	in := os.NewFile(uintptr(ifd), "oom-inotify")
-	if _, err := unix.InotifyAddWatch(ifd, events, unix.IN_MODIFY|unix.IN_DELETE_SELF); err != nil {
-		in.Close()
-		return fmt.Errorf("watching %s: %w", events, err)
+	events, errc := m.m.EventChan()
+	select {
+	case err := <-errc: // set-up failed (no memory.events: no memory controller)
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("%w: %w", err, errdefs.ErrNotImplemented)
+		}
+		return fmt.Errorf("watching memory.events: %w", err)
+	default:
 	}
 	go func() {
-		defer in.Close()
-		stop := context.AfterFunc(ctx, func() { in.Close() })
-		defer stop()
-		buf := make([]byte, 4096)
+		defer drainEvents(events, errc)
 		for {
-			n, err := in.Read(buf)
-			if err != nil {
+			select {
+			case <-ctx.Done():
 				return
-			}
-			gone := false
-			for off := 0; off+unix.SizeofInotifyEvent <= n; {
-				mask := binary.LittleEndian.Uint32(buf[off+4:])
-				nameLen := int(binary.LittleEndian.Uint32(buf[off+12:]))
-				if mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF) != 0 {
-					gone = true
-				}
-				off += unix.SizeofInotifyEvent + nameLen
-			}
-			now, err := oomKills(events)
-			if err != nil {
-				if !errors.Is(err, os.ErrNotExist) {
-					log.G(ctx).WithError(err).WithField("file", events).Warn("reading OOM count")
+			case err, ok := <-errc:
+				if ok && err != nil {
+					log.G(ctx).WithError(err).Warn("watching for OOM kills")
 				}
 				return
-			}
-			for ; last < now; last++ {
-				log.G(ctx).WithFields(log.Fields{"cgroup": dir, "oom_kill": strconv.FormatUint(now, 10)}).Debug("OOM event")
-				onOOM()
-			}
-			if gone {
-				return
+			case e := <-events:
+				for ; last < e.OOMKill; last++ {
+					log.G(ctx).WithField("oom_kill", e.OOMKill).Debug("OOM event")
+					onOOM()
+				}
 			}
 		}
 	}()
 	return nil
+}
+
+// drainEvents reads what cgroup2's watcher still sends until it ends
+// (the cgroup emptied or its inotify fd failed), so that it never blocks
+// on a channel nobody reads.
+func drainEvents(events <-chan cgroup2.Event, errc <-chan error) {
+	go func() {
+		for {
+			select {
+			case <-events:
+			case _, ok := <-errc:
+				if !ok {
+					return
+				}
+			}
+		}
+	}()
 }

@@ -31,11 +31,11 @@ func (c *Container) Update(ctx context.Context, r *specs.LinuxResources) error {
 	if r == nil {
 		return fmt.Errorf("update %s: no resources: %w", c.name, errdefs.ErrInvalidArgument)
 	}
-	cg, err := c.runningCgroups()
+	m, err := c.cgroupManager()
 	if err != nil {
 		return err
 	}
-	return updateCgroups(ctx, cg, r, writeCgroupFile)
+	return updateCgroups(ctx, m.dirs(), r, writeCgroupFile)
 }
 
 // writeFunc writes a cgroup file (writeCgroupFile; tests pass a fake that
@@ -171,10 +171,11 @@ func applyWrites(writes []cgroupWrite, write writeFunc) error {
 // (Result.ReadonlyRootfs).
 func (c *Container) finishCreate(pid int) error {
 	if len(c.result.LateCgroup) > 0 {
-		cg, err := cgroupsOf(pid)
+		m, err := loadCgroup(pid)
 		if err != nil {
 			return fmt.Errorf("container %s: finding its cgroup: %w", c.name, err)
 		}
+		cg := m.dirs()
 		writes := make([]cgroupWrite, 0, len(c.result.LateCgroup))
 		for _, e := range c.result.LateCgroup {
 			w, err := cgroupFile(cg, e)

@@ -107,6 +107,13 @@ func TestUpdateCgroups(t *testing.T) {
 		res:  specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64p(-1)}, CPU: &specs.LinuxCPU{Quota: i64p(-1)}},
 		want: map[string]string{"memory.max": "max", "cpu.max": "max"},
 	}, {
+		// cgroups/v3's ToResources writes nothing for a quota without a
+		// period, and swap-limit (a negative number) for swap -1 (ADR 0006).
+		name: "v2 quota alone, unlimited swap",
+		v2:   true,
+		res:  specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: i64p(64 << 20), Swap: i64p(-1)}, CPU: &specs.LinuxCPU{Quota: i64p(20000)}},
+		want: map[string]string{"memory.max": "67108864", "memory.swap.max": "max", "cpu.max": "20000"},
+	}, {
 		name: "v2 unified wins",
 		v2:   true,
 		res:  specs.LinuxResources{Pids: &specs.LinuxPids{Limit: i64p(42)}, Unified: map[string]string{"pids.max": "7"}},
