@@ -295,90 +295,95 @@ func swapV2(swap, mem int64) (int64, error) {
 	return swap - mem, nil
 }
 
+// memoryField is the OCI path of the memory resources.
+const memoryField = "linux.resources.memory"
+
 func (c *converter) memory(r *specs.LinuxResources) error {
 	m := r.Memory
 	if m == nil {
 		return nil
 	}
-	const f = "linux.resources.memory"
-	checkNeg := func(name string, v *int64) error {
-		if v != nil && *v < -1 {
-			return fieldErr(f+"."+name, "%d is invalid (want -1 for unlimited or a byte count)", *v)
-		}
-		return nil
-	}
 	for name, v := range map[string]*int64{"limit": m.Limit, "reservation": m.Reservation, "swap": m.Swap} {
-		if err := checkNeg(name, v); err != nil {
-			return err
+		if v != nil && *v < -1 {
+			return fieldErr(memoryField+"."+name, "%d is invalid (want -1 for unlimited or a byte count)", *v)
 		}
 	}
 	if m.Kernel != nil {
-		c.warn(f+".kernel", "kernel memory limits are deprecated and not applied (as runc)")
+		c.warn(memoryField+".kernel", "kernel memory limits are deprecated and not applied (as runc)")
 	}
 	if m.CheckBeforeUpdate != nil {
-		c.warn(f+".checkBeforeUpdate", "only meaningful for updates; not applied at create")
+		c.warn(memoryField+".checkBeforeUpdate", "only meaningful for updates; not applied at create")
 	}
 	if c.v2() {
-		if m.Limit != nil && *m.Limit != 0 {
-			if err := c.cg("memory.max", limitValue(*m.Limit)); err != nil {
+		return c.memoryV2(m)
+	}
+	return c.memoryV1(m)
+}
+
+// memoryV2 maps the memory resources to cgroup v2 files; what v2 lacks
+// is a warning, as runc.
+func (c *converter) memoryV2(m *specs.LinuxMemory) error {
+	if m.Limit != nil && *m.Limit != 0 {
+		if err := c.cg("memory.max", limitValue(*m.Limit)); err != nil {
+			return err
+		}
+	}
+	if m.Reservation != nil && *m.Reservation != 0 {
+		if err := c.cg("memory.low", limitValue(*m.Reservation)); err != nil {
+			return err
+		}
+	}
+	if m.Swap != nil {
+		var mem int64
+		if m.Limit != nil {
+			mem = *m.Limit
+		}
+		sw, err := swapV2(*m.Swap, mem)
+		if err != nil {
+			return fieldErr(memoryField+".swap", "%v", err)
+		}
+		if sw != 0 {
+			if err := c.cg("memory.swap.max", limitValue(sw)); err != nil {
 				return err
 			}
 		}
-		if m.Reservation != nil && *m.Reservation != 0 {
-			if err := c.cg("memory.low", limitValue(*m.Reservation)); err != nil {
-				return err
-			}
-		}
-		if m.Swap != nil {
-			var mem int64
-			if m.Limit != nil {
-				mem = *m.Limit
-			}
-			sw, err := swapV2(*m.Swap, mem)
-			if err != nil {
-				return fieldErr(f+".swap", "%v", err)
-			}
-			if sw != 0 {
-				if err := c.cg("memory.swap.max", limitValue(sw)); err != nil {
-					return err
-				}
-			}
-		}
-		if m.KernelTCP != nil {
-			c.warn(f+".kernelTCP", "not available on cgroup v2; not applied (as runc)")
-		}
-		if m.Swappiness != nil {
-			c.warn(f+".swappiness", "not available on cgroup v2; not applied (as runc)")
-		}
-		if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
-			c.warn(f+".disableOOMKiller", "not available on cgroup v2; not applied (as runc)")
-		}
-		if m.UseHierarchy != nil {
-			c.warn(f+".useHierarchy", "always on in cgroup v2")
-		}
-		return nil
 	}
-	set := func(file string, v *int64) error {
-		if v == nil || *v == 0 {
-			return nil
+	if m.KernelTCP != nil {
+		c.warn(memoryField+".kernelTCP", "not available on cgroup v2; not applied (as runc)")
+	}
+	if m.Swappiness != nil {
+		c.warn(memoryField+".swappiness", "not available on cgroup v2; not applied (as runc)")
+	}
+	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+		c.warn(memoryField+".disableOOMKiller", "not available on cgroup v2; not applied (as runc)")
+	}
+	if m.UseHierarchy != nil {
+		c.warn(memoryField+".useHierarchy", "always on in cgroup v2")
+	}
+	return nil
+}
+
+// memoryV1 maps the memory resources to the v1 memory controller's files.
+func (c *converter) memoryV1(m *specs.LinuxMemory) error {
+	for _, e := range []struct {
+		file string
+		v    *int64
+	}{
+		{"memory.limit_in_bytes", m.Limit},
+		{"memory.soft_limit_in_bytes", m.Reservation},
+		{"memory.memsw.limit_in_bytes", m.Swap},
+		{"memory.kmem.tcp.limit_in_bytes", m.KernelTCP},
+	} {
+		if e.v == nil || *e.v == 0 {
+			continue
 		}
-		return c.cg(file, strconv.FormatInt(*v, 10))
-	}
-	if err := set("memory.limit_in_bytes", m.Limit); err != nil {
-		return err
-	}
-	if err := set("memory.soft_limit_in_bytes", m.Reservation); err != nil {
-		return err
-	}
-	if err := set("memory.memsw.limit_in_bytes", m.Swap); err != nil {
-		return err
-	}
-	if err := set("memory.kmem.tcp.limit_in_bytes", m.KernelTCP); err != nil {
-		return err
+		if err := c.cg(e.file, strconv.FormatInt(*e.v, 10)); err != nil {
+			return err
+		}
 	}
 	if m.Swappiness != nil {
 		if *m.Swappiness > 100 {
-			return fieldErr(f+".swappiness", "%d is above 100", *m.Swappiness)
+			return fieldErr(memoryField+".swappiness", "%d is above 100", *m.Swappiness)
 		}
 		if err := c.cg("memory.swappiness", strconv.FormatUint(*m.Swappiness, 10)); err != nil {
 			return err

@@ -125,35 +125,27 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 
 // openExecFiles returns what zfslxc-start --attach passes down, in fd
 // order from 3 (see execFdInit…execFdSync), and the host end of the sync
-// socket.
-func (c *Container) openExecFiles(process []byte) (files []*os.File, host *net.UnixConn, retErr error) {
-	defer func() {
-		if retErr != nil {
-			closeFiles(files)
-		}
-	}()
-	bin, err := os.Open(c.initBin)
+// socket: the process spec goes in a memfd.
+func (c *Container) openExecFiles(process []byte) ([]*os.File, *net.UnixConn, error) {
+	return c.starterFiles(func() (*os.File, error) { return memfdWith("process.json", process) })
+}
+
+// memfdWith is a memfd holding data, read from its start.
+func memfdWith(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening %s: %w", InitBinary, err)
+		return nil, fmt.Errorf("memfd: %w", err)
 	}
-	files = append(files, bin)
-	mfd, err := unix.MemfdCreate("process.json", unix.MFD_CLOEXEC)
-	if err != nil {
-		return files, nil, fmt.Errorf("memfd: %w", err)
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
 	}
-	mf := os.NewFile(uintptr(mfd), "process.json")
-	files = append(files, mf)
-	if _, err := mf.Write(process); err != nil {
-		return files, nil, fmt.Errorf("memfd: %w", err)
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
 	}
-	if _, err := mf.Seek(0, io.SeekStart); err != nil {
-		return files, nil, fmt.Errorf("memfd: %w", err)
-	}
-	child, conn, err := syncPair()
-	if err != nil {
-		return files, nil, err
-	}
-	return append(files, child), conn, nil
+	return f, nil
 }
 
 // ID is the exec id.

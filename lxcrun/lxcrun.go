@@ -417,33 +417,18 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 }
 
 // openInherited opens what zfslxc-start passes down to init, in fd order
-// from 3 (see fdInit…fdSync), and the host end of the sync socket.
-func (c *Container) openInherited() (files []*os.File, host *net.UnixConn, retErr error) {
-	defer func() {
-		if retErr != nil {
-			closeFiles(files)
-		}
-	}()
-	bin, err := os.Open(c.initBin)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening %s: %w", InitBinary, err)
-	}
-	files = append(files, bin)
-	proc, err := os.Open(filepath.Join(c.dir, processFile))
-	if err != nil {
-		return files, nil, err
-	}
-	files = append(files, proc)
-	fifoFD, err := unix.Open(filepath.Join(c.dir, fifoFile), unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return files, nil, fmt.Errorf("opening exec fifo: %w", err)
-	}
-	files = append(files, os.NewFile(uintptr(fifoFD), fifoFile))
-	child, conn, err := syncPair()
-	if err != nil {
-		return files, nil, err
-	}
-	return append(files, child), conn, nil
+// from 3 (see fdInit…fdSync), and the host end of the sync socket: the
+// process spec and the exec fifo (O_PATH) from the state directory.
+func (c *Container) openInherited() ([]*os.File, *net.UnixConn, error) {
+	return c.starterFiles(
+		func() (*os.File, error) { return os.Open(filepath.Join(c.dir, processFile)) },
+		func() (*os.File, error) {
+			fd, err := unix.Open(filepath.Join(c.dir, fifoFile), unix.O_PATH|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return nil, fmt.Errorf("opening exec fifo: %w", err)
+			}
+			return os.NewFile(uintptr(fd), fifoFile), nil
+		})
 }
 
 // Console returns the pty master of a process.terminal container started

@@ -486,3 +486,32 @@ func childPids(pid int) []int {
 	}
 	return pids
 }
+
+// starterFiles opens what a starter passes down from fd 3, for init and
+// exec alike: the init binary, what each of open returns (in order), and
+// the child end of a new sync socket; host is the other end. On an error
+// nothing stays open.
+func (c *Container) starterFiles(open ...func() (*os.File, error)) (files []*os.File, host *net.UnixConn, retErr error) {
+	defer func() {
+		if retErr != nil {
+			closeFiles(files)
+		}
+	}()
+	bin, err := os.Open(c.initBin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s: %w", InitBinary, err)
+	}
+	files = append(files, bin)
+	for _, o := range open {
+		f, err := o()
+		if err != nil {
+			return files, nil, err
+		}
+		files = append(files, f)
+	}
+	child, conn, err := syncPair()
+	if err != nil {
+		return files, nil, err
+	}
+	return append(files, child), conn, nil
+}

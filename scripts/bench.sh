@@ -356,9 +356,10 @@ bridge), interleaved: containerd 1.6 runs both on zfslxc (its CRI-wide
 snapshotter: 1.6 ignores a runtime's own), 2.4 runs runc on overlayfs and
 lxc on zfslxc. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
 Processes and RSS count what serves the pod besides its containers' own
-processes: shims (runc's one per pod; the lxc shim one per container,
-sandbox included) and, for lxc, the \`zfslxc-start\` monitor of each
-container (VmRSS summed, shared pages counted in each).
+processes: shims (one per pod for both: the lxc shim groups a pod's
+sandbox and containers by io.kubernetes.cri.sandbox-id, as runc's does)
+and, for lxc, the \`zfslxc-start\` monitor of each container, sandbox
+included (VmRSS summed, shared pages counted in each).
 CRI
 		cat "$raw/cri.report"
 		echo "$CRI_END"

@@ -312,22 +312,25 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
 
 // isUnpackKey reports whether key is one containerd's unpacker (pull,
-// import, transfer service) prepares a layer under: "extract-ID CHAINID"
-// (snapshots.UnpackKeyFormat). Through containerd it arrives as
-// containerd's metadata store names every backend key,
-// "NAMESPACE/TXID/extract-ID CHAINID".
+// import, transfer service) prepares a layer under: "extract-ID CHAINID",
+// which a proxy snapshotter receives behind containerd's metadata store as
+// "<namespace>/<n>/extract-ID CHAINID".
 func isUnpackKey(key string) bool {
-	if ns, rest, ok := strings.Cut(key, "/"); ok && ns != "" {
-		if txid, k, ok := strings.Cut(rest, "/"); ok && txid != "" && strings.Trim(txid, "0123456789") == "" {
-			key = k
-		}
+	return strings.HasPrefix(clientKey(key), snapshots.UnpackKeyPrefix+"-")
+}
+
+// clientKey strips the "<namespace>/<n>/" containerd's metadata store puts
+// before the key its client chose (a namespace holds no "/").
+func clientKey(key string) string {
+	ns, rest, ok := strings.Cut(key, "/")
+	if !ok || ns == "" {
+		return key
 	}
-	rest, ok := strings.CutPrefix(key, snapshots.UnpackKeyPrefix+"-")
-	if !ok {
-		return false
+	n, k, ok := strings.Cut(rest, "/")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return key
 	}
-	id, chainID, ok := strings.Cut(rest, " ")
-	return ok && id != "" && chainID != ""
+	return k
 }
 
 // Commit turns the active snapshot key into the committed snapshot name:

@@ -14,34 +14,18 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/zfslxc/zfslxc/integration/imagebuild"
 )
 
-// hostileTar writes a tar of hdrs (content for regular files in data).
+// hostileTar is imagebuild.RawTar, failing t on an error.
 func hostileTar(t *testing.T, entries []tar.Header, data map[string]string) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	for _, h := range entries {
-		h.Format = tar.FormatPAX
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(data[h.Name]))
-		}
-		if h.Mode == 0 {
-			h.Mode = 0o644
-		}
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if _, err := io.WriteString(tw, data[h.Name]); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := tw.Close(); err != nil {
+	b, err := imagebuild.RawTar(entries, data)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return b.Bytes()
+	return b
 }
 
 // TestHostileLayers applies layers an attacker wrote with the template

@@ -93,7 +93,7 @@ func run(o *options) (int, error) {
 		return reap(path, p.Args, env, p.Terminal)
 	}
 	err = syscall.Exec(path, p.Args, env)
-	return execExitCode(err), fmt.Errorf("exec %q: %w", path, err)
+	return execExitCode(err), execError(path, p.Args, env, err)
 }
 
 // prepare reads the process file and applies everything up to the wait for
@@ -132,6 +132,13 @@ func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	if err := unix.Chdir(p.Cwd); err != nil {
 		return nil, "", fail(exitSetupFailed, "chdir to cwd (%q) set in config.json failed: %w", p.Cwd, err)
 	}
+	// A cwd reached through a descriptor of a host directory (a
+	// /proc/self/fd/N path: CVE-2024-21626) lies outside the container's
+	// root, where the kernel cannot name it (unix.Getwd: ENOENT), as runc
+	// checks.
+	if _, err := unix.Getwd(); errors.Is(err, unix.ENOENT) {
+		return nil, "", fail(exitSetupFailed, "process.cwd %q is outside the container's root", p.Cwd)
+	}
 	p.Env = withHome(p.Env, p.UID)
 	// Before the user change: raising a hard limit needs
 	// CAP_SYS_RESOURCE, which the process's user may not keep.
@@ -150,6 +157,10 @@ func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	// missing executable fails create rather than start.
 	path, err := lookPath(p.Args[0], envPath(p.Env))
 	if err != nil {
+		return nil, "", err
+	}
+	// After setRlimits: the stack limit decides.
+	if err := checkArgSize(p.Args, p.Env, argSpace(stackLimit())); err != nil {
 		return nil, "", err
 	}
 	return p, path, nil

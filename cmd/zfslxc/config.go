@@ -43,18 +43,7 @@ Examples:
 					&cli.StringFlag{Name: "containerd", Usage: "containerd's socket, when not /run/containerd/containerd.sock"},
 					&cli.BoolFlag{Name: "default-runtime", Usage: "make the LXC runtime Docker's default"},
 				},
-				Action: func(c *cli.Context) error {
-					if c.String("name") == "" || c.String("runtime") == "" {
-						return fmt.Errorf("--name and --runtime must not be empty")
-					}
-					_, err := c.App.Writer.Write(dockerconfig.JSON(dockerconfig.Options{
-						SnapshotterName: c.String("name"),
-						RuntimeName:     c.String("runtime"),
-						Containerd:      c.String("containerd"),
-						DefaultRuntime:  c.Bool("default-runtime"),
-					}))
-					return err
-				},
+				Action: configDockerAction,
 			},
 			{
 				Name:  "containerd",
@@ -90,47 +79,7 @@ Examples:
 					&cli.StringFlag{Name: "cni-bin-dir", Usage: "CNI plugin directory (Debian: /usr/lib/cni; default: containerd's /opt/cni/bin)"},
 					&cli.StringFlag{Name: "cni-conf-dir", Usage: "CNI config directory (default: containerd's /etc/cni/net.d)"},
 				},
-				Action: func(c *cli.Context) error {
-					v, err := containerdconfig.ConfigVersionFor(c.Int("version"))
-					if err != nil {
-						return fmt.Errorf("--version: %w", err)
-					}
-					fmt.Fprintf(c.App.Writer, "# zfslxc for containerd %d.x (config version = %d)", c.Int("version"), v)
-					fmt.Fprint(c.App.Writer, containerdconfig.Snippet(containerdconfig.Options{
-						ConfigVersion:      v,
-						SnapshotterName:    c.String("name"),
-						SnapshotterAddress: c.String("address"),
-						Platform:           c.String("platform"),
-					}))
-					if c.Bool("no-cri") {
-						return nil
-					}
-					opts := map[string]string{}
-					for _, kv := range c.StringSlice("shim-option") {
-						k, val, ok := strings.Cut(kv, "=")
-						if !ok {
-							return fmt.Errorf("--shim-option %q: want key=value", kv)
-						}
-						opts[k] = val
-					}
-					cri, err := containerdconfig.CRI(containerdconfig.CRIOptions{
-						ConfigVersion:       v,
-						Handler:             c.String("handler"),
-						Snapshotter:         c.String("name"),
-						ShimConfigPath:      c.String("shim-config"),
-						ShimOptions:         opts,
-						Default:             c.Bool("default-runtime"),
-						SandboxImage:        c.String("sandbox-image"),
-						RestrictOOMScoreAdj: c.Bool("restrict-oom-score-adj"),
-						CNIBinDir:           c.String("cni-bin-dir"),
-						CNIConfDir:          c.String("cni-conf-dir"),
-					})
-					if err != nil {
-						return fmt.Errorf("--shim-option/--shim-config: %w", err)
-					}
-					fmt.Fprint(c.App.Writer, cri)
-					return nil
-				},
+				Action: configContainerdAction,
 			},
 			{
 				Name:  "shim",
@@ -141,10 +90,7 @@ by the runtime options' ConfigPath, else $ZFSLXC_SHIM_CONFIG, else
 
 Examples:
    zfslxc config shim > /etc/zfslxc/shim.toml`,
-				Action: func(c *cli.Context) error {
-					fmt.Fprint(c.App.Writer, shimconfig.Sample)
-					return nil
-				},
+				Action: configShimAction,
 			},
 			{
 				Name:  "snapshotter",
@@ -154,11 +100,78 @@ Examples:
 
 Examples:
    zfslxc config snapshotter > /etc/zfslxc/snapshotter.toml`,
-				Action: func(c *cli.Context) error {
-					fmt.Fprint(c.App.Writer, snapconfig.Sample)
-					return nil
-				},
+				Action: configSnapshotterAction,
 			},
 		},
 	}
+}
+
+// configDockerAction prints the Docker Engine daemon.json settings.
+func configDockerAction(c *cli.Context) error {
+	if c.String("name") == "" || c.String("runtime") == "" {
+		return fmt.Errorf("--name and --runtime must not be empty")
+	}
+	_, err := c.App.Writer.Write(dockerconfig.JSON(dockerconfig.Options{
+		SnapshotterName: c.String("name"),
+		RuntimeName:     c.String("runtime"),
+		Containerd:      c.String("containerd"),
+		DefaultRuntime:  c.Bool("default-runtime"),
+	}))
+	return err
+}
+
+// configContainerdAction prints containerd's config lines: the proxy
+// snapshotter, and the CRI setup unless --no-cri.
+func configContainerdAction(c *cli.Context) error {
+	v, err := containerdconfig.ConfigVersionFor(c.Int("version"))
+	if err != nil {
+		return fmt.Errorf("--version: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "# zfslxc for containerd %d.x (config version = %d)", c.Int("version"), v)
+	fmt.Fprint(c.App.Writer, containerdconfig.Snippet(containerdconfig.Options{
+		ConfigVersion:      v,
+		SnapshotterName:    c.String("name"),
+		SnapshotterAddress: c.String("address"),
+		Platform:           c.String("platform"),
+	}))
+	if c.Bool("no-cri") {
+		return nil
+	}
+	opts := map[string]string{}
+	for _, kv := range c.StringSlice("shim-option") {
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--shim-option %q: want key=value", kv)
+		}
+		opts[k] = val
+	}
+	cri, err := containerdconfig.CRI(containerdconfig.CRIOptions{
+		ConfigVersion:       v,
+		Handler:             c.String("handler"),
+		Snapshotter:         c.String("name"),
+		ShimConfigPath:      c.String("shim-config"),
+		ShimOptions:         opts,
+		Default:             c.Bool("default-runtime"),
+		SandboxImage:        c.String("sandbox-image"),
+		RestrictOOMScoreAdj: c.Bool("restrict-oom-score-adj"),
+		CNIBinDir:           c.String("cni-bin-dir"),
+		CNIConfDir:          c.String("cni-conf-dir"),
+	})
+	if err != nil {
+		return fmt.Errorf("--shim-option/--shim-config: %w", err)
+	}
+	fmt.Fprint(c.App.Writer, cri)
+	return nil
+}
+
+// configShimAction prints the shim's sample config.
+func configShimAction(c *cli.Context) error {
+	fmt.Fprint(c.App.Writer, shimconfig.Sample)
+	return nil
+}
+
+// configSnapshotterAction prints the snapshotter's sample config.
+func configSnapshotterAction(c *cli.Context) error {
+	fmt.Fprint(c.App.Writer, snapconfig.Sample)
+	return nil
 }

@@ -37,32 +37,7 @@ Examples:
 					&cli.StringFlag{Name: "size", Value: "8G", Usage: "image size (sparse), e.g. 8G"},
 					&cli.BoolFlag{Name: "keep", Usage: "keep an existing pool of that name instead of recreating it"},
 				},
-				Action: func(c *cli.Context) error {
-					size, err := units.RAMInBytes(c.String("size"))
-					if err != nil || size < 64<<20 {
-						return fmt.Errorf("--size %q: want a size of at least 64M, like 8G", c.String("size"))
-					}
-					drv, err := devpool.EnsureZFS(c.Context)
-					if err != nil {
-						return err
-					}
-					name := c.String("name")
-					if c.Bool("keep") {
-						if ok, err := drv.PoolExists(c.Context, name); err != nil {
-							return err
-						} else if ok {
-							fmt.Fprintf(c.App.Writer, "pool %s exists (kept)\n", name)
-							return nil
-						}
-					}
-					p, err := devpool.Create(c.Context, drv, name, devpool.Options{Dir: c.String("dir"), Size: size})
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "pool %s on %s (%s sparse), mounted at %s, zfs: %s\n",
-						p.Name, p.Image, units.BytesSize(float64(size)), p.Mount, drv.Capabilities().Implementation)
-					return nil
-				},
+				Action: devpoolUpAction,
 			},
 			{
 				Name:  "down",
@@ -70,18 +45,8 @@ Examples:
 				Description: `Examples:
    zfslxc devpool down
    zfslxc devpool down --name dev --dir /var/tmp/dev`,
-				Flags: []cli.Flag{nameFlag, dirFlag},
-				Action: func(c *cli.Context) error {
-					drv, err := zfsdriver.New(c.Context)
-					if err != nil {
-						return err
-					}
-					if err := devpool.Open(drv, c.String("name"), c.String("dir")).Destroy(c.Context); err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "pool %s destroyed\n", c.String("name"))
-					return nil
-				},
+				Flags:  []cli.Flag{nameFlag, dirFlag},
+				Action: devpoolDownAction,
 			},
 			{
 				Name:  "status",
@@ -89,26 +54,70 @@ Examples:
 				Description: `Examples:
    zfslxc devpool status
    zfslxc devpool status --name dev`,
-				Flags: []cli.Flag{nameFlag},
-				Action: func(c *cli.Context) error {
-					drv, err := zfsdriver.New(c.Context)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintf(c.App.Writer, "zfs: %s (kernel module loaded: %v)\n", drv.Capabilities().Implementation, devpool.KernelZFS())
-					pools, err := drv.Pools(c.Context, c.String("name"))
-					if zfsdriver.IsNotFound(err) {
-						return fmt.Errorf("pool %s does not exist: run zfslxc devpool up --name %s", c.String("name"), c.String("name"))
-					}
-					if err != nil {
-						return err
-					}
-					p := pools[0]
-					fmt.Fprintf(c.App.Writer, "pool %s: %s, size %s, free %s\n", p.Name, p.Health,
-						units.BytesSize(float64(p.Size)), units.BytesSize(float64(p.Free)))
-					return nil
-				},
+				Flags:  []cli.Flag{nameFlag},
+				Action: devpoolStatusAction,
 			},
 		},
 	}
+}
+
+// devpoolUpAction starts zfs if needed and (re)creates the pool.
+func devpoolUpAction(c *cli.Context) error {
+	size, err := units.RAMInBytes(c.String("size"))
+	if err != nil || size < 64<<20 {
+		return fmt.Errorf("--size %q: want a size of at least 64M, like 8G", c.String("size"))
+	}
+	drv, err := devpool.EnsureZFS(c.Context)
+	if err != nil {
+		return err
+	}
+	name := c.String("name")
+	if c.Bool("keep") {
+		if ok, err := drv.PoolExists(c.Context, name); err != nil {
+			return err
+		} else if ok {
+			fmt.Fprintf(c.App.Writer, "pool %s exists (kept)\n", name)
+			return nil
+		}
+	}
+	p, err := devpool.Create(c.Context, drv, name, devpool.Options{Dir: c.String("dir"), Size: size})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "pool %s on %s (%s sparse), mounted at %s, zfs: %s\n",
+		p.Name, p.Image, units.BytesSize(float64(size)), p.Mount, drv.Capabilities().Implementation)
+	return nil
+}
+
+// devpoolDownAction destroys the pool and removes its image.
+func devpoolDownAction(c *cli.Context) error {
+	drv, err := zfsdriver.New(c.Context)
+	if err != nil {
+		return err
+	}
+	if err := devpool.Open(drv, c.String("name"), c.String("dir")).Destroy(c.Context); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "pool %s destroyed\n", c.String("name"))
+	return nil
+}
+
+// devpoolStatusAction shows the zfs implementation and the pool.
+func devpoolStatusAction(c *cli.Context) error {
+	drv, err := zfsdriver.New(c.Context)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "zfs: %s (kernel module loaded: %v)\n", drv.Capabilities().Implementation, devpool.KernelZFS())
+	pools, err := drv.Pools(c.Context, c.String("name"))
+	if zfsdriver.IsNotFound(err) {
+		return fmt.Errorf("pool %s does not exist: run zfslxc devpool up --name %s", c.String("name"), c.String("name"))
+	}
+	if err != nil {
+		return err
+	}
+	p := pools[0]
+	fmt.Fprintf(c.App.Writer, "pool %s: %s, size %s, free %s\n", p.Name, p.Health,
+		units.BytesSize(float64(p.Size)), units.BytesSize(float64(p.Free)))
+	return nil
 }

@@ -116,28 +116,7 @@ Examples:
 					&cli.BoolFlag{Name: "force", Usage: "destroy the template's clones (containers' root filesystems) too"},
 				},
 				SkipFlagParsing: true,
-				Action: interspersed(func(c *cli.Context, pos, _ []string) error {
-					if err := positional(pos, "NAME"); err != nil {
-						return err
-					}
-					name := pos[0]
-					s, err := openTemplates(c)
-					if err != nil {
-						return err
-					}
-					t, err := s.Get(c.Context, name)
-					if err != nil {
-						return err
-					}
-					destroyed, err := s.Remove(c.Context, name, c.Bool("force"))
-					for _, d := range destroyed {
-						fmt.Fprintln(c.App.Writer, "destroyed", d)
-					}
-					if err == nil && t.ReusedLayer != "" {
-						fmt.Fprintf(c.App.Writer, "released the snapshotter's layer %s (its next Cleanup destroys it once containerd no longer uses it)\n", t.ReusedLayer)
-					}
-					return err
-				}),
+				Action:          interspersed(templateRemoveAction),
 			},
 			{
 				Name:  "prune",
@@ -145,21 +124,8 @@ Examples:
 				Description: `Examples:
    zfslxc template prune
    zfslxc template prune --dataset tank/zfslxc-templates`,
-				Flags: []cli.Flag{templateDatasetFlag()},
-				Action: func(c *cli.Context) error {
-					s, err := openTemplates(c)
-					if err != nil {
-						return err
-					}
-					pruned, err := s.Prune(c.Context)
-					for _, n := range pruned {
-						fmt.Fprintln(c.App.Writer, "removed template", n)
-					}
-					if err == nil && len(pruned) == 0 {
-						fmt.Fprintln(c.App.Writer, "no unused template")
-					}
-					return err
-				},
+				Flags:  []cli.Flag{templateDatasetFlag()},
+				Action: templatePruneAction,
 			},
 		},
 	}
@@ -258,4 +224,44 @@ func templateListAction(c *cli.Context) error {
 // as such rather than looked up in containerd.
 func looksLikePath(from string) bool {
 	return strings.HasPrefix(from, "/") || strings.HasPrefix(from, ".")
+}
+
+// templatePruneAction is `zfslxc template prune`.
+func templatePruneAction(c *cli.Context) error {
+	s, err := openTemplates(c)
+	if err != nil {
+		return err
+	}
+	pruned, err := s.Prune(c.Context)
+	for _, n := range pruned {
+		fmt.Fprintln(c.App.Writer, "removed template", n)
+	}
+	if err == nil && len(pruned) == 0 {
+		fmt.Fprintln(c.App.Writer, "no unused template")
+	}
+	return err
+}
+
+// templateRemoveAction is `zfslxc template rm NAME [--force]`.
+func templateRemoveAction(c *cli.Context, pos, _ []string) error {
+	if err := positional(pos, "NAME"); err != nil {
+		return err
+	}
+	name := pos[0]
+	s, err := openTemplates(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.Get(c.Context, name)
+	if err != nil {
+		return err
+	}
+	destroyed, err := s.Remove(c.Context, name, c.Bool("force"))
+	for _, d := range destroyed {
+		fmt.Fprintln(c.App.Writer, "destroyed", d)
+	}
+	if err == nil && t.ReusedLayer != "" {
+		fmt.Fprintf(c.App.Writer, "released the snapshotter's layer %s (its next Cleanup destroys it once containerd no longer uses it)\n", t.ReusedLayer)
+	}
+	return err
 }

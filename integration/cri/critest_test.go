@@ -52,18 +52,18 @@ func TestCritest(t *testing.T) {
 				reg.Ref(critestBusybox), reg.Ref(critestWebServer))), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			results := map[string]map[string]string{} // runtime → spec → passed/failed/skipped
+			results := map[string]map[string]specResult{} // runtime → spec → result
 			for _, rt := range []string{"runc", handler} {
 				results[rt] = runCritest(t, e, critest, rt, reg.Host, imagesFile)
 			}
 			report(t, f.Name, results)
-			for spec, st := range results["runc"] {
-				if st == "passed" && results[handler][spec] != "passed" {
+			for spec, r := range results["runc"] {
+				if r.State == "passed" && results[handler][spec].State != "passed" {
 					if why, ok := knownLXCOnly[spec]; ok {
 						t.Logf("known difference: %s: %s", spec, why)
 						continue
 					}
-					t.Errorf("passes under runc, %s under lxc: %s", results[handler][spec], spec)
+					t.Errorf("passes under runc, %s under lxc: %s: %s", results[handler][spec].State, spec, results[handler][spec].Message)
 				}
 			}
 		})
@@ -111,23 +111,43 @@ func pushCritestImages(t *testing.T, reg *registrytest.Registry) {
 	}
 }
 
+// specResult is one spec's outcome in a critest run.
+type specResult struct {
+	State   string // passed, failed or skipped
+	Message string // the failure's or skip's message, on one line
+}
+
+// critestTimeout bounds one critest run (ginkgo interrupts it and still
+// writes its report); ZFSLXC_CRITEST_TIMEOUT overrides it.
+func critestTimeout() string {
+	if v := os.Getenv("ZFSLXC_CRITEST_TIMEOUT"); v != "" {
+		return v
+	}
+	return "15m"
+}
+
 // runCritest runs critest with handler rt ("runc": the default) and
-// returns each spec's state from its JUnit report.
-func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) map[string]string {
+// returns each spec's result from its JUnit report. critest's own
+// -report-dir writes nothing in v1.34.0 (the flag is parsed, never used):
+// ginkgo's -ginkgo.junit-report does.
+func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) map[string]specResult {
 	t.Helper()
 	reportDir := t.TempDir()
+	// The log and the report outlive the test (a run stopped from
+	// outside still leaves them).
+	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("critest-%s-%s-%d.log", e.Flavor.Name, rt, time.Now().Unix()))
+	junit := strings.TrimSuffix(logPath, ".log") + ".xml"
 	args := []string{
 		"-runtime-endpoint", e.Endpoint, "-image-endpoint", e.Endpoint,
 		"-registry-prefix", registry, "-test-images-file", imagesFile,
-		"-report-dir", reportDir, "-ginkgo.skip", "Image Manager",
-		"-ginkgo.timeout", "40m",
+		"-ginkgo.junit-report", junit, "-ginkgo.skip", "Image Manager",
+		"-ginkgo.timeout", critestTimeout(), "-ginkgo.no-color",
 	}
 	if rt != "runc" {
 		args = append(args, "-runtime-handler", rt)
 	}
 	cmd := exec.Command(critest, args...)
 	cmd.Dir = reportDir
-	logPath := filepath.Join(os.TempDir(), fmt.Sprintf("critest-%s-%s-%d.log", e.Flavor.Name, rt, time.Now().Unix()))
 	logf, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -137,13 +157,9 @@ func runCritest(t *testing.T, e *env, critest, rt, registry, imagesFile string) 
 	runErr := cmd.Run()
 	logf.Close()
 	t.Logf("critest %s on %s: %v in %v (log %s)", rt, e.Flavor.Name, runErr, time.Since(start).Round(time.Second), logPath)
-	files, _ := filepath.Glob(filepath.Join(reportDir, "*.xml"))
-	if len(files) == 0 {
-		t.Fatalf("critest wrote no JUnit report: %v\n%s", runErr, tailFile(logPath, 40))
-	}
-	res, err := parseJUnit(files[0])
+	res, err := parseJUnit(junit)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("critest's JUnit report: %v (run: %v)\n%s", err, runErr, tailFile(logPath, 40))
 	}
 	// Clean what a failed spec left before the next run.
 	e.Crictl(t, "rmp", "-fa")
@@ -154,18 +170,22 @@ type junitSuites struct {
 	Suites []junitSuite `xml:"testsuite"`
 }
 
+type junitMessage struct {
+	Message string `xml:"message,attr"`
+}
+
 type junitSuite struct {
 	Cases []struct {
-		Name    string    `xml:"name,attr"`
-		Skipped *struct{} `xml:"skipped"`
-		Failure *struct{} `xml:"failure"`
-		Error   *struct{} `xml:"error"`
+		Name    string        `xml:"name,attr"`
+		Skipped *junitMessage `xml:"skipped"`
+		Failure *junitMessage `xml:"failure"`
+		Error   *junitMessage `xml:"error"`
 	} `xml:"testcase"`
 }
 
-// parseJUnit reads ginkgo's JUnit report: spec name → passed, failed or
-// skipped (the suite's setup nodes left out).
-func parseJUnit(path string) (map[string]string, error) {
+// parseJUnit reads ginkgo's JUnit report: spec name → result (the
+// suite's setup nodes left out).
+func parseJUnit(path string) (map[string]specResult, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -174,46 +194,70 @@ func parseJUnit(path string) (map[string]string, error) {
 	if err := xml.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	res := map[string]string{}
+	// gomega's messages span lines ("Unexpected error:\n    <*status.Error>
+	// …: rpc error: …"): one line keeps the error in a table cell.
+	firstLine := func(m *junitMessage) string { return strings.Join(strings.Fields(m.Message), " ") }
+	res := map[string]specResult{}
 	for _, suite := range s.Suites {
 		for _, c := range suite.Cases {
-			if strings.HasPrefix(c.Name, "[BeforeSuite]") || strings.HasPrefix(c.Name, "[AfterSuite]") || strings.HasPrefix(c.Name, "[SynchronizedBeforeSuite]") {
-				continue
+			if !strings.HasPrefix(c.Name, "[It] ") {
+				continue // [BeforeSuite], [AfterSuite], report nodes
 			}
+			name := strings.TrimPrefix(c.Name, "[It] ")
 			switch {
-			case c.Failure != nil || c.Error != nil:
-				res[c.Name] = "failed"
+			case c.Failure != nil:
+				res[name] = specResult{"failed", firstLine(c.Failure)}
+			case c.Error != nil:
+				res[name] = specResult{"failed", firstLine(c.Error)}
 			case c.Skipped != nil:
-				res[c.Name] = "skipped"
+				res[name] = specResult{"skipped", firstLine(c.Skipped)}
 			default:
-				res[c.Name] = "passed"
+				res[name] = specResult{State: "passed"}
 			}
 		}
+	}
+	if len(res) == 0 {
+		return nil, fmt.Errorf("%s: no specs", path)
 	}
 	return res, nil
 }
 
 // report logs (and appends to $ZFSLXC_CRITEST_REPORT) the counts per
-// runtime and every spec whose state differs.
-func report(t *testing.T, flavor string, results map[string]map[string]string) {
+// runtime and every spec whose state differs, with lxc's message.
+func report(t *testing.T, flavor string, results map[string]map[string]specResult) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n### %s\n\n| handler | passed | failed | skipped |\n|---|---|---|---|\n", flavor)
 	for _, rt := range []string{"runc", handler} {
+		if results[rt] == nil {
+			continue
+		}
 		n := map[string]int{}
-		for _, st := range results[rt] {
-			n[st]++
+		for _, r := range results[rt] {
+			n[r.State]++
 		}
 		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", rt, n["passed"], n["failed"], n["skipped"])
 	}
 	var diffs []string
-	for spec, st := range results["runc"] {
-		if other := results[handler][spec]; other != st {
-			diffs = append(diffs, fmt.Sprintf("| %s | %s | %s |", spec, st, other))
+	if results["runc"] != nil && results[handler] != nil {
+		for spec, r := range results["runc"] {
+			if other := results[handler][spec]; other.State != r.State {
+				diffs = append(diffs, fmt.Sprintf("| %s | %s | %s | %s |", spec, r.State, other.State, cell(other.Message)))
+			}
 		}
 	}
 	sort.Strings(diffs)
 	if len(diffs) > 0 {
-		b.WriteString("\n| spec | runc | lxc |\n|---|---|---|\n" + strings.Join(diffs, "\n") + "\n")
+		b.WriteString("\n| spec | runc | lxc | lxc's message |\n|---|---|---|---|\n" + strings.Join(diffs, "\n") + "\n")
+	}
+	var both []string
+	for spec, r := range results[handler] {
+		if r.State == "failed" && results["runc"][spec].State == "failed" {
+			both = append(both, fmt.Sprintf("| %s | %s |", spec, cell(r.Message)))
+		}
+	}
+	sort.Strings(both)
+	if len(both) > 0 {
+		b.WriteString("\nFailing under both:\n\n| spec | lxc's message |\n|---|---|\n" + strings.Join(both, "\n") + "\n")
 	}
 	t.Log(b.String())
 	if p := os.Getenv(CritestReportEnv); p != "" {
@@ -225,6 +269,15 @@ func report(t *testing.T, flavor string, results map[string]map[string]string) {
 	}
 }
 
+// cell makes s fit a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", "\\|")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
 func tailFile(path string, n int) string {
 	b, _ := os.ReadFile(path)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -232,4 +285,49 @@ func tailFile(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestParseJUnit reads a report in the shape ginkgo v2.25 writes for
+// critest (cut from a real one).
+func TestParseJUnit(t *testing.T) {
+	const xmlReport = `<?xml version="1.0" encoding="UTF-8"?>
+  <testsuites tests="4" disabled="0" errors="0" failures="1" time="1.5">
+      <testsuite name="CRI validation" package="/tmp" tests="4" skipped="1" failures="1">
+          <testcase name="[BeforeSuite]" classname="CRI validation" status="passed" time="0"></testcase>
+          <testcase name="[It] [k8s.io] Idempotence StopPodSandbox should not return an error if not found" classname="CRI validation" status="passed" time="0.1"></testcase>
+          <testcase name="[It] [k8s.io] Security Context bucket should support sysctls" classname="CRI validation" status="failed" time="1">
+              <failure message="Unexpected error:&#xA;    rpc error: code = Unknown&#xA;more" type="failed">stack</failure>
+          </testcase>
+          <testcase name="[It] [k8s.io] Security Context user namespaces" classname="CRI validation" status="skipped" time="0">
+              <skipped message="skipped - no user namespaces"></skipped>
+          </testcase>
+      </testsuite>
+  </testsuites>`
+	p := filepath.Join(t.TempDir(), "junit.xml")
+	if err := os.WriteFile(p, []byte(xmlReport), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseJUnit(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]specResult{
+		"[k8s.io] Idempotence StopPodSandbox should not return an error if not found": {State: "passed"},
+		"[k8s.io] Security Context bucket should support sysctls":                     {"failed", "Unexpected error: rpc error: code = Unknown more"},
+		"[k8s.io] Security Context user namespaces":                                   {"skipped", "skipped - no user namespaces"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d specs, want %d: %v", len(got), len(want), got)
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s: got %+v, want %+v", name, got[name], w)
+		}
+	}
+	if err := os.WriteFile(p, []byte(`<testsuites><testsuite name="x"></testsuite></testsuites>`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseJUnit(p); err == nil {
+		t.Error("a report without specs: no error")
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -37,6 +38,7 @@ func TestCRI(t *testing.T) {
 			t.Run("Sysctls", e.testSysctls)
 			t.Run("OOMKilled", e.testOOMKilled)
 			t.Run("Privileged", e.testPrivileged)
+			t.Run("OneShimPerPod", e.testOneShimPerPod)
 			t.Run("ShimKilled", e.testShimKilled)
 			t.Run("ContainerdRestart", e.testContainerdRestart)
 		})
@@ -480,11 +482,8 @@ func (e *env) testShimKilled(t *testing.T) {
 	podID := e.runPod(t, handler, pod)
 	id := e.startContainer(t, podID, pod, ctrConfig("c", "sleep", "3600"))
 	tr := e.traceOf(t, podID, id)
-	shims := shimPids(id)
-	if len(shims) != 1 {
-		t.Fatalf("shims of %s: %v", id, shims)
-	}
-	if err := syscall.Kill(shims[0], syscall.SIGKILL); err != nil {
+	shim := shimOf(t, tr.pids[1])
+	if err := syscall.Kill(shim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	st := e.waitExited(t, id)
@@ -492,6 +491,126 @@ func (e *env) testShimKilled(t *testing.T) {
 	e.MustCrictl(t, "stopp", podID)
 	e.MustCrictl(t, "rmp", podID)
 	e.checkGone(t, tr, baseline)
+}
+
+// testOneShimPerPod: a pod's sandbox and containers share one shim
+// process (grouped by their io.kubernetes.cri.sandbox-id annotation, as
+// runc's shim groups them), another pod has its own; removing one
+// container leaves the others running in the shim; the shim exits with
+// the pod's last task.
+func (e *env) testOneShimPerPod(t *testing.T) {
+	baseline := e.datasets(t)
+	pod := e.newPod(t, "grouped", nil)
+	podID := e.runPod(t, handler, pod)
+	var ctrs []string
+	for i := range 3 {
+		ctrs = append(ctrs, e.startContainer(t, podID, pod, ctrConfig(fmt.Sprintf("c%d", i), "sleep", "3600")))
+	}
+	tr := e.traceOf(t, podID, ctrs...)
+	shim := shimOf(t, tr.pids[0])
+	addr := readAddress(t, tr.bundles[0])
+	for i, id := range tr.ids {
+		if s := shimOf(t, tr.pids[i]); s != shim {
+			t.Errorf("%s is served by shim %d, the sandbox by %d", id, s, shim)
+		}
+		if a := readAddress(t, tr.bundles[i]); a != addr {
+			t.Errorf("%s's shim address %s, the sandbox's %s", id, a, addr)
+		}
+	}
+	var shims []int
+	for _, p := range procsWith(tr.ids...) {
+		if f := strings.Fields(p); len(f) > 1 && strings.HasSuffix(f[1], shimBinary) {
+			n, _ := strconv.Atoi(strings.TrimSuffix(f[0], ":"))
+			shims = append(shims, n)
+		}
+	}
+	if len(shims) != 1 || shims[0] != shim {
+		t.Errorf("shim processes of the pod: %v, want only %d", shims, shim)
+	}
+
+	withPod := e.datasets(t)
+	other := e.newPod(t, "grouped-other", nil)
+	otherID := e.runPod(t, handler, other)
+	otherTr := e.traceOf(t, otherID)
+	if s := shimOf(t, otherTr.pids[0]); s == shim {
+		t.Errorf("two pods share shim %d", s)
+	}
+	e.MustCrictl(t, "rmp", "-f", otherID)
+	e.checkGone(t, otherTr, withPod)
+
+	e.MustCrictl(t, "stop", ctrs[0])
+	e.MustCrictl(t, "rm", ctrs[0])
+	if _, err := os.Stat(tr.bundles[1]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("bundle of the removed container: %v", err)
+	}
+	if !alive(shim) {
+		t.Fatal("the shim is gone with one container of three")
+	}
+	for _, id := range ctrs[1:] {
+		if s := str(e.inspect(t, "inspect", id), "status", "state"); s != "CONTAINER_RUNNING" {
+			t.Errorf("%s after removing %s: %s", id, ctrs[0], s)
+		}
+		if out, code := e.execSync(t, id, "echo", "ok"); code != 0 || out != "ok\n" {
+			t.Errorf("exec in %s after removing %s: %q, code %d", id, ctrs[0], out, code)
+		}
+	}
+	if s := str(e.inspect(t, "inspectp", podID), "status", "state"); s != "SANDBOX_READY" {
+		t.Errorf("pod after removing %s: %s", ctrs[0], s)
+	}
+
+	e.MustCrictl(t, "stopp", podID)
+	e.MustCrictl(t, "rmp", podID)
+	time.Sleep(3 * time.Second)
+	e.checkGone(t, tr, baseline)
+	if alive(shim) {
+		t.Errorf("shim %d still runs after rmp", shim)
+	}
+}
+
+// shimOf is the pid of the LXC shim serving the container whose init is
+// pid: its nearest ancestor running the shim binary (init's parent is
+// the container's zfslxc-start, the shim's child).
+func shimOf(t testing.TB, pid int) int {
+	t.Helper()
+	for p := pid; p > 1; {
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", p))
+		if filepath.Base(exe) == shimBinary {
+			return p
+		}
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			t.Fatalf("shim of %d: %v", pid, err)
+		}
+		// pid (comm) state ppid ...: comm may hold spaces.
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+		if len(f) < 2 {
+			t.Fatalf("/proc/%d/stat: %q", p, data)
+		}
+		p, _ = strconv.Atoi(f[1])
+	}
+	t.Fatalf("no %s above process %d", shimBinary, pid)
+	return 0
+}
+
+// alive: process pid exists and is not a zombie (containerd, a child
+// subreaper, reaps an exited shim when it gets to it).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// readAddress is the shim address containerd keeps in a task's bundle.
+func readAddress(t testing.TB, bundle string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(bundle, "address"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // testContainerdRestart: pods keep running across a containerd restart;
@@ -517,19 +636,6 @@ func (e *env) testContainerdRestart(t *testing.T) {
 	if out, code := e.execSync(t, id, "echo", "still-here"); code != 0 || out != "still-here\n" {
 		t.Errorf("exec after the restart: %q, code %d", out, code)
 	}
-}
-
-// shimPids lists the pids of the shims serving id.
-func shimPids(id string) []int {
-	var pids []int
-	for _, p := range procsWith(id) {
-		f := strings.Fields(p)
-		if len(f) > 1 && strings.HasSuffix(f[1], shimBinary) {
-			n, _ := strconv.Atoi(strings.TrimSuffix(f[0], ":"))
-			pids = append(pids, n)
-		}
-	}
-	return pids
 }
 
 // testDoctor: `zfslxc doctor` on this CRI containerd's config finds the

@@ -13,7 +13,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
-	"github.com/zfslxc/zfslxc/integration/imagebuild"
 )
 
 // TestOCIHooks runs specs (ctr run --config) with OCI hooks under runc and
@@ -34,22 +33,7 @@ func TestOCIHooks(t *testing.T) {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, "native")
 			dir := containerdtest.ScratchDir(t, "zfslxc-hooks-")
-			rootfs := filepath.Join(dir, "rootfs")
-			for _, d := range []string{"bin", "proc", "dev", "sys", "tmp"} {
-				if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-					t.Fatal(err)
-				}
-			}
-			bb, err := os.ReadFile(imagebuild.DefaultBusyboxPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), bb, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", "sh")); err != nil {
-				t.Fatal(err)
-			}
+			rootfs := busyboxRootfs(t, dir)
 			base, _, err := e.d.Ctr(t, "oci", "spec")
 			if err != nil {
 				t.Fatal(err)

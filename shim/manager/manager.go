@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,6 +63,28 @@ const RuntimeType = "io.containerd.lxc.v1"
 // containerd address, namespace and id, as runc's shim does, so the path
 // stays short whatever the bundle's).
 const SocketDir = "/run/zfslxc/s"
+
+// listen listens on sock, reachable by root only whatever the umask
+// containerd gave the shim (with umask 0 the socket was 0777 under a 0711
+// directory: any user could drive the task API): the directory is made
+// 0700 (also when it exists), the socket 0600.
+func listen(sock string) (net.Listener, error) {
+	if err := os.MkdirAll(SocketDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(SocketDir, 0o700); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
 
 // serveAction is the internal action start re-execs the binary with.
 const serveAction = "serve"
@@ -212,8 +235,9 @@ func RuntimeInfo() *apitypes.RuntimeInfo {
 	return info
 }
 
-// SocketPath is where the shim of (containerd address, namespace, id)
-// listens.
+// SocketPath is where the shim of (containerd address, namespace, group)
+// listens; a container's group is its own id unless GroupAnnotations
+// name one.
 func SocketPath(address, namespace, id string) string {
 	sum := sha256.Sum256([]byte(address + "\x00" + namespace + "\x00" + id))
 	return filepath.Join(SocketDir, hex.EncodeToString(sum[:]))
@@ -233,25 +257,59 @@ func drainStdin() {
 	_, _ = io.Copy(io.Discard, io.LimitReader(os.Stdin, 1<<20))
 }
 
-// start starts the server (or finds the one already serving this id) and
-// returns its address.
+// GroupAnnotations name, in the container's spec, the group whose
+// containers share one shim process, first found wins (runc's shim
+// groups the same way): CRI sets io.kubernetes.cri.sandbox-id on a pod's
+// sandbox and on each of its containers, so a pod costs one shim;
+// io.containerd.lxc.v1.group groups other containers (ctr, nerdctl).
+var GroupAnnotations = []string{"io.containerd.lxc.v1.group", "io.kubernetes.cri.sandbox-id"}
+
+// shimGroup is the group the container of bundle belongs to: a group
+// annotation of its config.json, else its own id. A bundle without a
+// config.json has no group; one that does not parse is refused.
+func shimGroup(bundle, id string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return id, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var spec struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return "", fmt.Errorf("%s: %w", filepath.Join(bundle, "config.json"), err)
+	}
+	for _, a := range GroupAnnotations {
+		if g := spec.Annotations[a]; g != "" {
+			return g, nil
+		}
+	}
+	return id, nil
+}
+
+// start starts the server, or finds the one already serving the
+// container's group (or id), and returns its address.
 func start(f *flags) (string, error) {
 	drainStdin()
 	if f.id == "" || f.namespace == "" {
 		return "", errors.New("-id and -namespace are required")
 	}
-	sock := SocketPath(f.address, f.namespace, f.id)
-	addr := "unix://" + sock
-	if err := os.MkdirAll(SocketDir, 0o711); err != nil {
+	group, err := shimGroup(f.bundle, f.id)
+	if err != nil {
 		return "", err
 	}
-	l, err := net.Listen("unix", sock)
+	sock := SocketPath(f.address, f.namespace, group)
+	addr := "unix://" + sock
+	l, err := listen(sock)
 	if err != nil {
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return "", err
 		}
-		// A shim already serves this id (containerd retried), or a
-		// dead one left its socket.
+		// A shim already serves this group (another container of the
+		// pod) or id (containerd retried), or a dead one left its
+		// socket.
 		if c, derr := net.DialTimeout("unix", sock, time.Second); derr == nil {
 			c.Close()
 			return addr, writeAddress(f.bundle, addr)
@@ -259,7 +317,7 @@ func start(f *flags) (string, error) {
 		if err := os.Remove(sock); err != nil {
 			return "", err
 		}
-		if l, err = net.Listen("unix", sock); err != nil {
+		if l, err = listen(sock); err != nil {
 			return "", err
 		}
 	}

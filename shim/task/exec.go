@@ -303,10 +303,7 @@ func (e *execProcess) waitExit(run ExecRunner, pio *pipeIO, con *console) {
 
 // setExited records the exit and moves to stopped.
 func (e *execProcess) setExited(code uint32) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.exit.set(code)
-	e.state.setExited()
+	e.exit.setUnder(&e.mu, code, func() { e.state.setExited() })
 }
 
 // exitEvent is the TaskExit event of the exec's recorded exit.

@@ -196,10 +196,7 @@ func (t *task) waitExit() {
 
 // setExited records the exit and moves to stopped.
 func (t *task) setExited(code uint32) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.exit.set(code)
-	t.state.setExited()
+	t.exit.setUnder(&t.mu, code, func() { t.state.setExited() })
 }
 
 // exitEvent is the TaskExit event of init's recorded exit.

@@ -3,6 +3,7 @@ package task
 import (
 	"context"
 	"fmt"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,6 +70,15 @@ func newExitRecord() *exitRecord {
 func (e *exitRecord) set(status uint32) {
 	e.status, e.at = status, time.Now()
 	close(e.done)
+}
+
+// setUnder records the exit and moves the process's state to stopped
+// (toStopped), both under the process's mutex mu.
+func (e *exitRecord) setUnder(mu *sync.Mutex, status uint32, toStopped func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	e.set(status)
+	toStopped()
 }
 
 // exited reports whether the exit is recorded.
