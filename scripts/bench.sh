@@ -7,7 +7,8 @@
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter operations),
 # "unpack" (ctr images import zfslxc vs overlayfs, first after start and
-# warm, with the zfs breakdown; Prepare on a 1 GiB vs a 1 MiB parent;
+# warm, with the zfs breakdown; the applier's write path into a host
+# directory vs zfs-fuse datasets; Prepare on a 1 GiB vs a 1 MiB parent;
 # IMPORT_COLD, IMPORT_WARM and PREPARE_ROUNDS size them),
 # "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
 # containers, the runtimes alone) and/or
@@ -92,6 +93,7 @@ fi
 if has unpack; then
 	: >"$raw/unpack-report.md"
 	RAWFILE=unpack.txt run ./integration/snapshotter/ 'Import' 1x 1
+	RAWFILE=unpack.txt run ./integration/snapshotter/ 'Apply' 1x 1
 	RAWFILE=unpack.txt run ./snapshotter/ 'PrepareImageSize' 1x 1
 fi
 if has shim; then
@@ -192,7 +194,11 @@ snapshotter start ($IMPORT_COLD rounds, each after a restart of both), "warm" th
 median of $IMPORT_WARM rounds after one untimed warm-up. Each round removes the
 image and collects garbage, so each import unpacks every layer. The zfs
 processes per layer and the breakdown come from the snapshotter's debug
-log (every zfs command with its duration).
+log (every zfs command with its duration). \`BenchmarkApply\` times the
+write path alone: containerd's archive applier writing the same layers
+into a directory on the host filesystem (where overlayfs keeps its upper
+directories) and into zfs-fuse datasets, with the snapshotter's defaults
+and with one dataset property changed ($IMPORT_WARM interleaved rounds).
 
 UNPACK
 		cat "$raw/unpack-report.md"
