@@ -125,7 +125,8 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 }
 
 // procsBelow lists the pids in dir's cgroup.procs and in those of the
-// cgroups below it; a cgroup removed meanwhile counts as empty.
+// cgroups below it; a cgroup removed meanwhile (ENOENT, or ENODEV while
+// the kernel removes it) counts as empty.
 func procsBelow(dir string) ([]int, error) {
 	var pids []int
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -139,7 +140,9 @@ func procsBelow(dir string) ([]int, error) {
 			return nil
 		}
 		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV) {
+			// Removed meanwhile: liblxc's teardown runs at the same time,
+			// and a cgroup being removed answers ENODEV.
 			return nil
 		}
 		if err != nil {
