@@ -253,9 +253,7 @@ func (e *env) checkOrphans(t *testing.T, id string, layers []string, snaps int) 
 	e.d.MustCtr(t, "snapshots", "--snapshotter", e.snap, "rm", throwaway)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		gc := fmt.Sprintf("gc-%d", time.Now().UnixNano())
-		e.d.MustCtr(t, "leases", "create", "--id", gc)
-		e.d.MustCtr(t, "leases", "rm", "--sync", gc)
+		e.gc(t)
 		ds, n := containerdtest.ChildDatasets(t, e.dataset), e.ctrSnapshotCount(t)
 		if len(ds) == len(layers) && n == snaps {
 			break

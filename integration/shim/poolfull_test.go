@@ -62,9 +62,7 @@ func TestPoolFullContainers(t *testing.T) {
 
 	// Free the space: the writer's container and its snapshot.
 	e.d.MustCtr(t, "containers", "rm", "filler")
-	id := fmt.Sprintf("gc-%d", time.Now().UnixNano())
-	e.d.MustCtr(t, "leases", "create", "--id", id)
-	e.d.MustCtr(t, "leases", "rm", "--sync", id)
+	e.gc(t)
 	if after := containerdtest.ChildDatasets(t, e.dataset); len(after) >= len(before) {
 		t.Errorf("datasets %v after removing filler, were %v", after, before)
 	}
@@ -75,13 +73,21 @@ func TestPoolFullContainers(t *testing.T) {
 	e.d.MustCtr(t, "task", "kill", "-s", "KILL", "survivor")
 	waitTaskGone(t, e, "survivor")
 	e.d.MustCtr(t, "containers", "rm", "survivor")
-	e.d.MustCtr(t, "leases", "create", "--id", id+"b")
-	e.d.MustCtr(t, "leases", "rm", "--sync", id+"b")
+	e.gc(t)
 	if left := containerdtest.ChildDatasets(t, e.dataset); len(left) != len(layers) {
 		t.Errorf("datasets %v, want the image's %v", left, layers)
 	}
 	e.checkClean(t, "filler")
 	e.checkClean(t, "survivor")
+}
+
+// gc makes containerd collect garbage now and waits for it (deleting a
+// lease with --sync runs a collection).
+func (e *env) gc(t *testing.T) {
+	t.Helper()
+	id := fmt.Sprintf("gc-%d", time.Now().UnixNano())
+	e.d.MustCtr(t, "leases", "create", "--id", id)
+	e.d.MustCtr(t, "leases", "rm", "--sync", id)
 }
 
 // zfsGet reads a numeric property.
