@@ -58,6 +58,11 @@ func TestCritest(t *testing.T) {
 			}
 			report(t, f.Name, results)
 			for spec, r := range results["runc"] {
+				if r.State == "failed" && strings.Contains(r.Message, "failed to pull image") {
+					t.Errorf("harness: an image critest needs is missing: %s: %s", spec, r.Message)
+				}
+			}
+			for spec, r := range results["runc"] {
 				if r.State == "passed" && results[handler][spec].State != "passed" {
 					if why, ok := knownLXCOnly[spec]; ok {
 						t.Logf("known difference: %s: %s", spec, why)
@@ -71,44 +76,83 @@ func TestCritest(t *testing.T) {
 }
 
 // Images critest asks for, by path below the registry prefix.
+// critest v1.34.0's PrepareImageName keeps only the path of an image
+// under -registry-prefix and drops its tag (and adds no ":latest" when
+// the prefix has a port): every image is asked for as :latest, so each is
+// pushed under :latest and under the tag critest names.
 const (
 	critestBusybox   = "e2e-test-images/busybox:1.29-2"
 	critestWebServer = "e2e-test-images/nginx:1.14-2"
 )
 
+// pushCritestImages builds the images critest uses and pushes them. The
+// nginx and nonewprivs programs are small static stand-ins
+// (testdata/nginx.c, testdata/nnp.c) doing what critest checks of them.
 func pushCritestImages(t *testing.T, reg *registrytest.Registry) {
 	t.Helper()
-	web := func(port int) *imagebuild.Image {
-		img, err := imagebuild.BusyboxImage("web", []string{"sh", "-c",
-			fmt.Sprintf("mkdir -p /www && echo '<html>zfslxc</html>' > /www/index.html && exec httpd -f -p %d -h /www", port)}, nil)
+	busyboxWith := func(name string, entries []imagebuild.Entry, entrypoint, cmd []string) *imagebuild.Image {
+		img, err := imagebuild.BusyboxImage(name, entrypoint, cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(entries) > 0 {
+			img.Layers = append(img.Layers, imagebuild.Layer{Entries: entries})
+		}
 		return img
 	}
-	busybox, err := imagebuild.BusyboxImage("busybox", nil, []string{"sh"})
-	if err != nil {
-		t.Fatal(err)
+	index := imagebuild.Entry{Path: "/www/index.html", Mode: 0o644, Content: []byte("<html>zfslxc</html>\n")}
+	httpd := func(port int, banner string) *imagebuild.Image {
+		return busyboxWith("web", []imagebuild.Entry{index}, []string{"sh", "-c",
+			fmt.Sprintf("echo '%s: serving /www on port %d' && exec httpd -f -p %d -h /www", banner, port, port)}, nil)
 	}
-	group, err := imagebuild.BusyboxImage("group", nil, []string{"sh"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	group.Layers = append(group.Layers, imagebuild.Layer{Entries: []imagebuild.Entry{
+	group := busyboxWith("group", []imagebuild.Entry{
 		{Path: "/etc/passwd", Mode: 0o644, Content: []byte(imagebuild.BusyboxPasswd + "default-user:x:1000:1000::/home/default-user:/bin/sh\n")},
 		{Path: "/etc/group", Mode: 0o644, Content: []byte(imagebuild.BusyboxGroup + "group-defined-in-image:x:50000:default-user\n")},
-	}})
+	}, nil, []string{"sh"})
 	group.Config.User = "1000"
-	for ref, img := range map[string]*imagebuild.Image{
-		critestBusybox:   busybox,
-		critestWebServer: web(80),
-		"k8s-staging-cri-tools/hostnet-nginx-amd64:latest":         web(12003),
-		"k8s-staging-cri-tools/test-image-predefined-group:latest": group,
-	} {
-		if _, err := reg.Push(t.Context(), ref, img); err != nil {
-			t.Fatalf("push %s: %v", ref, err)
+	nginx := busyboxWith("nginx", []imagebuild.Entry{index,
+		{Path: "/usr/sbin/nginx", Mode: 0o755, Content: staticProgram(t, "testdata/nginx.c")},
+	}, []string{"/usr/sbin/nginx"}, nil)
+	nnp := busyboxWith("nonewprivs", []imagebuild.Entry{
+		{Path: "/usr/local/bin/nnp", Mode: 0o4755, Content: staticProgram(t, "testdata/nnp.c")},
+	}, []string{"/usr/local/bin/nnp"}, nil)
+	images := map[string]*imagebuild.Image{
+		"e2e-test-images/busybox":                           busyboxWith("busybox", nil, nil, []string{"sh"}),
+		"e2e-test-images/nginx":                             nginx,
+		"e2e-test-images/httpd":                             httpd(80, "httpd"),
+		"e2e-test-images/nonewprivs":                        nnp,
+		"k8s-staging-cri-tools/hostnet-nginx-amd64":         httpd(12003, "hostnet-nginx"),
+		"k8s-staging-cri-tools/test-image-predefined-group": group,
+	}
+	tags := map[string]string{
+		"e2e-test-images/busybox": "1.29-2", "e2e-test-images/nginx": "1.14-2",
+		"e2e-test-images/httpd": "2.4.39-4", "e2e-test-images/nonewprivs": "1.3",
+	}
+	for repo, img := range images {
+		for _, tag := range []string{"latest", tags[repo]} {
+			if tag == "" {
+				continue
+			}
+			if _, err := reg.Push(t.Context(), repo+":"+tag, img); err != nil {
+				t.Fatalf("push %s:%s: %v", repo, tag, err)
+			}
 		}
 	}
+}
+
+// staticProgram compiles the C source src (relative to this package)
+// into a static binary and returns it.
+func staticProgram(t *testing.T, src string) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), strings.TrimSuffix(filepath.Base(src), ".c"))
+	if b, err := exec.Command("cc", "-static", "-O2", "-Wall", "-o", out, src).CombinedOutput(); err != nil {
+		t.Fatalf("cc %s (apt-get install gcc libc6-dev): %v: %s", src, err, b)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // specResult is one spec's outcome in a critest run.
