@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -53,7 +54,10 @@ func TestCritest(t *testing.T) {
 	reg := registrytest.Start(t, registrytest.Options{})
 	pushCritestImages(t, reg)
 	hosts := mirrorHostsDir(t, reg, critestRegistries...)
-	for _, f := range containerdtest.Flavors() {
+	// Newest containerd first: a run stopped half-way has its table.
+	flavors := containerdtest.Flavors()
+	slices.Reverse(flavors)
+	for _, f := range flavors {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, containerdtest.CRIOptions{RegistryConfigPath: hosts})
 			results := map[string]map[string]specResult{} // runtime → spec → result
