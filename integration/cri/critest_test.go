@@ -117,11 +117,13 @@ func mirrorHostsDir(t *testing.T, reg *registrytest.Registry, registries ...stri
 // (testdata/nginx.c, testdata/nnp.c) doing what critest checks of them.
 func pushCritestImages(t *testing.T, reg *registrytest.Registry) {
 	t.Helper()
+	applets := allApplets(t)
 	busyboxWith := func(name string, entries []imagebuild.Entry, entrypoint, cmd []string) *imagebuild.Image {
 		img, err := imagebuild.BusyboxImage(name, entrypoint, cmd)
 		if err != nil {
 			t.Fatal(err)
 		}
+		img.Layers = append(img.Layers, applets)
 		if len(entries) > 0 {
 			img.Layers = append(img.Layers, imagebuild.Layer{Entries: entries})
 		}
@@ -165,6 +167,29 @@ func pushCritestImages(t *testing.T, reg *registrytest.Registry) {
 			}
 		}
 	}
+}
+
+// allApplets is a layer linking every applet of busybox-static that
+// imagebuild's busybox layer does not (critest runs `top`, its nginx
+// stand-in busybox's httpd, as commands of their own, where busybox's sh
+// would find them without a link).
+func allApplets(t *testing.T) imagebuild.Layer {
+	t.Helper()
+	out, err := exec.Command(imagebuild.DefaultBusyboxPath, "--list").Output()
+	if err != nil {
+		t.Fatalf("busybox --list: %v", err)
+	}
+	have := map[string]bool{}
+	for _, a := range imagebuild.BusyboxApplets() {
+		have[a] = true
+	}
+	var l imagebuild.Layer
+	for _, a := range strings.Fields(string(out)) {
+		if !have[a] && !strings.Contains(a, "/") {
+			l.Entries = append(l.Entries, imagebuild.Entry{Path: "/bin/" + a, Type: imagebuild.Symlink, Linkname: "busybox"})
+		}
+	}
+	return l
 }
 
 // staticProgram compiles the C source src (relative to this package)

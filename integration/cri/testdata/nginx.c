@@ -59,8 +59,8 @@ int main(int argc, char **argv) {
 		return 1;
 	}
 	if (child == 0) {
-		execl("/bin/httpd", "httpd", "-f", "-p", "80", "-h", "/www", (char *)NULL);
-		perror("nginx: /bin/httpd");
+		execl("/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www", (char *)NULL);
+		perror("nginx: /bin/busybox httpd");
 		_exit(127);
 	}
 	fprintf(stderr, "nginx: serving /www on port 80 (busybox httpd, pid %d)\n", (int)child);
