@@ -1,51 +1,9 @@
 package lxcconv
 
 import (
-	_ "embed"
-	"encoding/json"
 	"fmt"
 	"strings"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// ctrDefaultSpec is the spec containerd v2.4.2's pkg/oci generates for
-// `ctr run` (testdata/gen): namespaces, mounts, masked and read-only
-// paths, capabilities, device rules. ImageSpec starts from it, so a
-// container `zfslxc lxc create` makes is confined as one ctr runs.
-//
-//go:embed testdata/specs/ctr-default.json
-var ctrDefaultSpec []byte
-
-// ImageSpec is the runtime spec of a container run from an image without
-// containerd (`zfslxc lxc create`): containerd's default Linux spec with
-// p (from ProcessFromImage) as its process, name as its hostname, and, as
-// `docker run` does, no rlimits (the process inherits LXC's), no
-// no_new_privs, and the effective and permitted capabilities only for
-// root (a non-root user keeps the bounding set, so file capabilities and
-// setuid binaries still work). No cgroupsPath: LXC names the cgroup. The
-// caller sets root.path and adds its own mounts or seccomp profile; the
-// result goes through Convert like any spec.
-func ImageSpec(name string, p *Process) (*specs.Spec, error) {
-	var s specs.Spec
-	if err := json.Unmarshal(ctrDefaultSpec, &s); err != nil {
-		return nil, fmt.Errorf("containerd's default spec: %w", err)
-	}
-	s.Hostname = name
-	s.Linux.CgroupsPath = ""
-	s.Process.Args = p.Args
-	s.Process.Env = p.Env
-	s.Process.Cwd = p.Cwd
-	s.Process.Terminal = p.Terminal
-	s.Process.User = specs.User{UID: p.UID, GID: p.GID, AdditionalGids: p.AdditionalGids}
-	s.Process.Rlimits = nil
-	s.Process.NoNewPrivileges = false
-	if p.UID != 0 {
-		s.Process.Capabilities.Effective = nil
-		s.Process.Capabilities.Permitted = nil
-	}
-	return &s, nil
-}
 
 // Standalone makes r a configuration plain LXC applies on its own, for a
 // container that lxc-start runs with no runtime: the steps r leaves to the

@@ -1,48 +1,29 @@
 package lxcconv
 
 import (
+	"encoding/json"
 	"errors"
-	"slices"
+	"os"
 	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestImageSpec(t *testing.T) {
-	p := &Process{Args: []string{"/bin/app", "-v"}, Env: []string{"PATH=/bin", "HOME=/home/app"}, Cwd: "/srv", UID: 1000, GID: 1000, AdditionalGids: []uint32{27}}
-	s, err := ImageSpec("web", p)
+// ctrSpec is testdata's spec of `ctr run` (containerd v2.4.2's pkg/oci
+// defaults) with root's process args.
+func ctrSpec(t *testing.T, args ...string) *specs.Spec {
+	t.Helper()
+	data, err := os.ReadFile("testdata/specs/ctr-default.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Hostname != "web" || s.Linux.CgroupsPath != "" || s.Process.Rlimits != nil || s.Process.NoNewPrivileges {
-		t.Errorf("hostname %q cgroupsPath %q rlimits %v nnp %v", s.Hostname, s.Linux.CgroupsPath, s.Process.Rlimits, s.Process.NoNewPrivileges)
-	}
-	if !slices.Equal(s.Process.Args, p.Args) || !slices.Equal(s.Process.Env, p.Env) || s.Process.Cwd != "/srv" ||
-		s.Process.User.UID != 1000 || s.Process.User.GID != 1000 || !slices.Equal(s.Process.User.AdditionalGids, []uint32{27}) {
-		t.Errorf("process %+v", s.Process)
-	}
-	caps := s.Process.Capabilities
-	if len(caps.Bounding) == 0 || caps.Effective != nil || caps.Permitted != nil {
-		t.Errorf("non-root capabilities %+v: want the bounding set only", caps)
-	}
-	// containerd's confinement: masked and read-only paths, new
-	// namespaces, deny-all device rule.
-	if !slices.Contains(s.Linux.MaskedPaths, "/proc/kcore") || !slices.Contains(s.Linux.ReadonlyPaths, "/proc/sys") || len(s.Linux.Namespaces) < 5 {
-		t.Errorf("linux %+v", s.Linux)
-	}
-	root, err := ImageSpec("r", &Process{Args: []string{"sh"}, Cwd: "/"})
-	if err != nil {
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatal(err)
 	}
-	if len(root.Process.Capabilities.Effective) == 0 || !slices.Equal(root.Process.Capabilities.Effective, root.Process.Capabilities.Bounding) {
-		t.Errorf("root capabilities %+v", root.Process.Capabilities)
-	}
-	// Each call has its own copy.
-	root.Linux.MaskedPaths[0] = "/changed"
-	if s2, _ := ImageSpec("x", p); s2.Linux.MaskedPaths[0] == "/changed" {
-		t.Error("ImageSpec results share state")
-	}
+	s.Process.Args = args
+	return &s
 }
 
 // TestStandalone: what Convert leaves to a runtime becomes LXC keys or a
@@ -50,10 +31,7 @@ func TestImageSpec(t *testing.T) {
 func TestStandalone(t *testing.T) {
 	convert := func(t *testing.T, mutate func(*specs.Spec)) *Result {
 		t.Helper()
-		s, err := ImageSpec("ct", &Process{Args: []string{"sh"}, Env: []string{"PATH=/bin"}, Cwd: "/"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := ctrSpec(t, "sh")
 		s.Root = &specs.Root{Path: "/rootfs"}
 		if mutate != nil {
 			mutate(s)

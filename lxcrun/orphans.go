@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -125,21 +124,13 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 }
 
 // procsBelow lists the pids in dir's cgroup.procs and in those of the
-// cgroups below it; a cgroup removed meanwhile counts as empty.
+// cgroups below it; a cgroup removed meanwhile (ENOENT, or ENODEV while
+// the kernel removes it) counts as empty.
 func procsBelow(dir string) ([]int, error) {
 	var pids []int
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
+	err := walkCgroups(dir, func(p string) error {
 		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if errors.Is(err, fs.ErrNotExist) {
+		if cgroupGone(err) {
 			return nil
 		}
 		if err != nil {

@@ -7,7 +7,8 @@
 #
 # PARTS says what to run: "go" (zfsdriver, snapshotter operations),
 # "unpack" (ctr images import zfslxc vs overlayfs, first after start and
-# warm, with the zfs breakdown; Prepare on a 1 GiB vs a 1 MiB parent;
+# warm, with the zfs breakdown; the applier's write path into a host
+# directory vs zfs-fuse datasets; Prepare on a 1 GiB vs a 1 MiB parent;
 # IMPORT_COLD, IMPORT_WARM and PREPARE_ROUNDS size them),
 # "shim" (integration/shimbench: ctr run --rm, process exit → TaskExit event, shim memory, many
 # containers, the runtimes alone) and/or
@@ -56,6 +57,37 @@ CRI_BEGIN='<!-- cri-bench:begin -->'
 CRI_END='<!-- cri-bench:end -->'
 # between FILE BEGIN END prints the lines strictly between the markers.
 between() { [ -f "$1" ] && awk -v b="$2" -v e="$3" '$0 == e { p = 0 } p { print } $0 == b { p = 1 }' "$1" || true; }
+# keep NAME BEGIN END copies the section of $OUT from BEGIN to END (markers
+# included) to $raw/NAME.md, or empties that file when $OUT has none: a
+# part not run keeps the section it last wrote.
+keep() {
+	if [ -f "$OUT" ] && grep -qxF "$2" "$OUT"; then
+		awk -v b="$2" -v e="$3" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/$1.md"
+	else
+		: >"$raw/$1.md"
+	fi
+}
+# wrap NAME BEGIN END REPORT writes $raw/NAME.md: BEGIN, the header read
+# from stdin, the file REPORT, END.
+wrap() {
+	{
+		echo "$2"
+		cat
+		cat "$4"
+		echo "$3"
+	} >"$raw/$1.md"
+}
+# bench_log LOG [VAR=VALUE...] go test ARGS... runs the benchmark with the
+# integration environment, its output to LOG; on failure it prints LOG and
+# exits.
+bench_log() {
+	local log=$1
+	shift
+	if ! env ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR="${ZFSLXC_BIN_DIR:-$PWD/bin}" "$@" >"$log" 2>&1; then
+		cat "$log" >&2
+		exit 1
+	fi
+}
 
 run() { # package, benchmark regexp, benchtime[, count]; lines go to $raw/${RAWFILE:-all.txt}
 	local count=${4:-$COUNT}
@@ -75,12 +107,8 @@ shim_pass() {
 		echo
 		echo "### Pass $n of $SHIM_PASSES ($(date -u +%H:%M) UTC; load average at start: $(cut -d' ' -f1-3 /proc/loadavg))"
 	} >"$raw/shim-$n.md"
-	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
-		ZFSLXC_SHIMBENCH_REPORT="$raw/shim-$n.md" \
-		go test -run '^$' -bench "$SHIM_BENCH" -benchtime 1x -count 1 -timeout 90m ./integration/shimbench/ >"$raw/shim-$n.out" 2>&1; then
-		cat "$raw/shim-$n.out" >&2
-		exit 1
-	fi
+	bench_log "$raw/shim-$n.out" ZFSLXC_SHIMBENCH_REPORT="$raw/shim-$n.md" \
+		go test -run '^$' -bench "$SHIM_BENCH" -benchtime 1x -count 1 -timeout 90m ./integration/shimbench/
 	grep -E '^Benchmark' "$raw/shim-$n.out" | tee "$raw/shim-$n.txt" >&2
 	printf '\n(load average at the end of pass %s: %s)\n' "$n" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/shim-$n.md"
 }
@@ -92,6 +120,7 @@ fi
 if has unpack; then
 	: >"$raw/unpack-report.md"
 	RAWFILE=unpack.txt run ./integration/snapshotter/ 'Import' 1x 1
+	RAWFILE=unpack.txt run ./integration/snapshotter/ 'Apply' 1x 1
 	RAWFILE=unpack.txt run ./snapshotter/ 'PrepareImageSize' 1x 1
 fi
 if has shim; then
@@ -192,7 +221,11 @@ snapshotter start ($IMPORT_COLD rounds, each after a restart of both), "warm" th
 median of $IMPORT_WARM rounds after one untimed warm-up. Each round removes the
 image and collects garbage, so each import unpacks every layer. The zfs
 processes per layer and the breakdown come from the snapshotter's debug
-log (every zfs command with its duration).
+log (every zfs command with its duration). \`BenchmarkApply\` times the
+write path alone: containerd's archive applier writing the same layers
+into a directory on the host filesystem (where overlayfs keeps its upper
+directories) and into zfs-fuse datasets, with the snapshotter's defaults
+and with one dataset property changed ($IMPORT_WARM interleaved rounds).
 
 UNPACK
 		cat "$raw/unpack-report.md"
@@ -208,10 +241,8 @@ UNPACK
 		echo '```'
 		echo "$UNPACK_END"
 	} >"$raw/unpack.md"
-elif [ -f "$OUT" ] && grep -qxF "$UNPACK_BEGIN" "$OUT"; then
-	awk -v b="$UNPACK_BEGIN" -v e="$UNPACK_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/unpack.md"
 else
-	: >"$raw/unpack.md"
+	keep unpack "$UNPACK_BEGIN" "$UNPACK_END"
 fi
 
 if has shim; then
@@ -288,10 +319,8 @@ SHIM
 		echo '```'
 		echo "$SHIM_END"
 	} >"$raw/shim.md"
-elif [ -f "$OUT" ] && grep -qxF "$SHIM_BEGIN" "$OUT"; then
-	awk -v b="$SHIM_BEGIN" -v e="$SHIM_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/shim.md"
 else
-	: >"$raw/shim.md"
+	keep shim "$SHIM_BEGIN" "$SHIM_END"
 fi
 
 # section FILE: FILE after one blank line, when FILE is not empty.
@@ -304,16 +333,10 @@ section() {
 if has registry; then
 	echo "==> registry: go test -bench 'Pull' ./integration/pull/, -bench 'DockerRun' ./integration/docker/" >&2
 	for pb in ./integration/pull/:Pull ./integration/docker/:DockerRun; do
-		if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
-			ZFSLXC_REGISTRYBENCH_REPORT="$raw/registry-tables.md" \
-			go test -run '^$' -bench "${pb#*:}" -benchtime 1x -count 1 -timeout 90m "${pb%%:*}" >"$raw/registry.out" 2>&1; then
-			cat "$raw/registry.out" >&2
-			exit 1
-		fi
+		bench_log "$raw/registry.out" ZFSLXC_REGISTRYBENCH_REPORT="$raw/registry-tables.md" \
+			go test -run '^$' -bench "${pb#*:}" -benchtime 1x -count 1 -timeout 90m "${pb%%:*}"
 	done
-	{
-		echo "$REG_BEGIN"
-		cat <<REG
+	wrap registry "$REG_BEGIN" "$REG_END" "$raw/registry-tables.md" <<REG
 ## Registry pulls and Docker: zfslxc against overlayfs, LXC against runc
 
 Written by \`scripts/bench.sh\` (PARTS=registry) on $(date -u +%Y-%m-%d) from integration/pull and
@@ -321,26 +344,15 @@ integration/docker; do not edit by hand. The registry is the reference
 registry (distribution v3.1.2) on 127.0.0.1, plain HTTP, its storage on
 the same disk. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 REG
-		cat "$raw/registry-tables.md"
-		echo "$REG_END"
-	} >"$raw/registry.md"
-elif [ -f "$OUT" ] && grep -qxF "$REG_BEGIN" "$OUT"; then
-	awk -v b="$REG_BEGIN" -v e="$REG_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/registry.md"
 else
-	: >"$raw/registry.md"
+	keep registry "$REG_BEGIN" "$REG_END"
 fi
 
 if has cri; then
 	echo "==> go test -bench CRI ./integration/cri/ (CRI_BENCH_RUNS=${CRI_BENCH_RUNS:-10} CRI_BENCH_MANY=${CRI_BENCH_MANY:-20})" >&2
-	if ! ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
-		ZFSLXC_CRIBENCH_REPORT="$raw/cri.report" \
-		go test -run '^$' -bench 'BenchmarkCRI$' -benchtime 1x -count 1 -timeout 60m ./integration/cri/ >"$raw/cri.out" 2>&1; then
-		cat "$raw/cri.out" >&2
-		exit 1
-	fi
-	{
-		echo "$CRI_BEGIN"
-		cat <<CRI
+	bench_log "$raw/cri.out" ZFSLXC_CRIBENCH_REPORT="$raw/cri.report" \
+		go test -run '^$' -bench 'BenchmarkCRI$' -benchtime 1x -count 1 -timeout 60m ./integration/cri/
+	wrap cri "$CRI_BEGIN" "$CRI_END" "$raw/cri.report" <<CRI
 
 ## CRI: pods under the lxc handler against runc
 
@@ -355,13 +367,8 @@ sandbox and containers by io.kubernetes.cri.sandbox-id, as runc's does)
 and, for lxc, the \`zfslxc-start\` monitor of each container, sandbox
 included (VmRSS summed, shared pages counted in each).
 CRI
-		cat "$raw/cri.report"
-		echo "$CRI_END"
-	} >"$raw/cri.md"
-elif [ -f "$OUT" ] && grep -qxF "$CRI_BEGIN" "$OUT"; then
-	awk -v b="$CRI_BEGIN" -v e="$CRI_END" '$0 == b { p = 1 } p { print } $0 == e { p = 0 }' "$OUT" >"$raw/cri.md"
 else
-	: >"$raw/cri.md"
+	keep cri "$CRI_BEGIN" "$CRI_END"
 fi
 
 # The stress section (make stress, scripts/stress.sh) is kept as it is.

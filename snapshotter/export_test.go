@@ -26,3 +26,6 @@ func (s *Snapshotter) Crash() error {
 func WithSealIdle(d time.Duration) Opt {
 	return func(c *Config) error { c.sealIdle = d; return nil }
 }
+
+// IsUnpackKey is isUnpackKey, for the table test.
+var IsUnpackKey = isUnpackKey

@@ -312,8 +312,26 @@ func (s *Snapshotter) Mounts(ctx context.Context, key string) ([]mount.Mount, er
 var hostOnlyProps = map[string]string{"setuid": "off", "devices": "off"}
 
 // isUnpackKey reports whether key is one containerd's unpacker (pull,
-// import, transfer service) prepares a layer under: "extract-ID CHAINID".
-func isUnpackKey(key string) bool { return strings.HasPrefix(key, snapshots.UnpackKeyPrefix+"-") }
+// import, transfer service) prepares a layer under: "extract-ID CHAINID",
+// which a proxy snapshotter receives behind containerd's metadata store as
+// "<namespace>/<n>/extract-ID CHAINID".
+func isUnpackKey(key string) bool {
+	return strings.HasPrefix(clientKey(key), snapshots.UnpackKeyPrefix+"-")
+}
+
+// clientKey strips the "<namespace>/<n>/" containerd's metadata store puts
+// before the key its client chose (a namespace holds no "/").
+func clientKey(key string) string {
+	ns, rest, ok := strings.Cut(key, "/")
+	if !ok || ns == "" {
+		return key
+	}
+	n, k, ok := strings.Cut(rest, "/")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return key
+	}
+	return k
+}
 
 // Commit turns the active snapshot key into the committed snapshot name:
 // `zfs snapshot <ds>@committed` inside the metadata transaction. The

@@ -275,11 +275,16 @@ func TestZFSCommandsPerOperation(t *testing.T) {
 		op   func() error
 		want []string
 	}{
-		// As containerd's unpacker names them (snapshots.UnpackKeyFormat).
+		// As containerd's unpacker names them (snapshots.UnpackKeyFormat),
+		// and as a proxy snapshotter receives them behind containerd's
+		// metadata store ("<namespace>/<n>/<key>").
 		{"prepare without parent", func() error { _, err := f.sn.Prepare(f.ctx, "extract-1 sha256:a", ""); return err }, []string{"zfs create"}},
-		{"prepare without parent again", func() error { _, err := f.sn.Prepare(f.ctx, "extract-2 sha256:b", ""); return err }, []string{"zfs create"}},
+		{"prepare without parent, proxied", func() error {
+			_, err := f.sn.Prepare(f.ctx, "default/7/extract-2 sha256:b", "")
+			return err
+		}, []string{"zfs create"}},
 		{"commit", func() error { return f.sn.Commit(f.ctx, "c", "extract-1 sha256:a") }, []string{"zfs snapshot"}},
-		{"second commit", func() error { return f.sn.Commit(f.ctx, "c2", "extract-2 sha256:b") }, []string{"zfs snapshot"}},
+		{"commit, proxied", func() error { return f.sn.Commit(f.ctx, "c2", "default/7/extract-2 sha256:b") }, []string{"zfs snapshot"}},
 		{"the seals, in one command", func() error { return f.sn.SealNow(f.ctx) }, []string{"zfs set"}},
 		// Another commit (ctr snapshot commit, a build) makes the layer
 		// read-only and inert on the host at Commit (one zfs set per
@@ -835,5 +840,27 @@ func TestRemoveOfLayersClonedOutside(t *testing.T) {
 	}
 	if left := f.datasets(t); len(left) != 0 {
 		t.Errorf("one cleanup after the clone went left %v", left)
+	}
+}
+
+func TestIsUnpackKey(t *testing.T) {
+	cases := []struct {
+		key  string
+		want bool
+	}{
+		{"extract-1 sha256:a", true},
+		{"default/72/extract-319952875-9DcC sha256:4efa", true}, // as containerd 1.6 and 2.x proxy it
+		{"k8s.io/3/extract-1 sha256:a", true},
+		{"default/72/index", false},
+		{"default/extract-1 sha256:a", false}, // no metadata id
+		{"default/7x/extract-1 sha256:a", false},
+		{"/7/extract-1 sha256:a", false},
+		{"extractor", false},
+		{"tree-zfslxc-1", false},
+	}
+	for _, c := range cases {
+		if got := snapshotter.IsUnpackKey(c.key); got != c.want {
+			t.Errorf("isUnpackKey(%q) = %v, want %v", c.key, got, c.want)
+		}
 	}
 }

@@ -4,8 +4,8 @@
 // no containerd and no shim. The rootfs is a `zfs clone` of
 // <template>@template named <parent>/ct-<name>; the configuration is made
 // the way the shim makes its own: the image's process
-// (lxcconv.ProcessFromImage) in containerd's default spec
-// (lxcconv.ImageSpec) with containerd's default seccomp profile, through
+// (lxcconv.ProcessFromImage) in containerd's default spec (made by
+// containerd's pkg/oci, as for ctr run) with containerd's default seccomp profile, through
 // lxcconv.Convert, and what the shim's runtime would do after LXC's setup
 // folded into LXC keys (lxcconv.Result.Standalone).
 //
@@ -229,7 +229,7 @@ func (m *Manager) convert(name, rootfs string, p *lxcconv.Process, reaper bool, 
 	if strings.ContainsAny(rootfs, " \t") {
 		return nil, fmt.Errorf("rootfs %q: blanks: %w", rootfs, errdefs.ErrInvalidArgument)
 	}
-	spec, err := lxcconv.ImageSpec(name, p)
+	spec, err := imageSpec(name, p)
 	if err != nil {
 		return nil, err
 	}

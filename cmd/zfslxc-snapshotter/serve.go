@@ -173,6 +173,12 @@ func listen(address string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", address, err)
 	}
+	// The directory already keeps others out; the socket too, whatever
+	// the umask.
+	if err := os.Chmod(address, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("socket: %w", err)
+	}
 	return l, nil
 }
 

@@ -26,6 +26,7 @@ const (
 var imageDir string
 
 func TestMain(m *testing.M) {
+	containerdtest.RunProbe() // a ProbeAs child: probes and exits
 	dir, err := os.MkdirTemp("/var/tmp", "zfslxc-shim-images-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -62,7 +63,8 @@ type env struct {
 	d       *containerdtest.Daemon
 	snap    string
 	ref     string
-	dataset string // the zfslxc snapshotter's parent dataset; "" with native
+	dataset string                      // the zfslxc snapshotter's parent dataset; "" with native
+	sn      *containerdtest.Snapshotter // the zfslxc snapshotter; nil with native
 }
 
 // setup starts containerd flavor f with the shim first on its PATH and
@@ -81,15 +83,16 @@ func setup(t *testing.T, f containerdtest.Flavor, snap string) *env {
 	// 2.x unpacks only into the snapshotters its transfer config names.
 	extra := containerdconfig.UnpackConfig(f.ConfigVersion, "", "overlayfs", "native")
 	var dataset string
+	var s *containerdtest.Snapshotter
 	if snap == sn {
 		p := testpool.New(t)
 		dataset = p.Name + "/zfslxc"
-		s := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: dataset, Driver: p.Driver})
+		s = containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: dataset, Driver: p.Driver})
 		extra = containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: f.ConfigVersion, SnapshotterName: sn, SnapshotterAddress: s.Address})
 	}
 	d := containerdtest.Start(t, f, extra)
 	d.MustCtr(t, "images", "import", "--snapshotter", snap, tar)
-	return &env{d: d, snap: snap, ref: ref, dataset: dataset}
+	return &env{d: d, snap: snap, ref: ref, dataset: dataset, sn: s}
 }
 
 // run is `ctr run --rm` with the lxc runtime; it returns stdout and ctr's

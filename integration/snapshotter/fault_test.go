@@ -184,6 +184,13 @@ func TestKillAfterImportSealsLayers(t *testing.T) {
 	img := multiLayerImage(t)
 	forEachFlavor(t, func(t *testing.T, e *env) {
 		e.importImage(t, img)
+		// containerd hands the unpacker's keys over as
+		// NAMESPACE/TXID/extract-…: the layers must still take the unpack
+		// path (host-only properties given at create/clone, readonly=on
+		// sealed after Commit), not a `zfs set` per property at Commit.
+		if log := e.Sn.Log(); !strings.Contains(log, "-o setuid=off") || strings.Contains(log, " set setuid=off ") {
+			t.Errorf("the import's layers did not take the unpack path (want `-o setuid=off` at create/clone, no `zfs set setuid=off`):\n%s", e.Sn.LogTail(30))
+		}
 		e.Sn.Kill9(t)
 		e.Sn.Start(t)
 		if !strings.Contains(e.Sn.Log(), "did not stop cleanly") {

@@ -64,6 +64,28 @@ const RuntimeType = "io.containerd.lxc.v1"
 // stays short whatever the bundle's).
 const SocketDir = "/run/zfslxc/s"
 
+// listen listens on sock, reachable by root only whatever the umask
+// containerd gave the shim (with umask 0 the socket was 0777 under a 0711
+// directory: any user could drive the task API): the directory is made
+// 0700 (also when it exists), the socket 0600.
+func listen(sock string) (net.Listener, error) {
+	if err := os.MkdirAll(SocketDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(SocketDir, 0o700); err != nil {
+		return nil, err
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
 // serveAction is the internal action start re-execs the binary with.
 const serveAction = "serve"
 
@@ -280,10 +302,7 @@ func start(f *flags) (string, error) {
 	}
 	sock := SocketPath(f.address, f.namespace, group)
 	addr := "unix://" + sock
-	if err := os.MkdirAll(SocketDir, 0o711); err != nil {
-		return "", err
-	}
-	l, err := net.Listen("unix", sock)
+	l, err := listen(sock)
 	if err != nil {
 		if !errors.Is(err, syscall.EADDRINUSE) {
 			return "", err
@@ -298,7 +317,7 @@ func start(f *flags) (string, error) {
 		if err := os.Remove(sock); err != nil {
 			return "", err
 		}
-		if l, err = net.Listen("unix", sock); err != nil {
+		if l, err = listen(sock); err != nil {
 			return "", err
 		}
 	}
