@@ -91,19 +91,10 @@ func removeCgroups(ctx context.Context, dirs []string) {
 
 func removeCgroupTree(dir string) error {
 	var subdirs []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			subdirs = append(subdirs, p)
-		}
+	if err := walkCgroups(dir, func(p string) error {
+		subdirs = append(subdirs, p)
 		return nil
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	for i := len(subdirs) - 1; i >= 0; i-- {
@@ -112,6 +103,30 @@ func removeCgroupTree(dir string) error {
 		}
 	}
 	return nil
+}
+
+// cgroupGone reports an error of a cgroup removed meanwhile: ENOENT, or
+// ENODEV while the kernel removes it (liblxc's teardown runs at the same
+// time as KillOrphans and Delete).
+func cgroupGone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV)
+}
+
+// walkCgroups calls fn for dir and every cgroup directory below it,
+// parents first; cgroups removed meanwhile are skipped (cgroupGone).
+func walkCgroups(dir string, fn func(dir string) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if cgroupGone(err) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		return fn(p)
+	})
 }
 
 // hierarchyDir is a cgroup's directory and the mount of its hierarchy.

@@ -54,3 +54,24 @@ func TestOwnCgroups(t *testing.T) {
 		t.Errorf("parent removed: %v", err)
 	}
 }
+
+// TestProcsBelow: the pids of a cgroup and of those below it; a cgroup
+// whose cgroup.procs is gone (removed meanwhile) counts as empty, and a
+// missing cgroup is no error.
+func TestProcsBelow(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, filepath.Join(root, "ct"), map[string]string{"cgroup.procs": "10\n11\n"})
+	writeFiles(t, filepath.Join(root, "ct/inner"), map[string]string{"cgroup.procs": "12\n"})
+	writeFiles(t, filepath.Join(root, "ct/removed"), nil)
+	pids, err := procsBelow(filepath.Join(root, "ct"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(pids)
+	if !slices.Equal(pids, []int{10, 11, 12}) {
+		t.Errorf("pids %v, want [10 11 12]", pids)
+	}
+	if pids, err := procsBelow(filepath.Join(root, "gone")); err != nil || len(pids) != 0 {
+		t.Errorf("missing cgroup: %v, %v", pids, err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -129,20 +128,9 @@ func (c *Container) KillOrphans(ctx context.Context) (int, error) {
 // the kernel removes it) counts as empty.
 func procsBelow(dir string) ([]int, error) {
 	var pids []int
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
+	err := walkCgroups(dir, func(p string) error {
 		data, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV) {
-			// Removed meanwhile: liblxc's teardown runs at the same time,
-			// and a cgroup being removed answers ENODEV.
+		if cgroupGone(err) {
 			return nil
 		}
 		if err != nil {

@@ -373,6 +373,8 @@ fi
 
 # The stress section (make stress, scripts/stress.sh) is kept as it is.
 between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
+# So is the faults section (make faults, make hostile-big; by hand).
+between "$OUT" '<!-- faults:begin -->' '<!-- faults:end -->' >"$raw/faults.md"
 {
 	# The go section without its trailing blank lines, then the others.
 	awk 'NF { for (; blank > 0; blank--) print ""; print; next } { blank++ }' "$raw/go.md"
@@ -385,6 +387,12 @@ between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 		echo '<!-- stress:begin -->'
 		cat "$raw/stress.md"
 		echo '<!-- stress:end -->'
+	fi
+	if [ -s "$raw/faults.md" ]; then
+		echo
+		echo '<!-- faults:begin -->'
+		cat "$raw/faults.md"
+		echo '<!-- faults:end -->'
 	fi
 } >"$OUT"
 echo "==> wrote $OUT" >&2
