@@ -44,7 +44,7 @@ func setupWith(t testing.TB, extra map[string]any, insecureRegistries ...string)
 	if _, err := os.Stat(f.Daemon); err != nil {
 		containerdtest.SkipOrFail(t, "containerd 2.4: %v", err)
 	}
-	f.PathPrefix = bin + ":" + f.PathPrefix
+	f = f.PathFirst(bin)
 	p := testpool.New(t)
 	e := &env{parent: p.Name + "/zfslxc", pathPrefix: f.PathPrefix}
 	e.snap = containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: e.parent, Driver: p.Driver})

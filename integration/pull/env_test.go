@@ -39,11 +39,7 @@ func setup(t testing.TB, f containerdtest.Flavor) *env {
 	t.Helper()
 	bin := containerdtest.ZfslxcBinDir(t)
 	containerdtest.RequireHost(t, f)
-	if f.PathPrefix != "" {
-		f.PathPrefix = bin + ":" + f.PathPrefix
-	} else {
-		f.PathPrefix = bin
-	}
+	f = f.PathFirst(bin)
 	p := testpool.New(t)
 	e := &env{parent: p.Name + "/zfslxc"}
 	e.snap = containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: e.parent, Driver: p.Driver})
