@@ -185,7 +185,7 @@ func allApplets(t *testing.T) imagebuild.Layer {
 	}
 	var l imagebuild.Layer
 	for _, a := range strings.Fields(string(out)) {
-		if !have[a] && !strings.Contains(a, "/") {
+		if !have[a] && a != "busybox" && !strings.Contains(a, "/") {
 			l.Entries = append(l.Entries, imagebuild.Entry{Path: "/bin/" + a, Type: imagebuild.Symlink, Linkname: "busybox"})
 		}
 	}
