@@ -31,6 +31,7 @@ var knownLXCOnly = map[string]string{
 	rroSpec + "PROPAGATION_HOST_TO_CONTAINER": noRRO,
 	rroSpec + "PROPAGATION_BIDIRECTIONAL":     noRRO,
 	rroSpec + "ReadOnly: false":               noRRO,
+	"[k8s.io] Container Mount Readonly runtime should support readonly mounts should support recursive readonly mounts": noRRO,
 }
 
 const (
