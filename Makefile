@@ -25,7 +25,7 @@ TEST_TIMEOUT ?= 25m
 # setxattr waiting in fuse_get_req, `zfs create` stuck).
 TEST_PARALLEL ?= 1
 
-.PHONY: help deps deps-test deps-kubelet critest kubelet-test build test docker-parity test-unit lint stress hostile-big bench demo demo-clean install uninstall clean
+.PHONY: help deps deps-test deps-kubelet critest kubelet-test build test docker-parity test-unit lint stress hostile-big faults bench demo demo-clean install uninstall clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc v
 
 hostile-big: deps build ## hostile input too big for make test: a 100k-entry layer through ctr import on 1.6 and 2.4 (~2.5 min here)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_BIG=1 $(GO) test -count=1 -v -timeout 40m -run 'TestHugeLayer$$' ./integration/snapshotter/
+
+faults: deps build ## fault-point sweep: kill -9 of the snapshotter, containerd or the shim at every step of import and of a container's lifecycle, then restart and check nothing is orphaned (not part of make test)
+	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_FAULTS=1 $(GO) test -count=1 -v -timeout 60m -run 'TestFaultSweep$$' ./integration/shim/
 
 bench: deps-test build ## benchmarks against their baselines; writes docs/benchmarks.md
 	eval "$$(scripts/deps.sh --print-env)" && scripts/bench.sh

@@ -196,8 +196,8 @@ $(grep -E '^(Benchmark|goos|goarch|cpu|pkg)' "$raw/all.txt")
 HDR
 } >"$raw/go.md"
 elif [ -f "$OUT" ]; then
-	# Keep the existing go section: everything before the unpack, shim and stress sections.
-	awk -v u="$UNPACK_BEGIN" -v b="$SHIM_BEGIN" '$0 == u || $0 == b || $0 == "<!-- stress:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
+	# Keep the existing go section: everything before the unpack, shim, stress and faults sections.
+	awk -v u="$UNPACK_BEGIN" -v b="$SHIM_BEGIN" '$0 == u || $0 == b || $0 == "<!-- stress:begin -->" || $0 == "<!-- faults:begin -->" { exit } { print }' "$OUT" >"$raw/go.md"
 else
 	: >"$raw/go.md"
 fi
@@ -372,7 +372,9 @@ else
 fi
 
 # The stress section (make stress, scripts/stress.sh) is kept as it is.
-between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
+keep stress '<!-- stress:begin -->' '<!-- stress:end -->'
+# So is the faults section (make faults, make hostile-big; by hand).
+keep faults '<!-- faults:begin -->' '<!-- faults:end -->'
 {
 	# The go section without its trailing blank lines, then the others.
 	awk 'NF { for (; blank > 0; blank--) print ""; print; next } { blank++ }' "$raw/go.md"
@@ -380,11 +382,7 @@ between "$OUT" '<!-- stress:begin -->' '<!-- stress:end -->' >"$raw/stress.md"
 	section "$raw/shim.md"
 	section "$raw/registry.md"
 	section "$raw/cri.md"
-	if [ -s "$raw/stress.md" ]; then
-		echo
-		echo '<!-- stress:begin -->'
-		cat "$raw/stress.md"
-		echo '<!-- stress:end -->'
-	fi
+	section "$raw/stress.md"
+	section "$raw/faults.md"
 } >"$OUT"
 echo "==> wrote $OUT" >&2

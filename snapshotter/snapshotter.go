@@ -500,9 +500,20 @@ func (s *Snapshotter) createDataset(ctx context.Context, snap storage.Snapshot, 
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("dataset for snapshot %s: %w", snap.ID, err)
+		return fmt.Errorf("dataset for snapshot %s: %w%s", snap.ID, err, s.spaceHint(ctx))
 	}
 	return nil
+}
+
+// spaceHint says, for a failed create, that the parent has no space left
+// (zfs-fuse's clone then only says it "cannot mount", failing to create
+// the mountpoint); "" when it has space or cannot be read.
+func (s *Snapshotter) spaceHint(ctx context.Context) string {
+	u, err := s.zfs.Usage(ctx, s.dataset)
+	if err != nil || u.Available >= 1<<20 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s has %d bytes available, used %d of quota %d: free space or raise its quota)", s.dataset, u.Available, u.Used, u.Quota)
 }
 
 // destroy destroys the dataset of id (with its committed snapshot when

@@ -41,6 +41,17 @@ type Flavor struct {
 	Optional bool
 }
 
+// PathFirst returns f with dir first on the daemon's PATH, before
+// f.PathPrefix (a shim and its helpers from make build).
+func (f Flavor) PathFirst(dir string) Flavor {
+	if f.PathPrefix != "" {
+		f.PathPrefix = dir + ":" + f.PathPrefix
+	} else {
+		f.PathPrefix = dir
+	}
+	return f
+}
+
 // Debian is Debian's containerd 1.6.20.
 func Debian() Flavor {
 	return Flavor{Name: "containerd-1.6", Daemon: debianContainerd, Ctr: debianCtr, ConfigVersion: 2}

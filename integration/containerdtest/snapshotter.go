@@ -87,6 +87,22 @@ func Main(m *testing.M) int {
 	return code
 }
 
+// MainWithDir is Main for test binaries that keep files for all their
+// tests (built images) in one directory: it sets *dir to a new directory
+// in /var/tmp named by prefix, runs Main and removes the directory.
+//
+//	func TestMain(m *testing.M) { os.Exit(containerdtest.MainWithDir(m, "zfslxc-x-", &imageDir)) }
+func MainWithDir(m *testing.M, prefix string, dir *string) int {
+	d, err := os.MkdirTemp("/var/tmp", prefix)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(d)
+	*dir = d
+	return Main(m)
+}
+
 // SnapshotterOptions configure StartSnapshotter.
 type SnapshotterOptions struct {
 	// Dataset is the parent dataset, e.g. "<testpool>/zfslxc" (required).

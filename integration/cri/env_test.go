@@ -29,15 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("/var/tmp", "zfslxc-cri-images-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	imageDir = dir
-	code := containerdtest.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(containerdtest.MainWithDir(m, "zfslxc-cri-images-", &imageDir))
 }
 
 // binDir is $ZFSLXC_BIN_DIR with the shim and its helpers (make build).
@@ -81,11 +73,7 @@ func setup(t testing.TB, f containerdtest.Flavor, o containerdtest.CRIOptions) *
 	containerdtest.RequireHost(t, f)
 	containerdtest.CrictlPath(t)
 	pauseTar, busyboxTar := images(t)
-	if f.PathPrefix != "" {
-		f.PathPrefix = bin + ":" + f.PathPrefix
-	} else {
-		f.PathPrefix = bin
-	}
+	f = f.PathFirst(bin)
 	p := testpool.New(t)
 	dataset := p.Name + "/zfslxc"
 	s := containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: dataset, Driver: p.Driver})

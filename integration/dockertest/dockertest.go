@@ -11,10 +11,8 @@
 package dockertest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -220,22 +218,11 @@ func (d *Daemon) cleanup(t testing.TB) {
 // none) and returns stdout, stderr and the exit code; err is set only when
 // it could not run or ctx ended.
 func (d *Daemon) DockerContext(ctx context.Context, stdin string, args ...string) (string, string, int, error) {
-	cmd := exec.CommandContext(ctx, d.docker, append([]string{"--host", d.Host}, args...)...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_CONFIG=" + d.cliDir, "HOME=" + d.cliDir}
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		return o.String(), e.String(), ee.ExitCode(), nil
-	}
-	if err != nil {
-		return o.String(), e.String(), -1, fmt.Errorf("docker %s: %w (stderr %q)", strings.Join(args, " "), err, e.String())
-	}
-	return o.String(), e.String(), 0, nil
+	return containerdtest.CLI{
+		Bin:  d.docker,
+		Args: []string{"--host", d.Host},
+		Env:  []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DOCKER_CONFIG=" + d.cliDir, "HOME=" + d.cliDir},
+	}.Run(ctx, stdin, args...)
 }
 
 // Docker is DockerContext bounded by 3 minutes, failing the test when

@@ -1,11 +1,8 @@
 package pull_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,22 +57,11 @@ func (n *nerd) run(t *testing.T, stdin string, args ...string) (string, string, 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, n.bin, append(slices.Clone(n.global), args...)...)
-	cmd.Env = n.env
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		return o.String(), e.String(), ee.ExitCode()
-	}
+	stdout, stderr, code, err := containerdtest.CLI{Bin: n.bin, Args: n.global, Env: n.env}.Run(ctx, stdin, args...)
 	if err != nil {
-		t.Fatalf("nerdctl %s: %v (stderr %q)", strings.Join(args, " "), err, e.String())
+		t.Fatal(err)
 	}
-	return o.String(), e.String(), 0
+	return stdout, stderr, code
 }
 
 func (n *nerd) must(t *testing.T, args ...string) string {

@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,22 +103,7 @@ func (n *nerd) run(ctx context.Context, args ...string) (string, string, int, er
 
 // runStdin is run with stdin ("": none).
 func (n *nerd) runStdin(ctx context.Context, stdin string, args ...string) (string, string, int, error) {
-	cmd := exec.CommandContext(ctx, n.bin, append(append([]string{}, n.global...), args...)...)
-	cmd.Env = n.env
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) && ctx.Err() == nil {
-		return o.String(), e.String(), ee.ExitCode(), nil
-	}
-	if err != nil {
-		return o.String(), e.String(), -1, fmt.Errorf("nerdctl %s: %w (stderr %q)", strings.Join(args, " "), err, e.String())
-	}
-	return o.String(), e.String(), 0, nil
+	return containerdtest.CLI{Bin: n.bin, Args: n.global, Env: n.env}.Run(ctx, stdin, args...)
 }
 
 func (n *nerd) must(t *testing.T, args ...string) string {

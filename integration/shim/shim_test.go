@@ -27,15 +27,7 @@ var imageDir string
 
 func TestMain(m *testing.M) {
 	containerdtest.RunProbe() // a ProbeAs child: probes and exits
-	dir, err := os.MkdirTemp("/var/tmp", "zfslxc-shim-images-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	imageDir = dir
-	code := containerdtest.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(containerdtest.MainWithDir(m, "zfslxc-shim-images-", &imageDir))
 }
 
 // binDir is $ZFSLXC_BIN_DIR with the shim and its helpers (make build).
@@ -75,11 +67,7 @@ func setup(t *testing.T, f containerdtest.Flavor, snap string) *env {
 	bin := binDir(t)
 	containerdtest.RequireHost(t, f)
 	ref, tar := helloImage(t)
-	if f.PathPrefix != "" {
-		f.PathPrefix = bin + ":" + f.PathPrefix
-	} else {
-		f.PathPrefix = bin
-	}
+	f = f.PathFirst(bin)
 	// 2.x unpacks only into the snapshotters its transfer config names.
 	extra := containerdconfig.UnpackConfig(f.ConfigVersion, "", "overlayfs", "native")
 	var dataset string

@@ -58,15 +58,7 @@ var (
 var imageDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("/var/tmp", "zfslxc-shimbench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	imageDir = dir
-	code := containerdtest.Main(m)
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(containerdtest.MainWithDir(m, "zfslxc-shimbench-", &imageDir))
 }
 
 func envInt(b *testing.B, name string, def int) int {
@@ -141,11 +133,7 @@ func setup(b *testing.B, f containerdtest.Flavor) *env {
 	}
 	containerdtest.RequireHost(b, f)
 	ref, tar := helloImage(b)
-	if f.PathPrefix != "" {
-		f.PathPrefix = bin + ":" + f.PathPrefix
-	} else {
-		f.PathPrefix = bin
-	}
+	f = f.PathFirst(bin)
 	p := testpool.New(b, testpool.Options{Size: 4 << 30})
 	s := containerdtest.StartSnapshotter(b, containerdtest.SnapshotterOptions{Dataset: p.Name + "/zfslxc", Driver: p.Driver})
 	d := containerdtest.Start(b, f, containerdconfig.Snippet(containerdconfig.Options{ConfigVersion: f.ConfigVersion, SnapshotterName: sn, SnapshotterAddress: s.Address}))

@@ -1,0 +1,309 @@
+package shim_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/integration/imagebuild"
+)
+
+// envFaults runs TestFaultSweep (make faults): minutes, not for make test.
+const envFaults = "ZFSLXC_TEST_FAULTS"
+
+// TestFaultSweep kills a daemon with SIGKILL at every step of an
+// operation, restarts it, removes what the operation made and checks that
+// nothing is orphaned: no task, container, bundle, mount, shim, cgroup; the
+// pool holds exactly the image's layers and containerd lists exactly as
+// many snapshots; the next run works. Two sweeps:
+//
+//   - import: the snapshotter, or containerd, killed after each zfs
+//     command the snapshotter runs while `ctr images import` unpacks a
+//     3-layer image (the step clock is the snapshotter's log);
+//   - lifecycle: the snapshotter, containerd, the shim or LXC's monitor
+//     (zfslxc-start) killed after each step of create, start, exec, kill,
+//     task delete, container delete (ctr commands one by one) where it
+//     exists.
+//
+// The count of fault points tried is logged. Only with
+// ZFSLXC_TEST_FAULTS=1 (make faults); containerd 2.4 only.
+func TestFaultSweep(t *testing.T) {
+	if os.Getenv(envFaults) == "" {
+		t.Skipf("set %s=1 (make faults) to run the fault-point sweep", envFaults)
+	}
+	e := setup(t, containerdtest.V2(), sn)
+	layers := containerdtest.ChildDatasets(t, e.dataset)
+	snaps := e.ctrSnapshotCount(t)
+	points := 0
+	for _, victim := range []string{"snapshotter", "containerd"} {
+		t.Run("import/"+victim, func(t *testing.T) {
+			points += e.sweepImport(t, victim, layers, snaps)
+		})
+	}
+	for _, victim := range []string{"snapshotter", "containerd", "shim", "zfslxc-start"} {
+		t.Run("lifecycle/"+victim, func(t *testing.T) {
+			points += e.sweepLifecycle(t, victim, layers, snaps)
+		})
+	}
+	t.Logf("fault points tried: %d", points)
+}
+
+var sweepLayout imagebuild.LayoutOnce
+
+// sweepImport imports a 3-layer image once to count the snapshotter's zfs
+// commands, then again for k = 1..count with victim killed after the
+// k-th; it returns the number of fault points tried.
+func (e *env) sweepImport(t *testing.T, victim string, layers []string, snaps int) int {
+	ref, tar, err := sweepLayout.Get(filepath.Join(imageDir, "sweep.tar"), func() (*imagebuild.Image, error) {
+		return imagebuild.MultiLayerTestImage("docker.io/zfslxc/sweep:latest", imagebuild.DefaultBusyboxPath)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := zfsCommands(t, e.sn.LogPath)
+	e.d.MustCtr(t, "images", "import", "--snapshotter", e.snap, tar)
+	n := zfsCommands(t, e.sn.LogPath) - from
+	e.d.MustCtr(t, "images", "rm", "--sync", ref)
+	e.checkOrphans(t, "", layers, snaps)
+	t.Logf("an import runs %d zfs commands", n)
+	tried := 0
+	for k := 1; k <= n; k++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		done := make(chan error, 1)
+		start := zfsCommands(t, e.sn.LogPath)
+		go func() {
+			_, _, err := e.d.CtrContext(ctx, "images", "import", "--snapshotter", e.snap, tar)
+			done <- err
+		}()
+		at := waitZfsCommands(e.sn.LogPath, start+k, done)
+		e.kill(t, victim, "")
+		err := <-done
+		cancel()
+		if at < 0 {
+			t.Logf("k=%d: the import ended (%v) before command %d; stopping", k, err, k)
+			e.restart(t, victim)
+			e.d.Ctr(t, "images", "rm", "--sync", ref)
+			e.checkOrphans(t, "", layers, snaps)
+			break
+		}
+		tried++
+		e.restart(t, victim)
+		e.d.Ctr(t, "images", "rm", "--sync", ref)
+		e.checkOrphans(t, "", layers, snaps)
+		// The next import works.
+		e.d.MustCtr(t, "images", "import", "--snapshotter", e.snap, tar)
+		e.d.MustCtr(t, "images", "rm", "--sync", ref)
+		e.checkOrphans(t, "", layers, snaps)
+		if t.Failed() {
+			t.Fatalf("k=%d (killed after command %d): see above", k, at-start)
+		}
+	}
+	t.Logf("%s killed at %d points of an import", victim, tried)
+	return tried
+}
+
+// sweepLifecycle runs a container's lifecycle step by step, killing
+// victim after each step; it returns the number of fault points tried.
+func (e *env) sweepLifecycle(t *testing.T, victim string, layers []string, snaps int) int {
+	steps := []struct {
+		name string
+		args []string
+	}{
+		{"create", []string{"containers", "create", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, "ID", "sleep", "600"}},
+		{"start", []string{"task", "start", "-d", "--null-io", "ID"}},
+		{"exec", []string{"task", "exec", "--exec-id", "x", "ID", "true"}},
+		{"kill", []string{"task", "kill", "-s", "KILL", "ID"}},
+		{"task-delete", nil}, // waits for the exit, then deletes
+		{"container-delete", []string{"containers", "rm", "ID"}},
+	}
+	tried := 0
+	for i := range steps {
+		id := fmt.Sprintf("sweep-%s-%d", victim, i)
+		for _, s := range steps[:i+1] {
+			if s.args == nil {
+				waitTaskGone(t, e, id)
+				continue
+			}
+			args := make([]string, len(s.args))
+			for j, a := range s.args {
+				args[j] = strings.ReplaceAll(a, "ID", id)
+			}
+			e.d.MustCtr(t, args...)
+		}
+		if (victim == "shim" || victim == "zfslxc-start") && (i == 0 || i >= 4) {
+			// No task before start; the shim exits with the task's
+			// deletion, LXC's monitor with the container.
+			e.removeContainer(t, id)
+			continue
+		}
+		e.kill(t, victim, id)
+		e.restart(t, victim)
+		tried++
+		e.removeContainer(t, id)
+		e.checkOrphans(t, id, layers, snaps)
+		out, _, code := e.run(t, context.Background(), runtimeType, id+"-next")
+		if code != 0 || !strings.Contains(out, "hello from") {
+			t.Errorf("after %s killed after %s: the next run printed %q, exit %d", victim, steps[i].name, out, code)
+		}
+		if t.Failed() {
+			t.Fatalf("%s killed after %s: see above", victim, steps[i].name)
+		}
+	}
+	t.Logf("%s killed at %d points of a lifecycle", victim, tried)
+	return tried
+}
+
+// kill sends SIGKILL to victim: one of the test's own daemons, or the shim
+// of container id.
+func (e *env) kill(t *testing.T, victim, id string) {
+	t.Helper()
+	switch victim {
+	case "snapshotter":
+		e.sn.Kill9(t)
+	case "containerd":
+		e.d.Kill9(t)
+	case "shim", "zfslxc-start":
+		bin := shimBinary
+		if victim == "zfslxc-start" {
+			bin = victim
+		}
+		killed := 0
+		for _, p := range procsMatching("-id "+id+" ", "--name "+id+" ") {
+			pid, cmd, _ := strings.Cut(p, ": ")
+			if n, err := strconv.Atoi(pid); err == nil && strings.Contains(cmd, bin) {
+				syscall.Kill(n, syscall.SIGKILL)
+				killed++
+			}
+		}
+		if killed == 0 {
+			t.Fatalf("no %s of %s to kill", victim, id)
+		}
+	default:
+		t.Fatalf("victim %q", victim)
+	}
+}
+
+// restart starts victim again and waits until containerd reaches the
+// snapshotter.
+func (e *env) restart(t *testing.T, victim string) {
+	t.Helper()
+	switch victim {
+	case "snapshotter":
+		e.sn.Start(t)
+	case "containerd":
+		e.d.Restart(t)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, _, err := e.d.Ctr(t, "snapshots", "--snapshotter", e.snap, "ls"); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containerd does not reach the snapshotter 30s after restarting the %s", victim)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// removeContainer removes whatever of id is left, ignoring errors (some
+// steps never happened).
+func (e *env) removeContainer(t *testing.T, id string) {
+	t.Helper()
+	e.d.Ctr(t, "task", "kill", "-s", "KILL", id)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, _, _ := e.d.Ctr(t, "task", "ls")
+		if !running(out, id) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.d.Ctr(t, "task", "rm", "-f", id)
+	e.d.Ctr(t, "containers", "rm", id)
+}
+
+// checkOrphans collects garbage and checks that nothing is left of id
+// ("" for none) and that the pool and containerd hold exactly the base
+// image's layers and snapshots. Two things outlive a killed operation
+// until containerd's collection can take them, and are logged: the lease
+// ctr took for it (24 h), which is removed here as its user would; and a
+// snapshot the daemon made whose containerd side was never committed,
+// which containerd's collection removes only after it removed something
+// from that snapshotter (a throwaway snapshot is made and removed here).
+func (e *env) checkOrphans(t *testing.T, id string, layers []string, snaps int) {
+	t.Helper()
+	leases := strings.Fields(e.d.MustCtr(t, "leases", "ls", "--quiet"))
+	if len(leases) > 0 {
+		t.Logf("leases left by the killed operation: %v", leases)
+		e.d.MustCtr(t, append([]string{"leases", "rm", "--sync"}, leases...)...)
+	}
+	if ds := containerdtest.ChildDatasets(t, e.dataset); len(ds) != len(layers) {
+		t.Logf("datasets before a collection that removes a snapshot: %v", ds)
+	}
+	throwaway := fmt.Sprintf("gc-%d", time.Now().UnixNano())
+	e.d.MustCtr(t, "snapshots", "--snapshotter", e.snap, "prepare", throwaway)
+	e.d.MustCtr(t, "snapshots", "--snapshotter", e.snap, "rm", throwaway)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		e.gc(t)
+		ds, n := containerdtest.ChildDatasets(t, e.dataset), e.ctrSnapshotCount(t)
+		if len(ds) == len(layers) && n == snaps {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after 30s: datasets %v (want %d), containerd lists %d snapshots (want %d)\n%s", ds, len(layers), n, snaps, e.sn.LogTail(30))
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if id != "" {
+		e.checkClean(t, id)
+		checkNoCgroup(t, id)
+	}
+}
+
+// ctrSnapshotCount is the number of snapshots containerd lists for the
+// zfslxc snapshotter.
+func (e *env) ctrSnapshotCount(t *testing.T) int {
+	t.Helper()
+	out := e.d.MustCtr(t, "snapshots", "--snapshotter", e.snap, "ls")
+	return len(strings.Split(strings.TrimSpace(out), "\n")) - 1 // header
+}
+
+// zfsCommands counts the zfs commands the snapshotter logged so far.
+func zfsCommands(t *testing.T, log string) int {
+	t.Helper()
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Count(data, []byte(`msg="zfs command"`))
+}
+
+// waitZfsCommands polls the log until it holds n zfs commands and returns
+// the count then, or -1 when done delivers first (the operation ended; the
+// value is put back).
+func waitZfsCommands(log string, n int, done chan error) int {
+	for {
+		data, err := os.ReadFile(log)
+		if err == nil {
+			if c := bytes.Count(data, []byte(`msg="zfs command"`)); c >= n {
+				return c
+			}
+		}
+		select {
+		case err := <-done:
+			done <- err
+			return -1
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
