@@ -5,11 +5,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"testing"
 )
+
+// NerdctlEnv names the nerdctl binary (scripts/deps.sh --print-env).
+const NerdctlEnv = "ZFSLXC_NERDCTL"
+
+// NerdctlBinary returns $ZFSLXC_NERDCTL, or nerdctl where scripts/deps.sh
+// builds it; it skips (fails under RequireEnv) when that is missing.
+func NerdctlBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv(NerdctlEnv)
+	if bin == "" {
+		bin = filepath.Join(V2Dir, "..", "..", "nerdctl-v1.7.7", "bin", "nerdctl")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		SkipOrFail(t, "nerdctl: %v (scripts/deps.sh builds it; %s names it)", err, NerdctlEnv)
+	}
+	return bin
+}
 
 // CLI is a client binary (nerdctl, docker) with the global flags and the
 // environment every call of it gets.

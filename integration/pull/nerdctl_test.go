@@ -2,7 +2,6 @@ package pull_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,9 +11,6 @@ import (
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/integration/registrytest"
 )
-
-// nerdctlEnv names the nerdctl binary (scripts/deps.sh --print-env).
-const nerdctlEnv = "ZFSLXC_NERDCTL"
 
 // nerd runs nerdctl against a test daemon with its own data root and
 // HOME (for the credentials `nerdctl login` stores).
@@ -27,13 +23,7 @@ type nerd struct {
 
 func newNerd(t *testing.T, e *env, namespace, hostsDir string, insecure bool) *nerd {
 	t.Helper()
-	bin := os.Getenv(nerdctlEnv)
-	if bin == "" {
-		bin = filepath.Join(containerdtest.V2Dir, "..", "..", "nerdctl-v1.7.7", "bin", "nerdctl")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		containerdtest.SkipOrFail(t, "nerdctl: %v (scripts/deps.sh builds it; %s names it)", err, nerdctlEnv)
-	}
+	bin := containerdtest.NerdctlBinary(t)
 	scratch := containerdtest.ScratchDir(t, "zfslxc-pull-nerdctl-")
 	n := &nerd{
 		e:   e,

@@ -21,8 +21,6 @@ import (
 )
 
 const (
-	// nerdctlEnv names the nerdctl binary (scripts/deps.sh --print-env).
-	nerdctlEnv = "ZFSLXC_NERDCTL"
 	// debianCNIDir is where Debian's containernetworking-plugins installs
 	// the CNI plugins (nerdctl looks in /opt/cni/bin by default).
 	debianCNIDir = "/usr/lib/cni"
@@ -42,13 +40,7 @@ type nerd struct {
 
 func nerdctlBinary(t *testing.T) string {
 	t.Helper()
-	bin := os.Getenv(nerdctlEnv)
-	if bin == "" {
-		bin = filepath.Join(containerdtest.V2Dir, "..", "..", "nerdctl-v1.7.7", "bin", "nerdctl")
-	}
-	if _, err := os.Stat(bin); err != nil {
-		containerdtest.SkipOrFail(t, "nerdctl: %v (scripts/deps.sh builds it; %s names it)", err, nerdctlEnv)
-	}
+	bin := containerdtest.NerdctlBinary(t)
 	if _, err := os.Stat(filepath.Join(debianCNIDir, "bridge")); err != nil {
 		containerdtest.SkipOrFail(t, "CNI plugins: %v (apt-get install containernetworking-plugins)", err)
 	}
