@@ -207,6 +207,39 @@ func TestExec(t *testing.T) {
 			t.Errorf("output %q", got)
 		}
 	})
+	t.Run("every capability dropped", func(t *testing.T) {
+		// An exec into a container whose spec drops every capability
+		// (critest's "drop ALL"): the exec runs, as its own spec's user,
+		// with no capability in any set, as under runc. liblxc's attach
+		// used to hand it init's empty bounding set, and zfslxc-init
+		// failed at setgroups.
+		spec := baseSpec(rootfs, "sleep", "600")
+		spec.Process.Capabilities = nil
+		sb := create(t, spec, "", false)
+		sb.release(t)
+		sp := baseSpec(rootfs, "sh", "-c", "id -u; "+statusScript).Process
+		sp.Capabilities = nil
+		sp.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{29}}
+		proc, err := lxcrun.ExecProcess(sp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, errOut := &syncBuffer{}, &syncBuffer{}
+		p, err := sb.c.Exec(ctx, "nocaps", proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
+		if err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+		defer p.Delete(context.Background())
+		if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
+			t.Fatalf("Wait: %v %v (stderr %q)", st, err, errOut.String())
+		}
+		none := capMask()
+		if got, want := out.String(), "1000\n"+statusWant("1000", "1000", "29 ", none, none, none, none, none); got != want {
+			t.Errorf("stdout %q\nwant   %q", got, want)
+		}
+	})
 	t.Run("seccomp caps no_new_privs", func(t *testing.T) {
 		// The container's seccomp policy and no_new_privs (liblxc's
 		// attach applies them from the config), the spec's capabilities.

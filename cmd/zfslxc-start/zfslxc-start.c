@@ -215,6 +215,12 @@ static int attach(struct lxc_container *c, char **argv)
 	 * user and working directory; nothing of ours leaks in. */
 	opts.env_policy = LXC_ATTACH_CLEAR_ENV;
 	opts.initial_cwd = "/";
+	/* Capabilities are zfslxc-init's to set, from the exec's process
+	 * spec (bounding, permitted, effective, inheritable, ambient), as
+	 * runc's init does. liblxc's own drop would give the process the
+	 * bounding set of the container's init: empty when the spec drops
+	 * every capability, and then zfslxc-init cannot even setgroups. */
+	opts.attach_flags = LXC_ATTACH_DEFAULT & ~LXC_ATTACH_DROP_CAPABILITIES;
 	if (c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid) < 0) {
 		lxc_container_put(c);
 		return fail("liblxc could not attach to the container%s; see lxc.log.file", NULL);

@@ -214,6 +214,11 @@ type specResult struct {
 	Message string // the failure's or skip's message, on one line
 }
 
+// CritestFocusEnv, when set, runs only the specs whose names match it (a
+// regular expression, ginkgo's -focus): `ZFSLXC_CRITEST_FOCUS='dropping
+// ALL' make critest` checks one spec on both handlers in a few minutes.
+const CritestFocusEnv = "ZFSLXC_CRITEST_FOCUS"
+
 // critestTimeout bounds one critest run (ginkgo interrupts it and still
 // writes its report); ZFSLXC_CRITEST_TIMEOUT overrides it.
 func critestTimeout() string {
@@ -241,6 +246,9 @@ func runCritest(t *testing.T, e *env, critest, rt string) map[string]specResult 
 	}
 	if rt != "runc" {
 		args = append(args, "-runtime-handler", rt)
+	}
+	if focus := os.Getenv(CritestFocusEnv); focus != "" {
+		args = append(args, "-ginkgo.focus", focus)
 	}
 	cmd := exec.Command(critest, args...)
 	cmd.Dir = reportDir
