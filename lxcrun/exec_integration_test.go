@@ -220,23 +220,8 @@ func TestExec(t *testing.T) {
 		sp := baseSpec(rootfs, "sh", "-c", "id -u; "+statusScript).Process
 		sp.Capabilities = nil
 		sp.User = specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{29}}
-		proc, err := lxcrun.ExecProcess(sp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		out, errOut := &syncBuffer{}, &syncBuffer{}
-		p, err := sb.c.Exec(ctx, "nocaps", proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
-		if err != nil {
-			t.Fatalf("Exec: %v", err)
-		}
-		defer p.Delete(context.Background())
-		if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
-			t.Fatalf("Wait: %v %v (stderr %q)", st, err, errOut.String())
-		}
 		none := capMask()
-		if got, want := out.String(), "1000\n"+statusWant("1000", "1000", "29 ", none, none, none, none, none); got != want {
+		if got, want := sb.execOK(t, "nocaps", sp), "1000\n"+statusWant("1000", "1000", "29 ", none, none, none, none, none); got != want {
 			t.Errorf("stdout %q\nwant   %q", got, want)
 		}
 	})
@@ -255,24 +240,9 @@ func TestExec(t *testing.T) {
 			sb.release(t)
 			sp := baseSpec(rootfs, "sh", "-c", "grep -E '^(NoNewPrivs|Seccomp):' /proc/self/status; "+statusScript).Process
 			sp.NoNewPrivileges = tc.execNNP
-			proc, err := lxcrun.ExecProcess(sp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			out, errOut := &syncBuffer{}, &syncBuffer{}
-			p, err := sb.c.Exec(ctx, "status", proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
-			if err != nil {
-				t.Fatalf("Exec: %v", err)
-			}
-			defer p.Delete(context.Background())
-			if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
-				t.Fatalf("Wait: %v %v (stderr %q)", st, err, errOut.String())
-			}
 			none := capMask()
 			want := "NoNewPrivs:\t" + tc.want + "\nSeccomp:\t2\n" + statusWant("0", "0", " ", none, defaultCapMask, defaultCapMask, defaultCapMask, none)
-			if got := out.String(); got != want {
+			if got := sb.execOK(t, "status", sp); got != want {
 				t.Errorf("container nnp %v, exec nnp %v: stdout %q\nwant   %q", tc.containerNNP, tc.execNNP, got, want)
 			}
 		}
@@ -376,4 +346,26 @@ func TestNewConsole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// execOK runs sp in b's container as exec id and returns its stdout; it
+// fails t unless the exec exits 0.
+func (b *box) execOK(t *testing.T, id string, sp *specs.Process) string {
+	t.Helper()
+	proc, err := lxcrun.ExecProcess(sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	p, err := b.c.Exec(ctx, id, proc, lxcrun.Stdio{Stdout: out, Stderr: errOut})
+	if err != nil {
+		t.Fatalf("Exec: %v", err)
+	}
+	defer p.Delete(context.Background())
+	if st, err := p.Wait(ctx); err != nil || st != (lxcrun.Status{}) {
+		t.Fatalf("Wait: %v %v (stderr %q)", st, err, errOut.String())
+	}
+	return out.String()
 }
