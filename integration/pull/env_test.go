@@ -3,7 +3,9 @@ package pull_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strings"
@@ -118,11 +120,31 @@ func (e *env) tree(t *testing.T, snap string, chainID digest.Digest) fstree.Tree
 		t.Fatalf("mount %s view %+v: %v", snap, mounts, err)
 	}
 	defer mount.UnmountAll(target, 0)
-	tree, err := fstree.Walk(target, fstree.Options{SkipXattrPrefixes: []string{"trusted.overlay."}})
+	tree, err := walkView(t, target)
 	if err != nil {
 		t.Fatalf("walk %s view: %v", snap, err)
 	}
 	return tree
+}
+
+// walkView walks a view just mounted. On zfs-fuse a walk right after
+// the clone was mounted has, in about one run of TestCtrPull in four
+// (containerd 1.6, quiet machine or not), met ENOENT for an entry readdir
+// had just listed (/dev, /bin/ps, /bin/truncate; llistxattr of
+// /bin/busybox); not reproduced by a scratch-pool probe (clone, bind,
+// walk, with remounts of the origin during the walk), cause unknown. Such
+// a walk is tried again, at most twice, and logged; what the test checks,
+// the tree, must then be whole.
+func walkView(t *testing.T, root string) (fstree.Tree, error) {
+	t.Helper()
+	opts := fstree.Options{SkipXattrPrefixes: []string{"trusted.overlay."}}
+	tree, err := fstree.Walk(root, opts)
+	for try := 1; try <= 2 && errors.Is(err, fs.ErrNotExist); try++ {
+		t.Logf("walk of a fresh view met ENOENT (zfs-fuse; walking again, try %d): %v", try, err)
+		time.Sleep(200 * time.Millisecond)
+		tree, err = fstree.Walk(root, opts)
+	}
+	return tree, err
 }
 
 // sameTree checks that chainID unpacked to the same tree in zfslxc as in
