@@ -51,12 +51,12 @@ var (
 // survives gRPC and a message naming what is wrong, and leaves the pool's
 // datasets and the MetaStore exactly as they were; odd bytes that
 // containerd passes through are carried; concurrent calls on one key
-// have one winner and leak nothing. Found: an empty key or committed name
-// and a key or label key over bbolt's 32 KiB reached containerd as
-// Unknown ("bucket name required", "key too large"); labels containerd
-// refuses (key+value over 4096 bytes) were stored; a Commit with a parent
-// (containerd 2.x's rebase, which zfslxc does not advertise) recorded a
-// parent the dataset is not a clone of.
+// have one winner and leak nothing. Found: an empty key, committed name or
+// label key reached containerd as Unknown ("bucket name required", "key
+// required"); labels containerd refuses (key and value over 4096 bytes)
+// were stored; a Commit with a parent (containerd 2.x's rebase, which
+// zfslxc does not advertise) recorded a parent the dataset is not a clone
+// of; NotFound errors did not name the key.
 func TestMisuseAPI(t *testing.T) {
 	e := setup(t, nil)
 	c := e.client(t)
@@ -95,9 +95,7 @@ func TestMisuseAPI(t *testing.T) {
 	}{
 		{"prepare-empty-key", func() error { _, err := c.Prepare(ctx, "", ""); return err }, invalidArgument, "key"},
 		{"view-empty-key", func() error { _, err := c.View(ctx, "", "base"); return err }, invalidArgument, "key"},
-		{"prepare-key-over-32KiB", func() error { _, err := c.Prepare(ctx, strings.Repeat("k", 32769), ""); return err }, invalidArgument, "32769"},
 		{"commit-empty-name", func() error { return c.Commit(ctx, "", "active") }, invalidArgument, "name"},
-		{"commit-name-over-32KiB", func() error { return c.Commit(ctx, strings.Repeat("n", 32769), "active") }, invalidArgument, "32769"},
 		{"prepare-existing-active", func() error { _, err := c.Prepare(ctx, "active", ""); return err }, alreadyExists, "active"},
 		{"prepare-existing-committed", func() error { _, err := c.Prepare(ctx, "base", ""); return err }, alreadyExists, "base"},
 		{"view-existing-view", func() error { _, err := c.View(ctx, "view", "base"); return err }, alreadyExists, "view"},
@@ -171,6 +169,7 @@ func TestMisuseAPI(t *testing.T) {
 			{"dotdot-key", "../../..", nil},
 			{"dash-key", "-rf", nil},
 			{"4KiB-key", strings.Repeat("k", 4096), nil},
+			{"64KiB-key", strings.Repeat("k", 64<<10), nil}, // the dataset's io.zfslxc:key is cut at 4 KiB
 			{"odd-labels", "odd-labels", map[string]string{"a\x00b": "c\x00d", "new\nline": "x\ny", "/@..": "-o readonly=on"}},
 			{"label-at-4096", "label-4096", map[string]string{"big": strings.Repeat("v", 4096-len("big"))}},
 		} {
@@ -402,10 +401,13 @@ func TestMisuseAPI(t *testing.T) {
 		if _, err := c.Stat(ctx, "mounted"); !errdefs.IsNotFound(err) {
 			t.Errorf("stat after the remove: %v, want NotFound", err)
 		}
-		left := e.datasets(t)
-		t.Logf("after the remove, the bind mount still mounted: %d datasets (%d before the prepare)", len(left), strings.Count(before, "key="))
+		// What zfs did to the bind mount is zfs's: zfs-fuse destroyed the
+		// dataset at once and unmounted the bind with it (libzfs unmounts
+		// every mount of the dataset); a zfs that answers busy leaves the
+		// dataset to the Cleanup below.
 		_, rerr := os.ReadFile(filepath.Join(target, "in-use"))
-		t.Logf("reading through the bind mount after the remove: %v", rerr)
+		t.Logf("after the remove: %d datasets (%d before the prepare), the bind mounted: %v, reading through it: %v",
+			len(e.datasets(t)), strings.Count(before, "key="), mountedAt(t, target), rerr)
 		if err := mount.UnmountAll(target, 0); err != nil {
 			t.Fatalf("unmount %s: %v", target, err)
 		}
@@ -424,6 +426,21 @@ func TestMisuseAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// mountedAt reports whether something is mounted at dir.
+func mountedAt(t *testing.T, dir string) bool {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return true
+		}
+	}
+	return false
 }
 
 // shorten cuts an error's text for the log (some name a 32 KiB key).
