@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,11 +66,18 @@ func monitorOf(t testing.TB, pid int) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// "pid (comm) state ppid ...": comm may hold blanks and parentheses.
 	s := string(data)
-	var ppid int
-	if i := strings.LastIndexByte(s, ')'); i < 0 || len(s) < i+2 {
+	i := strings.LastIndexByte(s, ')')
+	var f []string
+	if i >= 0 {
+		f = strings.Fields(s[i+1:])
+	}
+	if len(f) < 2 {
 		t.Fatalf("/proc/%d/stat: %q", pid, s)
-	} else if _, err := fmt.Sscanf(s[i+2:], "%*s %d", &ppid); err != nil {
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
 		t.Fatalf("/proc/%d/stat: %q: %v", pid, s, err)
 	}
 	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
