@@ -32,12 +32,7 @@ func TestOCIHooks(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, "native")
-			dir := containerdtest.ScratchDir(t, "zfslxc-hooks-")
-			rootfs := busyboxRootfs(t, dir)
-			base, _, err := e.d.Ctr(t, "oci", "spec")
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, rootfs, base := e.specBundle(t, "zfslxc-hooks-")
 			for _, kinds := range [][]string{
 				{"prestart", "createRuntime", "poststart", "poststop"},
 				{"createContainer", "poststart", "poststop"},
@@ -63,7 +58,7 @@ func TestOCIHooks(t *testing.T) {
 				}
 			}
 			id := fmt.Sprintf("lxc-both-%d", os.Getpid())
-			_, err = e.hookRun(t, dir, base, rootfs, runtimeType, id, []string{"createRuntime", "createContainer"})
+			_, err := e.hookRun(t, dir, base, rootfs, runtimeType, id, []string{"createRuntime", "createContainer"})
 			if err == nil || !strings.Contains(err.Error(), "hooks.createContainer") {
 				t.Fatalf("createRuntime and createContainer hooks together: %v, want the refusal naming hooks.createContainer", err)
 			}

@@ -18,6 +18,20 @@ import (
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 )
 
+// specBundle makes a scratch directory (named with prefix) holding a
+// busybox rootfs (see busyboxRootfs) and returns it, the rootfs and the
+// default spec of `ctr oci spec`, the base of the specs a test writes.
+func (e *env) specBundle(t *testing.T, prefix string) (dir, rootfs, base string) {
+	t.Helper()
+	dir = containerdtest.ScratchDir(t, prefix)
+	rootfs = busyboxRootfs(t, dir)
+	base, _, err := e.d.Ctr(t, "oci", "spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, rootfs, base
+}
+
 // busyboxRootfs makes dir/rootfs: busybox as /bin/busybox and /bin/sh,
 // the directories a container needs, and the marker /IN_ROOTFS.
 func busyboxRootfs(t *testing.T, dir string) string {
@@ -143,12 +157,7 @@ func TestHostileSpec(t *testing.T) {
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
 			e := setup(t, f, "native")
-			dir := containerdtest.ScratchDir(t, "zfslxc-hostile-")
-			rootfs := busyboxRootfs(t, dir)
-			base, _, err := e.d.Ctr(t, "oci", "spec")
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, rootfs, base := e.specBundle(t, "zfslxc-hostile-")
 			for i, tc := range hostileSpecs {
 				t.Run(tc.name, func(t *testing.T) {
 					id := fmt.Sprintf("hostile-%d-%d", os.Getpid(), i)

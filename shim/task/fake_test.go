@@ -60,6 +60,7 @@ type fakeContainer struct {
 	released bool                 // guarded by mu
 	frozen   bool                 // guarded by mu
 	deleted  int                  // guarded by mu; Delete calls
+	sweeps   int                  // guarded by mu; KillOrphans calls
 	signals  []syscall.Signal     // guarded by mu
 	execs    map[string]*fakeExec // guarded by mu
 	exited   chan struct{}        // closed by exit, under mu
@@ -137,7 +138,12 @@ func (c *fakeContainer) Kill(ctx context.Context, sig syscall.Signal) error {
 	return nil
 }
 
-func (c *fakeContainer) KillOrphans(ctx context.Context) (int, error) { return 0, nil }
+func (c *fakeContainer) KillOrphans(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sweeps++
+	return 0, nil
+}
 
 func (c *fakeContainer) KillAll(ctx context.Context, sig syscall.Signal) error {
 	return c.Kill(ctx, sig)

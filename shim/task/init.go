@@ -11,6 +11,7 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/runtime"
 	"github.com/containerd/log"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // task is a task's init process (the container) and its exec
@@ -29,6 +30,9 @@ type task struct {
 	con        *console  // nil without a terminal
 	hooks      *ociHooks // runtime-namespace OCI hooks, or nil
 	exit       *exitRecord
+	// sweep: init's exit may leave processes behind (the container has no
+	// pid namespace of its own), so waitExit kills them (lxc KillOrphans).
+	sweep bool
 
 	execs execTable // exec processes; has its own mutex
 
@@ -183,9 +187,13 @@ func (t *task) waitExit() {
 	ctx := log.WithLogger(context.Background(), log.L.WithField("id", t.id))
 	st, err := t.lxc.Wait(ctx)
 	// Before the output is drained: a process init left in a shared pid
-	// namespace would hold stdout open forever.
-	if _, kerr := t.lxc.KillOrphans(ctx); kerr != nil {
-		log.G(ctx).WithError(kerr).Warn("killing what the container's init left behind")
+	// namespace would hold stdout open forever. With a pid namespace of
+	// its own the kernel has ended them all before init's status is
+	// known, so there is nothing to look for (runc's shouldKillAllOnExit).
+	if t.sweep {
+		if _, kerr := t.lxc.KillOrphans(ctx); kerr != nil {
+			log.G(ctx).WithError(kerr).Warn("killing what the container's init left behind")
+		}
 	}
 	t.io.waitOutput()
 	if t.con != nil {
@@ -201,3 +209,18 @@ func (t *task) setExited(code uint32) {
 
 // exitEvent is the TaskExit event of init's recorded exit.
 func (t *task) exitEvent() *eventstypes.TaskExit { return t.exit.event(t.id, t.id, t.pid) }
+
+// leavesOrphans says whether init's exit can leave processes of the
+// container running: unless it has a pid namespace of its own (a new one,
+// not one joined by path), they outlive init.
+func leavesOrphans(spec *specs.Spec) bool {
+	if spec.Linux == nil {
+		return true
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace && ns.Path == "" {
+			return false
+		}
+	}
+	return true
+}

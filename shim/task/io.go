@@ -13,10 +13,16 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/containerd/log"
+	"golang.org/x/sys/unix"
 )
 
-// fifoOpenTimeout bounds the wait for containerd's side of a FIFO.
-const fifoOpenTimeout = 30 * time.Second
+const (
+	// fifoOpenTimeout bounds the wait for containerd's side of a FIFO.
+	fifoOpenTimeout = 30 * time.Second
+	// fifoDrainTimeout bounds the wait for the reader of an output FIFO
+	// to take what is still in it (see drainFifo).
+	fifoDrainTimeout = 2 * time.Second
+)
 
 // pipeIO connects the task's stdio, as containerd names it, to pipes the
 // container gets as stdin/stdout/stderr: FIFOs (ctr, containerd's cio),
@@ -164,9 +170,35 @@ func (p *pipeIO) output(ctx context.Context, u stdioURI) (*os.File, error) {
 		if _, err := io.Copy(f, r); err != nil {
 			log.G(ctx).WithError(err).WithField("path", u.path).Warn("copying output; discarding the rest")
 			_, _ = io.Copy(io.Discard, r)
+			return
+		}
+		if u.kind != stdioFile {
+			drainFifo(ctx, f, u.path, fifoDrainTimeout)
 		}
 	}()
 	return w, nil
+}
+
+// drainFifo waits until the reader of the FIFO f (our write end) has
+// taken everything written to it, at most timeout. The exit is reported
+// only after the output is copied, and containerd's client (cio, ctr and
+// nerdctl alike) closes its read end as soon as it deletes the exited
+// task: what it had not read by then, up to a pipe's 64 KiB, would be
+// lost (seen under load: a 1 MiB output 56 KiB short). A reader that
+// went away leaves the data unread: the wait then ends at the timeout.
+func drainFifo(ctx context.Context, f *os.File, path string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
+		n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ) // FIONREAD
+		if err != nil || n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			log.G(ctx).WithField("path", path).WithField("unread", n).Warn("output FIFO not drained by its reader; reporting the exit")
+			return
+		}
+		time.Sleep(pause)
+	}
 }
 
 // openLogFile opens path for appending, creating it (0644, as runc's shim)

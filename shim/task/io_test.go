@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containerd/errdefs"
 	"golang.org/x/sys/unix"
@@ -152,5 +155,86 @@ func TestPipeIOOutput(t *testing.T) {
 	rErr.Close()
 	if after := openFds(t); after != before {
 		t.Errorf("open fds: %d before, %d after", before, after)
+	}
+}
+
+// The copy to an output FIFO ends (and waitOutput returns, so the exit is
+// reported) only once the FIFO's reader has taken what is in it:
+// containerd's client closes its read end when it deletes the exited task,
+// and what it had not read would be lost.
+func TestPipeIOWaitsForTheReader(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	if err := unix.Mkfifo(out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(out, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	p, err := newPipeIO(context.Background(), "", out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	data := bytes.Repeat([]byte("y"), 48<<10) // fits in the FIFO: the copy ends at once
+	if _, err := p.childOut.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	p.closeChild()
+	done := make(chan struct{})
+	go func() {
+		p.waitOutput()
+		close(done)
+	}()
+	select {
+	case <-done:
+		t.Fatal("waitOutput returned while the FIFO's reader had read nothing")
+	case <-time.After(300 * time.Millisecond):
+	}
+	got, err := io.ReadAll(r)
+	if err != nil && !errors.Is(err, syscall.EAGAIN) {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(fifoDrainTimeout + 5*time.Second):
+		t.Fatal("waitOutput did not return once the reader had read everything")
+	}
+	if len(got) != len(data) {
+		t.Fatalf("reader got %d bytes, want %d", len(got), len(data))
+	}
+}
+
+// A reader that never reads holds the copy for fifoDrainTimeout at most.
+func TestDrainFifoGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("unread")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		drainFifo(context.Background(), w, path, 50*time.Millisecond)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("drainFifo did not give up on a reader that never reads")
 	}
 }

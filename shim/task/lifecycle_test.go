@@ -55,11 +55,17 @@ func (h *harness) ctx() context.Context {
 // create makes task id in the created state.
 func (h *harness) create(id string) {
 	h.t.Helper()
+	h.createSpec(id, &specs.Spec{Version: specs.Version, Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}})
+}
+
+// createSpec makes task id of a bundle with spec in the created state.
+func (h *harness) createSpec(id string, s *specs.Spec) {
+	h.t.Helper()
 	bundle := filepath.Join(h.dir, id)
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		h.t.Fatal(err)
 	}
-	spec, _ := json.Marshal(&specs.Spec{Version: specs.Version, Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}})
+	spec, _ := json.Marshal(s)
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), spec, 0o600); err != nil {
 		h.t.Fatal(err)
 	}
@@ -439,6 +445,44 @@ func TestStateStatuses(t *testing.T) {
 			r, err := h.s.State(h.ctx(), &taskapi.StateRequest{ID: "c"})
 			if err != nil || r.Status != want {
 				t.Fatalf("State = %v, %v; want %v", r, err, want)
+			}
+		})
+	}
+}
+
+// TestOrphansSweptWithoutOwnPidNamespace: init's exit leads to a sweep of
+// the container's cgroups (KillOrphans) only when the container has no
+// pid namespace of its own, as runc's shim kills all only then; with its
+// own, the kernel has ended everything before init's status is known.
+func TestOrphansSweptWithoutOwnPidNamespace(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		ns    []specs.LinuxNamespace
+		linux bool
+		want  int
+	}{
+		{"own pid namespace", []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}, true, 0},
+		{"joined pid namespace (a pod's shareProcessNamespace)", []specs.LinuxNamespace{{Type: specs.PIDNamespace, Path: "/proc/1/ns/pid"}}, true, 1},
+		{"host pid namespace", []specs.LinuxNamespace{{Type: specs.MountNamespace}}, true, 1},
+		{"no linux section", nil, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			spec := &specs.Spec{Version: specs.Version, Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}}
+			if tc.linux {
+				spec.Linux = &specs.Linux{Namespaces: tc.ns}
+			}
+			h.createSpec("c", spec)
+			ctx := h.ctx()
+			h.must(h.s.Start(ctx, &taskapi.StartRequest{ID: "c"}))
+			c := h.rt.container("c")
+			c.exit(lxcStatus(0))
+			h.must(h.s.Wait(ctx, &taskapi.WaitRequest{ID: "c"}))
+			c.mu.Lock()
+			got := c.sweeps
+			c.mu.Unlock()
+			if got != tc.want {
+				t.Errorf("KillOrphans called %d times after init's exit, want %d", got, tc.want)
 			}
 		})
 	}

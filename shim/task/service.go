@@ -152,7 +152,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err != nil {
 		return nil, err
 	}
-	t := &task{svc: s, id: r.ID, bundle: r.Bundle, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, exit: newExitRecord()}
+	t := &task{svc: s, id: r.ID, bundle: r.Bundle, stdin: r.Stdin, stdout: r.Stdout, stderr: r.Stderr, exit: newExitRecord(), sweep: leavesOrphans(spec)}
 	t.state = createdState{t}
 	if t.rootfs, err = mountRootfs(r); err != nil {
 		return nil, err
