@@ -85,6 +85,10 @@ func (e *env) sweepTemplate(t *testing.T, op templateOp, v sweepVictim, zfslxcPr
 		at := waitClock(clock, start+k, done)
 		v.kill(t)
 		err := <-done
+		if ctx.Err() != nil {
+			t.Errorf("k=%d: zfslxc still ran 2 min after the %s was killed after command %d (hung); killed: %v\n%s",
+				k, v.name, at-start, err, zfslxcProc.tail(30))
+		}
 		cancel()
 		v.restart(t)
 		if at < 0 {
@@ -120,6 +124,13 @@ func newZfslxcRun(t *testing.T) *zfslxcRun {
 func (r *zfslxcRun) commands() int {
 	data, _ := os.ReadFile(r.log)
 	return strings.Count(string(data), `msg="zfs command"`)
+}
+
+// tail is the last n lines of the log.
+func (r *zfslxcRun) tail(n int) string {
+	data, _ := os.ReadFile(r.log)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // start runs bin/zfslxc args; done delivers its error.
@@ -199,6 +210,10 @@ func waitClock(clock func() int, n int, done chan error) int {
 // and after reporting "ready" (just before exec).
 var execFaultSteps = []string{"read", "umask", "cwd", "rlimits", "user", "lookpath", "ready"}
 
+// execFaultArmed is the file in the container that arms zfslxc-init's
+// fault point (cmd/zfslxc-init/faultpoint_faults.go).
+const execFaultArmed = "/.zfslxc-fault-armed"
+
 // sweepExec kills zfslxc-init at each step of an exec into a running
 // container: the exec fails (or, killed after "ready", exits 137), the
 // container keeps running, no exec process or status file is left, the
@@ -209,9 +224,16 @@ func (e *env) sweepExec(t *testing.T, layers []string, snaps int) int {
 	tried := 0
 	for _, step := range execFaultSteps {
 		id := "sweep-exec-" + step
-		e.d.MustCtr(t, "run", "-d", "--null-io", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id, "sleep", "600")
+		// The container's env reaches its execs (ctr task exec copies the
+		// container's process; 1.6's has no --env); the helper fires only
+		// in an exec, once, when the armed file exists (execFaultArmed).
+		e.d.MustCtr(t, "run", "-d", "--null-io", "--env", "ZFSLXC_INIT_FAULT="+step, "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id, "sleep", "600")
+		e.d.MustCtr(t, "task", "exec", "--exec-id", "arm", id, "touch", execFaultArmed)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		out, stderr, err := e.d.CtrContext(ctx, "task", "exec", "--exec-id", "fault", "--env", "ZFSLXC_INIT_FAULT="+step, id, "/bin/sh", "-c", "echo ran")
+		out, stderr, err := e.d.CtrContext(ctx, "task", "exec", "--exec-id", "fault", id, "/bin/sh", "-c", "echo ran")
+		if ctx.Err() != nil {
+			t.Errorf("%s: the exec whose zfslxc-init was killed at %q still ran after a minute (hung)", id, step)
+		}
 		cancel()
 		tried++
 		switch {
@@ -221,6 +243,10 @@ func (e *env) sweepExec(t *testing.T, layers []string, snaps int) int {
 			t.Errorf("%s: the exec killed at %q ran its command: %q", id, step, out)
 		default:
 			t.Logf("zfslxc-init killed at %-8s: %v", step, firstLine(ctrLogLine.ReplaceAllString(stderr, "")+err.Error()))
+		}
+		// The helper consumed the armed file: it did reach the step.
+		if _, _, err := e.d.Ctr(t, "task", "exec", "--exec-id", "armed", id, "test", "-e", execFaultArmed); err == nil {
+			t.Errorf("%s: zfslxc-init never reached %q (%s is still there)", id, step, execFaultArmed)
 		}
 		if ls := e.d.MustCtr(t, "task", "ls"); !running(ls, id) {
 			t.Errorf("%s: the container stopped when its exec was killed at %q: %q", id, step, ls)

@@ -192,6 +192,9 @@ func (e *env) sweepUnpack(t *testing.T, op unpackOp, v sweepVictim, layers []str
 		at := waitZfsCommands(e.sn.LogPath, start+k, done)
 		v.kill(t)
 		err := <-done
+		if ctx.Err() != nil {
+			t.Errorf("k=%d: the %s still ran 2 min after the %s was killed (hung); killed: %v", k, op.name, v.name, err)
+		}
 		cancel()
 		v.restart(t)
 		e.d.Ctr(t, "images", "rm", "--sync", op.ref)
