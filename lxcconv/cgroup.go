@@ -128,12 +128,37 @@ func (c *converter) cgroupsPath() error {
 	}
 	// As root, LXC escapes to the root cgroup (lxc.cgroup.relative = 0),
 	// so these are relative to the hierarchy root, like runc's cgroupfs
-	// driver. The monitor needs its own, sibling cgroup.
-	dir, base := path.Split(clean)
+	// driver. The monitor needs a cgroup of its own (LXC wants both keys).
+	monitor, err := c.monitorCgroup(clean)
+	if err != nil {
+		return err
+	}
 	if err := c.add("lxc.cgroup.dir.container", clean); err != nil {
 		return err
 	}
-	return c.add("lxc.cgroup.dir.monitor", path.Join(dir, "lxc.monitor."+base))
+	return c.add("lxc.cgroup.dir.monitor", monitor)
+}
+
+// monitorCgroup is lxc.cgroup.dir.monitor for the container cgroup clean:
+// Options.MonitorCgroup, or a sibling of clean. It must be apart from the
+// container's cgroup: neither it, nor above or below it.
+func (c *converter) monitorCgroup(clean string) (string, error) {
+	const field = "Options.MonitorCgroup"
+	if c.opts.MonitorCgroup == "" {
+		dir, base := path.Split(clean)
+		return path.Join(dir, "lxc.monitor."+base), nil
+	}
+	m := strings.TrimPrefix(path.Clean("/"+c.opts.MonitorCgroup), "/")
+	switch {
+	case m == "":
+		return "", fieldErr(field, "%q is the root cgroup", c.opts.MonitorCgroup)
+	case m == clean || strings.HasPrefix(clean, m+"/") || strings.HasPrefix(m, clean+"/"):
+		return "", fieldErr(field, "%q is, or is above or below, the container's cgroup %q", m, clean)
+	}
+	if err := noBlank(field, m); err != nil {
+		return "", err
+	}
+	return m, nil
 }
 
 type devRule struct {

@@ -49,6 +49,8 @@ type converter struct {
 	autodev bool
 	// needMountHook is set when HookCommand must run as lxc.hook.mount.
 	needMountHook bool
+	// shared are the bind mounts the pre-mount hook stages.
+	shared []SharedMount
 	// rootfsHost is the host path of the rootfs (lxc.rootfs.path).
 	rootfsHost string
 }
@@ -648,8 +650,9 @@ func (c *converter) hooks() error {
 	return nil
 }
 
-// mountHook adds lxc.hook.mount, for createContainer hooks (device nodes
-// are made by the runtime once init is ready, not here).
+// mountHook adds lxc.hook.mount for createContainer hooks (device nodes
+// are made by the runtime once init is ready, not here) and
+// lxc.hook.pre-mount for shared bind mounts.
 // LXC splits the command on blanks, so only HookCommand and a fixed word go
 // through it; the hook runner reads everything else from the shim's files.
 func (c *converter) mountHook() error {
@@ -662,9 +665,18 @@ func (c *converter) mountHook() error {
 			Annotations: maps.Clone(c.spec.Annotations),
 		},
 		CreateContainer: slices.Clone(c.res.Hooks.CreateContainer),
+		SharedMounts:    c.shared,
 	}
 	if err := c.add("lxc.hook.version", "1"); err != nil {
 		return err
+	}
+	if len(c.shared) > 0 {
+		if err := c.add("lxc.hook.pre-mount", c.opts.HookCommand+" pre-mount"); err != nil {
+			return err
+		}
+	}
+	if !c.needMountHook {
+		return nil
 	}
 	return c.add("lxc.hook.mount", c.opts.HookCommand+" mount")
 }
@@ -691,7 +703,7 @@ func (c *converter) refusals() error {
 	if l.MountLabel != "" {
 		c.warn("linux.mountLabel", "not applied: LXC has no mount label setting")
 	}
-	if c.needMountHook {
+	if c.needMountHook || len(c.shared) > 0 {
 		return c.mountHook()
 	}
 	return nil

@@ -159,6 +159,10 @@ func TestConvertMappings(t *testing.T) {
 		}},
 		{name: "cgroups path", spec: func(s *specs.Spec) { s.Linux.CgroupsPath = "/default/c1" },
 			want: []string{"lxc.cgroup.dir.container = default/c1", "lxc.cgroup.dir.monitor = default/lxc.monitor.c1"}},
+		// The shim's: a cgroup of the monitor's own, out of the pod's parent.
+		{name: "monitor cgroup", spec: func(s *specs.Spec) { s.Linux.CgroupsPath = "/kubepods/pod1/c1" },
+			opts: func(o *Options) { o.MonitorCgroup = "/lxc.monitor.k8s.io.c1" },
+			want: []string{"lxc.cgroup.dir.container = kubepods/pod1/c1", "lxc.cgroup.dir.monitor = lxc.monitor.k8s.io.c1"}},
 		{name: "systemd cgroups path", spec: func(s *specs.Spec) { s.Linux.CgroupsPath = "kubepods-besteffort-pod1.slice:cri-containerd:abc" },
 			want: []string{"lxc.cgroup.dir.container = kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-abc.scope"},
 			warn: "linux.cgroupsPath"},

@@ -3,6 +3,7 @@ package lxcconv
 import (
 	"io/fs"
 	"reflect"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -58,5 +59,76 @@ func TestMountHook(t *testing.T) {
 				t.Errorf("MountHook = %+v\nwant        %+v", res.MountHook, tc.want)
 			}
 		})
+	}
+}
+
+// TestSharedMounts: a bind mount with shared or rshared propagation is
+// staged by the pre-mount hook (its entry binds from the staging point),
+// one with rslave is not; without the runtime's hook it stays a bind of
+// the source, with a warning, and Standalone refuses the staged form.
+func TestSharedMounts(t *testing.T) {
+	const hook = "/usr/bin/containerd-shim-lxc-v1 hook"
+	spec := func() *specs.Spec {
+		s := baseSpec()
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/vol", Type: "bind", Source: "/host/vol", Options: []string{"rbind", "rshared", "rw"}},
+			specs.Mount{Destination: "/etc/cfg", Type: "bind", Source: "/host/cfg.file", Options: []string{"bind", "shared", "ro"}},
+			specs.Mount{Destination: "/in", Type: "bind", Source: "/host/in", Options: []string{"rbind", "rslave"}},
+		)
+		return s
+	}
+	opts := baseOptions()
+	opts.StatHost = func(p string) (bool, error) { return !strings.HasSuffix(p, ".file"), nil }
+	opts.HookCommand = hook
+	opts.SharedMountDir = "/run/s/ct"
+	res, err := Convert(spec(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SharedMount{
+		{Field: "mounts[4]", Source: "/host/vol", Staging: "/run/s/ct/shared.0", Recursive: true, Dir: true},
+		{Field: "mounts[5]", Source: "/host/cfg.file", Staging: "/run/s/ct/shared.1"},
+	}
+	if res.MountHook == nil || !reflect.DeepEqual(res.MountHook.SharedMounts, want) {
+		t.Fatalf("MountHook = %+v, want SharedMounts %+v", res.MountHook, want)
+	}
+	if got := res.Config.Get("lxc.hook.pre-mount"); !reflect.DeepEqual(got, []string{hook + " pre-mount"}) {
+		t.Errorf("lxc.hook.pre-mount = %q", got)
+	}
+	if got := res.Config.Get("lxc.hook.mount"); len(got) > 0 {
+		t.Errorf("lxc.hook.mount = %q without createContainer hooks", got)
+	}
+	entries := strings.Join(res.Config.Get("lxc.mount.entry"), "\n")
+	for _, e := range []string{
+		"/run/s/ct/shared.0 vol none rbind,rshared,rw 0 0",
+		"/run/s/ct/shared.1 etc/cfg none bind,shared,ro 0 0",
+		"/host/in in none rbind,rslave 0 0",
+	} {
+		if !strings.Contains(entries, e) {
+			t.Errorf("no entry %q in\n%s", e, entries)
+		}
+	}
+	if err := res.Standalone(); err == nil || !strings.Contains(err.Error(), "mounts[4].options") {
+		t.Errorf("Standalone: %v, want a refusal naming mounts[4].options", err)
+	}
+
+	// No hook from the runtime: binds of the sources, and a warning.
+	opts.HookCommand = ""
+	res, err = Convert(spec(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MountHook != nil || len(res.Config.Get("lxc.hook.pre-mount")) > 0 {
+		t.Errorf("MountHook %+v, pre-mount %q without HookCommand", res.MountHook, res.Config.Get("lxc.hook.pre-mount"))
+	}
+	if entries := strings.Join(res.Config.Get("lxc.mount.entry"), "\n"); !strings.Contains(entries, "/host/vol vol none rbind,rshared,rw 0 0") {
+		t.Errorf("entries without the hook:\n%s", entries)
+	}
+	warned := false
+	for _, w := range res.Warnings {
+		warned = warned || w.Field == "mounts[4].options"
+	}
+	if !warned {
+		t.Errorf("no warning on mounts[4].options: %v", res.Warnings)
 	}
 }

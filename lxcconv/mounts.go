@@ -408,6 +408,9 @@ func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) 
 	vm := viewMount{dest: target, field: field, ro: slices.Contains(m.Options, "ro")}
 	if bind {
 		vm.host, vm.file = filepath.Clean(src), !isDir
+		if slices.Contains(m.Options, "shared") || slices.Contains(m.Options, "rshared") {
+			src = c.stageShared(field, src, isDir, slices.Contains(m.Options, "rbind"))
+		}
 	}
 	view.mounts = append(view.mounts, vm)
 	if strings.HasPrefix(src, "#") {
@@ -441,6 +444,26 @@ func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) 
 		fields[k] = esc
 	}
 	return strings.Join(fields, " ") + " 0 0", nil
+}
+
+// stageShared records a bind mount with shared propagation for the
+// pre-mount hook (SharedMount says why) and returns the source its mount
+// entry binds from: the staging point, or src itself (a slave of the
+// host's mount, with a warning) when the runtime gave no hook.
+func (c *converter) stageShared(field, src string, isDir, recursive bool) string {
+	if c.opts.HookCommand == "" || c.opts.SharedMountDir == "" {
+		c.warn(field+".options", "shared propagation needs the runtime's pre-mount hook (Options.HookCommand and SharedMountDir): mounted as a slave of the host's mount, so mounts made in the container do not reach the host")
+		return src
+	}
+	sm := SharedMount{
+		Field:     field,
+		Source:    src,
+		Staging:   filepath.Join(c.opts.SharedMountDir, "shared."+strconv.Itoa(len(c.shared))),
+		Recursive: recursive,
+		Dir:       isDir,
+	}
+	c.shared = append(c.shared, sm)
+	return sm.Staging
 }
 
 // knownMaskedDirs are directories among the usual masked paths (runc masks

@@ -51,6 +51,14 @@ func TestRefusalMessages(t *testing.T) {
 		{"init arg blank", nil, func(o *Options) { o.InitArgs = []string{"a b"} }, `Options.InitArgs[0]: "a b" contains a blank or line break, which LXC would split on`},
 		{"cgroup version", nil, func(o *Options) { o.CgroupVersion = 3 }, "Options.CgroupVersion: must be 1 or 2, got 3"},
 		{"hook command line break", nil, func(o *Options) { o.HookCommand = "/bin/hook\nx" }, "Options.HookCommand: contains a line break"},
+		{"monitor cgroup is the container's", func(s *specs.Spec) { s.Linux.CgroupsPath = "/pod/c1" }, func(o *Options) { o.MonitorCgroup = "pod/c1/" },
+			`Options.MonitorCgroup: "pod/c1" is, or is above or below, the container's cgroup "pod/c1"`},
+		{"monitor cgroup above the container's", func(s *specs.Spec) { s.Linux.CgroupsPath = "/pod/c1" }, func(o *Options) { o.MonitorCgroup = "/pod" },
+			`Options.MonitorCgroup: "pod" is, or is above or below, the container's cgroup "pod/c1"`},
+		{"monitor cgroup root", func(s *specs.Spec) { s.Linux.CgroupsPath = "/pod/c1" }, func(o *Options) { o.MonitorCgroup = "/" },
+			`Options.MonitorCgroup: "/" is the root cgroup`},
+		{"monitor cgroup blank", func(s *specs.Spec) { s.Linux.CgroupsPath = "/pod/c1" }, func(o *Options) { o.MonitorCgroup = "lxc.monitor a" },
+			`Options.MonitorCgroup: "lxc.monitor a" contains a blank or line break, which LXC would split on`},
 
 		// namespaces
 		{"unknown namespace", func(s *specs.Spec) { s.Linux.Namespaces[0].Type = "foo" }, nil, `linux.namespaces[0].type: unknown namespace type "foo"`},

@@ -54,6 +54,13 @@ type Options struct {
 	// CgroupVersion is the host's cgroup version: 1 (legacy or hybrid,
 	// lxc.cgroup.* keys) or 2 (unified, lxc.cgroup2.* keys). Required.
 	CgroupVersion int
+	// MonitorCgroup is the cgroup, relative to each hierarchy's root as
+	// linux.cgroupsPath is, that LXC moves the container's monitor
+	// (zfslxc-start) into when the spec has a cgroupsPath; LXC creates it
+	// (it must not exist) and removes it when the monitor exits. Empty:
+	// lxc.monitor.<name> beside the container's cgroup, which under CRI
+	// is inside the pod's cgroup parent and charges the monitor to the pod.
+	MonitorCgroup string
 	// SeccompProfilePath is where the shim writes Result.SeccompProfile;
 	// required when the spec has linux.seccomp.
 	SeccompProfilePath string
@@ -63,6 +70,13 @@ type Options struct {
 	// on blanks; Convert appends the word "mount". Required only when the
 	// spec has createContainer hooks.
 	HookCommand string
+	// SharedMountDir is a host directory of the runtime's (its state
+	// directory) where Convert names a staging point for each bind mount
+	// with shared or rshared propagation (MountHook.SharedMounts). With
+	// HookCommand it makes such a mount a peer of the host's, so that
+	// mounts propagate both ways; without either, the mount is a slave of
+	// the host's (host to container only) and Convert warns.
+	SharedMountDir string
 	// DefaultAppArmorProfile is used when process.apparmorProfile is empty
 	// ("unconfined" on hosts where LXC's default profile is missing, as on
 	// Debian here). Empty leaves LXC's default.
@@ -176,8 +190,9 @@ type Result struct {
 	// exists is kept, as runc does.
 	Devices []Device
 	// MountHook is what HookCommand needs when LXC runs it as
-	// lxc.hook.mount (createContainer hooks); the runtime
-	// writes it as JSON where the hook finds it. Nil: no mount hook.
+	// lxc.hook.mount (createContainer hooks) or lxc.hook.pre-mount
+	// (shared mounts); the runtime writes it as JSON where the hook finds
+	// it. Nil: no hook.
 	MountHook *MountHook
 	// LateCgroup are cgroup keys (lxc.cgroup.* / lxc.cgroup2.*, as in
 	// Config) that the runtime writes into the container's cgroup once
@@ -222,6 +237,35 @@ type MountHook struct {
 	State specs.State `json:"state"`
 	// CreateContainer hooks, in order; the first failure fails the start.
 	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
+	// SharedMounts are the bind mounts with shared or rshared
+	// propagation, in spec order; lxc.hook.pre-mount (HookCommand
+	// pre-mount) stages them.
+	SharedMounts []SharedMount `json:"sharedMounts,omitempty"`
+}
+
+// SharedMount is a bind mount whose propagation is shared or rshared
+// (CRI's Bidirectional, docker's :rshared). runc binds the source in the
+// container's mount namespace, where it is still a peer of the host's
+// mount, so mounts made on either side reach the other. LXC first turns
+// every shared mount of the new namespace into a slave
+// (turn_into_dependent_mounts), so a bind from there only receives. So the
+// runtime clones Source in the host's namespace (open_tree), passes the
+// clone down to the container, and LXC's pre-mount hook, which runs in the
+// container's namespace after that demotion and before the mount entries,
+// attaches it at Staging; the mount entry binds from Staging, which yields
+// a peer of the host's mount, in the spec's order among the other mounts.
+type SharedMount struct {
+	// Field names the spec mount ("mounts[3]").
+	Field string `json:"field"`
+	// Source is the bind source on the host.
+	Source string `json:"source"`
+	// Staging is a file or directory (Dir) the runtime creates under
+	// Options.SharedMountDir; the mount entry's source.
+	Staging string `json:"staging"`
+	// Recursive: rbind (submounts come along).
+	Recursive bool `json:"recursive,omitempty"`
+	// Dir: Source is a directory, else a file.
+	Dir bool `json:"dir,omitempty"`
 }
 
 // Remount is a mount point and the spec's options for it.

@@ -75,6 +75,10 @@ const (
 	fdProcess = 4 // process.json
 	fdFifo    = 5 // exec.fifo, O_PATH; reopened for writing by init
 	fdSync    = 6 // unix seqpacket socket: "ready" or "error TEXT"
+	// fdFirstShared and on: the clones of the shared bind mounts'
+	// sources (cloneSharedMounts), for the pre-mount hook; zfslxc-init
+	// closes them when it execs the process.
+	fdFirstShared = 7
 )
 
 // Files in the state directory.
@@ -193,6 +197,9 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 	if co.SeccompProfilePath == "" {
 		co.SeccompProfilePath = filepath.Join(dir, seccompFile)
 	}
+	if co.SharedMountDir == "" {
+		co.SharedMountDir = dir
+	}
 	if co.CgroupVersion == 0 {
 		if co.CgroupVersion, err = CgroupVersion(); err != nil {
 			return nil, err
@@ -264,6 +271,9 @@ func (c *Container) writeFiles(co lxcconv.Options) error {
 	}
 	if c.result.MountHook != nil {
 		if err := writeJSON(filepath.Join(c.dir, mountHookFile), c.result.MountHook); err != nil {
+			return err
+		}
+		if err := makeStagingPoints(c.result.MountHook.SharedMounts); err != nil {
 			return err
 		}
 	}
@@ -367,6 +377,12 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		return err
 	}
 	defer hostSync.Close()
+	shared, err := c.cloneSharedMounts()
+	if err != nil {
+		closeFiles(files)
+		return err
+	}
+	files = append(files, shared...)
 	st := newStarter("container "+c.name, ErrStartFailed, filepath.Join(c.dir, statusFile))
 	if err := st.sendStdio(hostSync, stdio); err != nil {
 		closeFiles(files)
@@ -429,6 +445,50 @@ func (c *Container) openInherited() ([]*os.File, *net.UnixConn, error) {
 			}
 			return os.NewFile(uintptr(fd), fifoFile), nil
 		})
+}
+
+// cloneSharedMounts clones, in this (the host's) mount namespace, the
+// source of each shared bind mount (lxcconv.SharedMount): a detached mount
+// tree that is a peer of the source's mount. zfslxc-start passes them down
+// from fdFirstShared on, and the pre-mount hook attaches them.
+func (c *Container) cloneSharedMounts() ([]*os.File, error) {
+	if c.result.MountHook == nil {
+		return nil, nil
+	}
+	var files []*os.File
+	for _, sm := range c.result.MountHook.SharedMounts {
+		flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
+		if sm.Recursive {
+			flags |= unix.AT_RECURSIVE
+		}
+		fd, err := unix.OpenTree(unix.AT_FDCWD, sm.Source, uint(flags))
+		if err != nil {
+			closeFiles(files)
+			return nil, fmt.Errorf("%s: cloning the mount of %s: %w", sm.Field, sm.Source, err)
+		}
+		files = append(files, os.NewFile(uintptr(fd), sm.Source))
+	}
+	return files, nil
+}
+
+// makeStagingPoints creates the staging points of the shared bind mounts
+// in the state directory: a directory or an empty file, as the source.
+func makeStagingPoints(shared []lxcconv.SharedMount) error {
+	for _, sm := range shared {
+		var err error
+		if sm.Dir {
+			err = os.Mkdir(sm.Staging, 0o700)
+		} else {
+			var f *os.File
+			if f, err = os.OpenFile(sm.Staging, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+				err = f.Close()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("%s: staging point: %w", sm.Field, err)
+		}
+	}
+	return nil
 }
 
 // Console returns the pty master of a process.terminal container started

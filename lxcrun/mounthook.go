@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/zfslxc/zfslxc/internal/ocihook"
 	"github.com/zfslxc/zfslxc/lxcconv"
 )
@@ -28,20 +30,29 @@ const hookLogPrefix = "zfslxc-hook"
 // "mount").
 const HookAction = "hook"
 
-// RunMountHook is the work of lxc.hook.mount (lxcconv.Options.HookCommand):
-// LXC runs it in the container's mount namespace once the container's
-// mounts are made and before pivot_root, with LXC_HOOK_TYPE=mount and
-// LXC_CONFIG_FILE (<state dir>/lxc/<name>/config) in the environment. It
-// runs the createContainer hooks, as runc's init does at that point. (The
-// spec's device nodes are made by the runtime once init is ready:
-// devices.go.)
+// RunMountHook is the work of the hooks LXC runs as HookCommand
+// (lxcconv.Options.HookCommand), in the container's mount namespace, with
+// LXC_HOOK_TYPE and LXC_CONFIG_FILE (<state dir>/lxc/<name>/config) in the
+// environment:
+//   - lxc.hook.pre-mount, before the rootfs and the mount entries: it
+//     attaches the clones of the shared bind mounts' sources (inherited
+//     from fdFirstShared on) at their staging points (stageSharedMounts);
+//   - lxc.hook.mount, once the container's mounts are made and before
+//     pivot_root: it runs the createContainer hooks, as runc's init does at
+//     that point. (The spec's device nodes are made by the runtime once
+//     init is ready: devices.go.)
+//
 // A failure is also appended to LXC's log as an ERROR line, which is what
 // the runtime quotes when the start fails (LXC itself logs only that the
 // hook failed).
 func RunMountHook(ctx context.Context) error {
-	dir, err := mountHookDir()
+	dir, typ, err := mountHookDir()
 	if err == nil {
-		err = runMountHook(ctx, dir)
+		if typ == "pre-mount" {
+			err = runPreMountHook(dir)
+		} else {
+			err = runMountHook(ctx, dir)
+		}
 	}
 	if err != nil && dir != "" {
 		logHookError(dir, err)
@@ -49,30 +60,37 @@ func RunMountHook(ctx context.Context) error {
 	return err
 }
 
-// mountHookDir checks the environment LXC gives a mount hook and returns
-// the state directory.
-func mountHookDir() (string, error) {
-	if t := os.Getenv("LXC_HOOK_TYPE"); t != "mount" {
-		return "", fmt.Errorf("hook: LXC_HOOK_TYPE=%q: want \"mount\" (this action is run by LXC as lxc.hook.mount)", t)
+// mountHookDir checks the environment LXC gives a hook and returns the
+// state directory and the hook type.
+func mountHookDir() (dir, typ string, err error) {
+	typ = os.Getenv("LXC_HOOK_TYPE")
+	if typ != "mount" && typ != "pre-mount" {
+		return "", "", fmt.Errorf("hook: LXC_HOOK_TYPE=%q: want \"mount\" or \"pre-mount\" (this action is run by LXC as lxc.hook.mount and lxc.hook.pre-mount)", typ)
 	}
 	cfg := os.Getenv("LXC_CONFIG_FILE")
 	if !filepath.IsAbs(cfg) || filepath.Base(filepath.Dir(filepath.Dir(cfg))) != lxcDir {
-		return "", fmt.Errorf("hook: LXC_CONFIG_FILE=%q: want <state dir>/%s/<name>/%s", cfg, lxcDir, configFile)
+		return "", "", fmt.Errorf("hook: LXC_CONFIG_FILE=%q: want <state dir>/%s/<name>/%s", cfg, lxcDir, configFile)
 	}
-	return filepath.Dir(filepath.Dir(filepath.Dir(cfg))), nil
+	return filepath.Dir(filepath.Dir(filepath.Dir(cfg))), typ, nil
 }
 
-func runMountHook(ctx context.Context, dir string) error {
+func readMountHook(dir string) (lxcconv.MountHook, error) {
+	var mh lxcconv.MountHook
 	data, err := os.ReadFile(filepath.Join(dir, mountHookFile))
 	if err != nil {
-		return fmt.Errorf("mount hook: %w", err)
+		return mh, fmt.Errorf("mount hook: %w", err)
 	}
-	var mh lxcconv.MountHook
 	if err := json.Unmarshal(data, &mh); err != nil {
-		return fmt.Errorf("mount hook: %s: %w", mountHookFile, err)
+		return mh, fmt.Errorf("mount hook: %s: %w", mountHookFile, err)
 	}
-	if len(mh.CreateContainer) == 0 {
-		return nil
+	return mh, nil
+}
+
+// runMountHook runs the createContainer hooks.
+func runMountHook(ctx context.Context, dir string) error {
+	mh, err := readMountHook(dir)
+	if err != nil || len(mh.CreateContainer) == 0 {
+		return err
 	}
 	st := mh.State
 	st.Status = "creating"
@@ -80,6 +98,42 @@ func runMountHook(ctx context.Context, dir string) error {
 		return fmt.Errorf("createContainer hooks: %w", err)
 	}
 	return ocihook.RunAll(ctx, "createContainer", mh.CreateContainer, st)
+}
+
+// runPreMountHook stages the shared bind mounts.
+func runPreMountHook(dir string) error {
+	mh, err := readMountHook(dir)
+	if err != nil {
+		return err
+	}
+	return stageSharedMounts(mh.SharedMounts)
+}
+
+// stageSharedMounts attaches each inherited clone (fdFirstShared + i, a
+// detached mount tree made by cloneSharedMounts in the host's mount
+// namespace, still a peer of the host's mount) at its staging point. LXC
+// has demoted the namespace's own copies of shared mounts to slaves by now
+// and binds the mount entries from the staging points next. The clone
+// must be of the source: a descriptor that is anything else fails the
+// start.
+func stageSharedMounts(shared []lxcconv.SharedMount) error {
+	for i, sm := range shared {
+		fd := fdFirstShared + i
+		var got, want unix.Stat_t
+		if err := unix.Fstat(fd, &got); err != nil {
+			return fmt.Errorf("%s: the clone of %s (descriptor %d): %w", sm.Field, sm.Source, fd, err)
+		}
+		if err := unix.Stat(sm.Source, &want); err != nil {
+			return fmt.Errorf("%s: %w", sm.Field, err)
+		}
+		if got.Dev != want.Dev || got.Ino != want.Ino {
+			return fmt.Errorf("%s: descriptor %d is not the clone of %s", sm.Field, fd, sm.Source)
+		}
+		if err := unix.MoveMount(fd, "", unix.AT_FDCWD, sm.Staging, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("%s: attaching the clone of %s at %s: %w", sm.Field, sm.Source, sm.Staging, err)
+		}
+	}
+	return nil
 }
 
 // hookInitPid is the pid of the container's init-to-be in the container's

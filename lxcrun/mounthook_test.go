@@ -18,6 +18,7 @@ func TestMountHookDir(t *testing.T) {
 		typ, cfg, dir, err string
 	}{
 		{"mount", "/run/s/ct/lxc/ct/config", "/run/s/ct", ""},
+		{"pre-mount", "/run/s/ct/lxc/ct/config", "/run/s/ct", ""},
 		{"start", "/run/s/ct/lxc/ct/config", "", `LXC_HOOK_TYPE="start"`},
 		{"", "/run/s/ct/lxc/ct/config", "", `LXC_HOOK_TYPE=""`},
 		{"mount", "/etc/ct/config", "", "LXC_CONFIG_FILE"},
@@ -26,15 +27,15 @@ func TestMountHookDir(t *testing.T) {
 	} {
 		t.Setenv("LXC_HOOK_TYPE", tc.typ)
 		t.Setenv("LXC_CONFIG_FILE", tc.cfg)
-		dir, err := mountHookDir()
+		dir, typ, err := mountHookDir()
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s %s: %q, %v; want an error naming %s", tc.typ, tc.cfg, dir, err, tc.err)
 			}
 			continue
 		}
-		if err != nil || dir != tc.dir {
-			t.Errorf("%s %s: %q, %v; want %s", tc.typ, tc.cfg, dir, err, tc.dir)
+		if err != nil || dir != tc.dir || typ != tc.typ {
+			t.Errorf("%s %s: %q %q, %v; want %s", tc.typ, tc.cfg, dir, typ, err, tc.dir)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +23,7 @@ type trace struct {
 	pids    []int    // their init processes on the host
 	bundles []string // containerd's task bundles (LXC state inside)
 	netns   string   // the pod's network namespace file ("" for hostNetwork)
-	cgroups []string // every v1 controller directory of each container
+	cgroups []string // every v1 controller directory of each container and of its LXC monitor
 }
 
 // traceOf records pod podID and containers ctrs.
@@ -43,13 +44,64 @@ func (e *env) traceOf(t testing.TB, podID string, ctrs ...string) trace {
 			t.Fatalf("%s: no pid in inspect", id)
 		}
 		tr.pids = append(tr.pids, pid)
-		tr.cgroups = append(tr.cgroups, cgroupDirs(t, pid)...)
+		dirs := cgroupDirs(t, pid)
+		tr.cgroups = append(tr.cgroups, dirs...)
+		mon := monitorOf(t, pid)
+		monDirs := cgroupDirs(t, mon)
+		tr.cgroups = append(tr.cgroups, monDirs...)
+		checkMonitorApart(t, id, mon, dirs, monDirs)
 	}
 	add(podID, sandbox)
 	for _, id := range ctrs {
 		add(id, e.inspect(t, "inspect", id))
 	}
 	return tr
+}
+
+// monitorOf is the LXC monitor of the container whose init is pid: its
+// parent, zfslxc-start.
+func monitorOf(t testing.TB, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "pid (comm) state ppid ...": comm may hold blanks and parentheses.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	var f []string
+	if i >= 0 {
+		f = strings.Fields(s[i+1:])
+	}
+	if len(f) < 2 {
+		t.Fatalf("/proc/%d/stat: %q", pid, s)
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatalf("/proc/%d/stat: %q: %v", pid, s, err)
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
+	if err != nil || strings.TrimSpace(string(comm)) != "zfslxc-start" {
+		t.Fatalf("parent %d of init %d is %q (%v), want zfslxc-start", ppid, pid, comm, err)
+	}
+	return ppid
+}
+
+// checkMonitorApart fails t if the monitor (its cgroup directories
+// monDirs) lies inside the cgroup parent of its container (dirs): under
+// CRI that is the pod's, and the monitor would be charged to the pod.
+// LXC put it beside the container's cgroup until the shim named a
+// cgroup of its own (lxcconv.Options.MonitorCgroup).
+func checkMonitorApart(t testing.TB, id string, mon int, dirs, monDirs []string) {
+	t.Helper()
+	for _, d := range dirs {
+		parent := filepath.Dir(d)
+		for _, m := range monDirs {
+			if strings.HasPrefix(m, parent+"/") {
+				t.Errorf("%s: the LXC monitor %d is in %s, inside the container's cgroup parent %s", id, mon, m, parent)
+			}
+		}
+	}
 }
 
 func asSlice(v any) []any {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,7 +35,14 @@ func TestFaults(t *testing.T) {
 // RUNNING; it returns init's host pid.
 func (e *env) runDetached(t *testing.T, id string, args ...string) int {
 	t.Helper()
-	a := append([]string{"run", "-d", "--null-io", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id}, args...)
+	return e.runDetachedWith(t, id, nil, args...)
+}
+
+// runDetachedWith is runDetached with more flags for ctr run.
+func (e *env) runDetachedWith(t *testing.T, id string, flags []string, args ...string) int {
+	t.Helper()
+	a := append([]string{"run", "-d", "--null-io", "--snapshotter", e.snap, "--runtime", runtimeType}, flags...)
+	a = append(append(a, e.ref, id), args...)
 	if _, stderr, err := e.d.Ctr(t, a...); err != nil {
 		t.Fatalf("ctr run -d %s: %v (%s)\n%s", id, err, stderr, e.d.LogTail(40))
 	}
@@ -89,6 +97,41 @@ func pidOf(t *testing.T, sub string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// checkMonitorCgroup fails t if the LXC monitor (zfslxc-start, pid
+// starter) is in a cgroup inside the cgroup parent of the container's
+// init: the monitor was lxc.monitor.ID beside the container (/default/ID
+// under ctr), which under CRI charged it to the pod.
+func checkMonitorCgroup(t *testing.T, initPid, starter int) {
+	t.Helper()
+	mon := cgroupPaths(t, starter)
+	for ctrl, p := range cgroupPaths(t, initPid) {
+		parent := path.Dir(p)
+		if parent == "/" {
+			continue
+		}
+		if m := mon[ctrl]; m == parent || strings.HasPrefix(m, parent+"/") {
+			t.Errorf("the LXC monitor %d is in %s:%s, inside the container's cgroup parent %s", starter, ctrl, m, parent)
+		}
+	}
+}
+
+// cgroupPaths maps each hierarchy of pid (its controllers, "" for v2) to
+// pid's cgroup there.
+func cgroupPaths(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if parts := strings.SplitN(l, ":", 3); len(parts) == 3 {
+			m[parts[1]] = parts[2]
+		}
+	}
+	return m
 }
 
 // payloadCgroups lists the cgroup directories of pid (v1: one per
@@ -347,6 +390,9 @@ func (e *env) testStarterKilled(t *testing.T, id string) {
 	for round := 1; round <= 2; round++ {
 		initPid := e.runDetached(t, id, "sleep", "600")
 		starter := pidOf(t, "zfslxc-start --name "+id+" ")
+		if round == 1 {
+			checkMonitorCgroup(t, initPid, starter)
+		}
 		if err := syscall.Kill(starter, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +410,7 @@ func (e *env) testStarterKilled(t *testing.T, id string) {
 		e.d.MustCtr(t, "containers", "rm", id)
 		waitGone(t, "after kill -9 of zfslxc-start", []int{starter, initPid}, nil)
 		var left []string
-		for _, pat := range []string{"/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/*/lxc.monitor." + id, "/sys/fs/cgroup/*/*/lxc.payload." + id} {
+		for _, pat := range []string{"/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/*/lxc.monitor." + id, "/sys/fs/cgroup/*/*/lxc.payload." + id, "/sys/fs/cgroup/*/lxc.monitor.*." + id, "/sys/fs/cgroup/lxc.monitor.*." + id} {
 			m, _ := filepath.Glob(pat)
 			left = append(left, m...)
 		}

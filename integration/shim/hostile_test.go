@@ -218,7 +218,7 @@ func TestHostileSpec(t *testing.T) {
 // or LXC's monitor's) is left in any hierarchy.
 func checkNoCgroup(t *testing.T, id string) {
 	t.Helper()
-	for _, pattern := range []string{"/sys/fs/cgroup/*/" + id, "/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/lxc.monitor." + id} {
+	for _, pattern := range []string{"/sys/fs/cgroup/*/" + id, "/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/lxc.monitor.*." + id, "/sys/fs/cgroup/lxc.monitor.*." + id} {
 		left, err := filepath.Glob(pattern)
 		if err != nil {
 			t.Fatal(err)

@@ -154,9 +154,10 @@ func TestParallel(t *testing.T) {
 				t.Errorf("mounts left under containerd's state dir:\n%s", strings.Join(left, "\n"))
 			}
 			// Payload cgroups (cgroupsPath /default/ID) and LXC's monitor
-			// cgroups (default/lxc.monitor.ID), v1 and v2.
+			// cgroups (lxc.monitor.default.ID), v1 and v2.
 			var cgs []string
-			for _, pat := range []string{"/sys/fs/cgroup/*/default/*" + prefix + "*", "/sys/fs/cgroup/default/*" + prefix + "*"} {
+			for _, pat := range []string{"/sys/fs/cgroup/*/default/*" + prefix + "*", "/sys/fs/cgroup/default/*" + prefix + "*",
+				"/sys/fs/cgroup/*/lxc.monitor.default.*" + prefix + "*", "/sys/fs/cgroup/lxc.monitor.default.*" + prefix + "*"} {
 				m, err := filepath.Glob(pat)
 				if err != nil {
 					t.Fatal(err)

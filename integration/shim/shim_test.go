@@ -177,6 +177,9 @@ func TestShim(t *testing.T) {
 					}
 					e.checkClean(t, "term-lxc")
 				})
+				if snap == sn {
+					t.Run("MountPropagation", func(t *testing.T) { e.testMountPropagation(t, "rshared") })
+				}
 				t.Run("KillKILL", func(t *testing.T) {
 					want := e.killStatusCmd(t, "io.containerd.runc.v2", "kill9-runc", "KILL", "sleep", "600")
 					got := e.killStatusCmd(t, runtimeType, "kill9-lxc", "KILL", "sleep", "600")

@@ -196,9 +196,10 @@ func Main(args []string) int {
 		}
 		return 0
 	case lxcrun.HookAction:
-		// LXC runs this as lxc.hook.mount (lxcconv.Options.HookCommand):
-		// createContainer hooks and device nodes. LXC logs only that the
-		// hook failed; RunMountHook puts the reason in LXC's log too.
+		// LXC runs this as lxc.hook.mount (createContainer hooks) and
+		// lxc.hook.pre-mount (shared bind mounts), lxcconv.Options.HookCommand.
+		// LXC logs only that the hook failed; RunMountHook puts the
+		// reason in LXC's log too.
 		if err := lxcrun.RunMountHook(context.Background()); err != nil {
 			fmt.Fprintf(os.Stderr, "%s hook: %v\n", filepath.Base(args[0]), err)
 			return 1

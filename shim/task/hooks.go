@@ -97,7 +97,8 @@ func (h *ociHooks) run(ctx context.Context, kind string, hooks []specs.Hook, sta
 
 // hookCommand is lxcconv.Options.HookCommand: this binary's hook action
 // (shim/manager runs lxcrun.RunMountHook for it), which LXC runs as
-// lxc.hook.mount for createContainer hooks and device nodes. LXC splits
+// lxc.hook.mount for createContainer hooks and as lxc.hook.pre-mount for
+// bind mounts with shared propagation. LXC splits
 // the command on blanks: a path holding one gives no hook command, and
 // lxcconv then refuses those two with its usual message.
 func hookCommand() string {

@@ -163,16 +163,7 @@ func TestPipeIOOutput(t *testing.T) {
 // containerd's client closes its read end when it deletes the exited task,
 // and what it had not read would be lost.
 func TestPipeIOWaitsForTheReader(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out")
-	if err := unix.Mkfifo(out, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(out, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	out, r := fifoWithReader(t)
 	p, err := newPipeIO(context.Background(), "", out, "")
 	if err != nil {
 		t.Fatal(err)
@@ -209,16 +200,7 @@ func TestPipeIOWaitsForTheReader(t *testing.T) {
 
 // A reader that never reads holds the copy for fifoDrainTimeout at most.
 func TestDrainFifoGivesUp(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "out")
-	if err := unix.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	path, _ := fifoWithReader(t)
 	w, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -237,4 +219,20 @@ func TestDrainFifoGivesUp(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("drainFifo did not give up on a reader that never reads")
 	}
+}
+
+// fifoWithReader makes a FIFO and opens its read end as ctr does (closed
+// at the test's end); the reader reads nothing until the test does.
+func fifoWithReader(t *testing.T) (string, *os.File) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return path, r
 }

@@ -165,7 +165,7 @@ func (s *Service) create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		return nil, err
 	}
 	c, err := s.cfg.Runtime.Prepare(ctx, stateDir, spec, lxcrun.Options{
-		Name: r.ID, Convert: convertOptions(cfg, r.Bundle, spec, t.rootfs),
+		Name: r.ID, Convert: convertOptions(cfg, r.Bundle, spec, t.rootfs, monitorCgroup(s.cfg.Namespace, r.ID)),
 		Reaper: cfg.Init == config.InitReaper, BinDir: cfg.BinDir,
 	})
 	if err != nil {
@@ -274,8 +274,8 @@ func classify(err error) error {
 }
 
 // convertOptions are lxcconv's options for the task's spec.
-func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs string) lxcconv.Options {
-	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, HookCommand: hookCommand(), StatHost: statHostDir}
+func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs, monitor string) lxcconv.Options {
+	co := lxcconv.Options{BundleDir: bundle, DefaultAppArmorProfile: defaultAppArmor(cfg), RootfsPath: rootfs, HookCommand: hookCommand(), StatHost: statHostDir, MonitorCgroup: monitor}
 	if spec.Root != nil {
 		root := spec.Root.Path
 		if !filepath.IsAbs(root) {
@@ -284,6 +284,16 @@ func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs s
 		co.RootFS = lxcconv.DirFS(root)
 	}
 	return co
+}
+
+// monitorCgroup is the cgroup of a task's LXC monitor (its zfslxc-start):
+// one of its own at the top of each hierarchy, where LXC puts a monitor by
+// default, named after the namespace and the id so that it is unique on
+// the host. Not beside the container's cgroup: under CRI that is inside
+// the pod's cgroup parent, and the monitor was charged to the pod. runc's
+// shim, the monitor's counterpart there, runs outside the pods too.
+func monitorCgroup(namespace, id string) string {
+	return "lxc.monitor." + namespace + "." + id
 }
 
 // startInit opens the task's IO and starts init up to "ready" (OCI
