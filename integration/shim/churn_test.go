@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -194,27 +193,14 @@ func (e *env) churnContainers(work context.Context, done <-chan struct{}, prefix
 		if work.Err() != nil {
 			return
 		}
-		id := fmt.Sprintf("%s%d", prefix, n)
-		code := (n*37 + 1) % 256
-		stdout, stderr, err := e.d.CtrContext(work, "run", "--rm", "--snapshotter", sn, "--runtime", runtimeType, e.ref, id,
-			"/bin/sh", "-c", `echo "out $1"; exit "$1"`, "sh", strconv.Itoa(code))
-		got := 0
-		var ee *exec.ExitError
-		switch {
-		case errors.As(err, &ee) && work.Err() == nil:
-			got = ee.ExitCode()
-		case err != nil && work.Err() != nil:
+		problem := e.runPrintsAndExits(work, runtimeType, sn, fmt.Sprintf("%s%d", prefix, n), (n*37+1)%256)
+		if work.Err() != nil {
 			return // the watchdog fired
-		case err != nil:
-			st.add(&st.runs)
-			st.add(&st.runFailures)
-			st.fail("%s: %v", id, err)
-			continue
 		}
 		st.add(&st.runs)
-		if got != code || stdout != fmt.Sprintf("out %d\n", code) {
+		if problem != "" {
 			st.add(&st.runFailures)
-			st.fail("%s: exit %d, stdout %q, stderr %q; want exit %d", id, got, stdout, ctrLogLine.ReplaceAllString(stderr, ""), code)
+			st.fail("%s", problem)
 		}
 	}
 }

@@ -121,10 +121,7 @@ func newZfslxcRun(t *testing.T) *zfslxcRun {
 }
 
 // commands counts the zfs commands logged so far.
-func (r *zfslxcRun) commands() int {
-	data, _ := os.ReadFile(r.log)
-	return strings.Count(string(data), `msg="zfs command"`)
-}
+func (r *zfslxcRun) commands() int { return countZfsCommands(r.log) }
 
 // tail is the last n lines of the log.
 func (r *zfslxcRun) tail(n int) string {

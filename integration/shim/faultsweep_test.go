@@ -394,22 +394,14 @@ func zfsCommands(t *testing.T, log string) int {
 	return bytes.Count(data, []byte(`msg="zfs command"`))
 }
 
-// waitZfsCommands polls the log until it holds n zfs commands and returns
-// the count then, or -1 when done delivers first (the operation ended; the
-// value is put back).
+// waitZfsCommands waits until the log holds n zfs commands (waitClock).
 func waitZfsCommands(log string, n int, done chan error) int {
-	for {
-		data, err := os.ReadFile(log)
-		if err == nil {
-			if c := bytes.Count(data, []byte(`msg="zfs command"`)); c >= n {
-				return c
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err
-			return -1
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	return waitClock(func() int { return countZfsCommands(log) }, n, done)
+}
+
+// countZfsCommands counts the zfs commands logged in the file at path
+// (zfsdriver's debug line per command).
+func countZfsCommands(path string) int {
+	data, _ := os.ReadFile(path)
+	return bytes.Count(data, []byte(`msg="zfs command"`))
 }
