@@ -65,13 +65,13 @@ critest: deps-test build ## cri-tools' critest (all but Image Manager) with runc
 kubelet-test: deps-test deps-kubelet build ## a real kubelet (standalone, static pods) on containerd 1.6 and 2.4 with lxc as the default runtime
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_KUBELET=1 $(GO) test -count=1 -timeout 30m -v -run 'TestKubelet$$' ./integration/cri/
 
-stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc vs runc+overlayfs, nothing left; writes its section of docs/benchmarks.md (not part of make test)
+stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc vs runc+overlayfs; 5 parallel imports while containers and templates churn; nothing left; writes its section of docs/benchmarks.md (not part of make test)
 	eval "$$(scripts/deps.sh --print-env)" && ZFSLXC_BIN_DIR=$(CURDIR)/$(BIN) scripts/stress.sh
 
 hostile-big: deps build ## hostile input too big for make test: a 100k-entry layer through ctr import on 1.6 and 2.4 (~2.5 min here)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_BIG=1 $(GO) test -count=1 -v -timeout 40m -run 'TestHugeLayer$$' ./integration/snapshotter/
 
-faults: deps build ## fault-point sweep: kill -9 of the snapshotter, containerd or the shim at every step of import and of a container's lifecycle, then restart and check nothing is orphaned (not part of make test)
+faults: deps-test build ## fault-point sweep on containerd 1.6 and 2.4: kill -9 of the snapshotter, containerd, the registry, the shim, zfslxc-start at every step of import, pull and a container's lifecycle, then restart and check nothing is orphaned (not part of make test)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_FAULTS=1 $(GO) test -count=1 -v -timeout 60m -run 'TestFaultSweep$$' ./integration/shim/
 
 bench: deps-test build ## benchmarks against their baselines; writes docs/benchmarks.md

@@ -1,7 +1,9 @@
 #!/bin/bash
 # make stress: N containers at once through ctr (lxc+zfslxc against
 # runc+overlayfs in the same containerd), ROUNDS rounds, every exit code
-# and every leftover checked (integration/shim TestStress). On success it
+# and every leftover checked (integration/shim TestStress); then 5
+# images with shared layers imported at once while containers and
+# templates churn (TestChurn). On success it
 # writes the stress section of docs/benchmarks.md (between the markers;
 # scripts/bench.sh keeps it). Needs root, zfs, LXC, both containerds
 # (make deps). ZFSLXC_STRESS_N (100) and ZFSLXC_STRESS_ROUNDS (3) size it;
@@ -19,11 +21,11 @@ if [ -n "${STRESS_LOG:-}" ]; then
 else
 	set +e
 	ZFSLXC_STRESS=1 ZFSLXC_REQUIRE_ZFS=1 ZFSLXC_REQUIRE_INTEGRATION=1 ZFSLXC_BIN_DIR=${ZFSLXC_BIN_DIR:-$PWD/bin} \
-		go test -count=1 -v -timeout 90m -run 'TestStress$' ./integration/shim/ >"$log" 2>&1
+		go test -count=1 -v -timeout 90m -run '^(TestStress|TestChurn)$' ./integration/shim/ >"$log" 2>&1
 	status=$?
 	set -e
 fi
-grep -E 'stress_test.go|^\s*--- |^(ok|FAIL|PASS)' "$log" || true
+grep -E 'stress_test.go|churn_test.go|^\s*--- |^(ok|FAIL|PASS)' "$log" || true
 if [ $status -ne 0 ]; then
 	echo "==> stress test failed (exit $status): $OUT not changed" >&2
 	tail -50 "$log" >&2
@@ -49,6 +51,20 @@ fi
 		sub(/,$/, "", t); printf "| %s | %s | %s | %s | %s | %s |\n", flavor, r, rt, n, t, f }' "$log"
 	echo
 	grep -E 'stress_test.go:[0-9]+: containerd-' "$log" | sed -E 's/^.*stress_test.go:[0-9]+: /- /'
+	echo
+	echo "### Imports while containers and templates churn (TestChurn)"
+	echo
+	echo "Five images sharing layers (busybox, a layer all share, one the even ones"
+	echo "share, one of their own that replaces a shared file and whites out"
+	echo "another) imported with \`ctr images import\` all at once, checked in a"
+	echo "container each (every file's digest, every directory's listing), then"
+	echo "removed; meanwhile loops of \`ctr run --rm\` (exit code checked) and of"
+	echo "\`zfslxc template create\`/\`rm\` (a second process mounting datasets on the"
+	echo "same zfs-fuse; the template's files checked). A watchdog fails the run"
+	echo "with every zfs/ctr/daemon process's state and the goroutine dumps if it"
+	echo "stops making progress. Afterwards nothing is left (as above, and no template)."
+	echo
+	grep -E 'churn_test.go:[0-9]+: containerd-' "$log" | sed -E 's/^.*churn_test.go:[0-9]+: /- /'
 	echo "$END"
 } >"$log.section"
 if [ -f "$OUT" ] && grep -qxF "$BEGIN" "$OUT"; then

@@ -29,13 +29,18 @@ import (
 // ran and failed returns its non-zero exit code and stderr with a nil err.
 type Runner func(ctx context.Context, path string, args []string) (stdout, stderr []byte, exitCode int, err error)
 
-// ExecRunner is the Runner that executes the real binary.
+// ExecRunner is the Runner that executes the real binary. A command run
+// under the zfs-fuse mount lock inherits the locked file as fd 3 (see
+// withInheritedLock).
 func ExecRunner(ctx context.Context, path string, args []string) ([]byte, []byte, int, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// zfs prints messages in the C locale only when asked; we parse them.
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "LANG=C")
+	if f := inheritedLock(ctx); f != nil {
+		cmd.ExtraFiles = []*os.File{f}
+	}
 	err := cmd.Run()
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && ctx.Err() == nil {
@@ -243,11 +248,14 @@ func (d *Driver) exec(ctx context.Context, path string, args []string) ([]byte, 
 // zfs that needs it.
 func (d *Driver) execCommand(ctx context.Context, path string, c command) ([]byte, []byte, int, error) {
 	if c.mounts && d.caps.SerialMounts {
-		release, err := d.mountLock.acquire(ctx, d.lockPath)
+		release, held, err := d.mountLock.acquire(ctx, d.lockPath)
 		if err != nil {
 			return nil, nil, -1, err
 		}
 		defer release()
+		if held != nil {
+			ctx = withInheritedLock(ctx, held)
+		}
 	}
 	return d.exec(ctx, path, c.args)
 }

@@ -58,31 +58,33 @@ const lockPoll = 20 * time.Millisecond
 
 // acquire takes the lock at path, waiting until ctx ends. A lock file that
 // cannot be opened (no /run/lock, no permission) is logged and skipped:
-// the command runs unserialised rather than not at all.
-func (l *mountLock) acquire(ctx context.Context, path string) (release func(), err error) {
+// the command runs unserialised rather than not at all. held is the
+// locked file (nil then), for the command to inherit (see
+// withInheritedLock).
+func (l *mountLock) acquire(ctx context.Context, path string) (release func(), held *os.File, err error) {
 	start := time.Now()
 	select {
 	case l.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for the zfs-fuse mount lock %s: %w", path, ctx.Err())
+		return nil, nil, fmt.Errorf("waiting for the zfs-fuse mount lock %s: %w", path, ctx.Err())
 	}
 	unlockSem := func() { <-l.sem }
 	if l.noFile {
-		return unlockSem, nil
+		return unlockSem, nil, nil
 	}
 	if l.f == nil {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 		if err != nil {
 			l.noFile = true
 			log.G(ctx).WithError(err).WithField("lock", path).Warn("zfs-fuse mount lock unavailable: mounting commands are serialised in this process only")
-			return unlockSem, nil
+			return unlockSem, nil, nil
 		}
 		l.f = f
 	}
 	fd := int(l.f.Fd())
 	if err := flockWait(ctx, fd, path); err != nil {
 		unlockSem()
-		return nil, err
+		return nil, nil, err
 	}
 	if waited := time.Since(start); waited > time.Second {
 		log.G(ctx).WithFields(log.Fields{"lock": path, "waited": waited}).Debug("zfs-fuse mount lock was held")
@@ -90,7 +92,26 @@ func (l *mountLock) acquire(ctx context.Context, path string) (release func(), e
 	return func() {
 		_ = unix.Flock(fd, unix.LOCK_UN)
 		unlockSem()
-	}, nil
+	}, l.f, nil
+}
+
+type inheritedLockKey struct{}
+
+// withInheritedLock returns ctx carrying the locked file f, which
+// ExecRunner passes to the command it starts (as fd 3). A flock belongs
+// to the open file, which the command then shares: if this process dies
+// (kill -9, a crash) while the command still runs, and mounts, the lock
+// stays held until the command ends, so no other process mounts
+// meanwhile. Without it the lock went with the process and the orphaned
+// zfs mounted alongside the next holder.
+func withInheritedLock(ctx context.Context, f *os.File) context.Context {
+	return context.WithValue(ctx, inheritedLockKey{}, f)
+}
+
+// inheritedLock is the file withInheritedLock put in ctx, or nil.
+func inheritedLock(ctx context.Context) *os.File {
+	f, _ := ctx.Value(inheritedLockKey{}).(*os.File)
+	return f
 }
 
 // flockWait takes an exclusive flock on fd, polling until ctx ends (a

@@ -3,6 +3,9 @@ package zfsdriver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -139,5 +142,80 @@ func TestMountLockWhoWaits(t *testing.T) {
 				t.Fatalf("%d commands ran while another process held the lock", f.calls.Load())
 			}
 		})
+	}
+}
+
+// holderEnv makes TestMountLockHolderProcess the helper process of
+// TestMountLockOutlivesKilledHolder: a Driver that runs one mounting
+// command with the fake zfs the variable names, under the lock file
+// holderLockEnv names.
+const (
+	holderEnv     = "ZFSDRIVER_TEST_HOLDER_ZFS"
+	holderLockEnv = "ZFSDRIVER_TEST_HOLDER_LOCK"
+)
+
+// TestMountLockHolderProcess is not a test: the helper process of
+// TestMountLockOutlivesKilledHolder.
+func TestMountLockHolderProcess(t *testing.T) {
+	zfs := os.Getenv(holderEnv)
+	if zfs == "" {
+		t.Skip("helper process of TestMountLockOutlivesKilledHolder")
+	}
+	d, err := New(context.Background(), WithBinaries(zfs, zfs), WithCapabilities(ZFSFuseCapabilities()),
+		WithMountLock(os.Getenv(holderLockEnv)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Create(context.Background(), "tank/a", CreateOptions{}) // killed while its zfs runs
+}
+
+// A process killed with SIGKILL while its zfs command runs (kill -9 of the
+// snapshotter or of zfslxc, as the fault sweep does) leaves that command
+// running, mounting: the lock must stay held until the command ends, or
+// the next process mounts at the same time (the zfs-fuse deadlock). Was:
+// the lock went with the killed process.
+func TestMountLockOutlivesKilledHolder(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "mount.lock")
+	started, finished := filepath.Join(dir, "started"), filepath.Join(dir, "finished")
+	zfs := filepath.Join(dir, "zfs")
+	script := fmt.Sprintf("#!/bin/sh\n: > %s\nsleep 2\n: > %s\n", started, finished)
+	if err := os.WriteFile(zfs, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	helper := exec.Command(os.Args[0], "-test.run=^TestMountLockHolderProcess$", "-test.count=1")
+	helper.Env = append(os.Environ(), holderEnv+"="+zfs, holderLockEnv+"="+lock)
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// Let the orphaned fake zfs end before TempDir goes.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(finished); err == nil {
+				return
+			}
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			helper.Process.Kill()
+			helper.Wait()
+			t.Fatal("the helper's zfs command did not start within 30s")
+		}
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	release, err := LockMounts(ctx, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if _, err := os.Stat(finished); err != nil {
+		t.Fatal("took the mount lock while the killed holder's zfs command still ran")
 	}
 }

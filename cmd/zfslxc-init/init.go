@@ -79,6 +79,7 @@ func run(o *options) (int, error) {
 	if err := sync.ready(); err != nil {
 		return exitSetupFailed, err
 	}
+	faultPoint(o.join, p.Env, "ready")
 	if o.fifo != "" {
 		if err := waitStart(o.fifo); err != nil {
 			return exitSetupFailed, err
@@ -104,11 +105,13 @@ func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	faultPoint(o.join, p.Env, "read")
 	umask := 0o022 // runc's default
 	if p.Umask != nil {
 		umask = int(*p.Umask & 0o777)
 	}
 	unix.Umask(umask)
+	faultPoint(o.join, p.Env, "umask")
 	if p.Terminal {
 		// No pty given as stdio but a host to hand one to: the pty is
 		// made here, in the container's devpts (lxcrun's NewConsole).
@@ -139,15 +142,18 @@ func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	if _, err := unix.Getwd(); errors.Is(err, unix.ENOENT) {
 		return nil, "", fail(exitSetupFailed, "process.cwd %q is outside the container's root", p.Cwd)
 	}
+	faultPoint(o.join, p.Env, "cwd")
 	p.Env = withHome(p.Env, p.UID)
 	// Before the user change: raising a hard limit needs
 	// CAP_SYS_RESOURCE, which the process's user may not keep.
 	if err := setRlimits(p.Rlimits); err != nil {
 		return nil, "", fail(exitSetupFailed, "%w", err)
 	}
+	faultPoint(o.join, p.Env, "rlimits")
 	if err := setUser(p); err != nil {
 		return nil, "", fail(exitSetupFailed, "%w", err)
 	}
+	faultPoint(o.join, p.Env, "user")
 	if p.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return nil, "", fail(exitSetupFailed, "no_new_privs: %w", err)
@@ -159,6 +165,7 @@ func prepare(o *options, sync *syncer) (*lxcconv.Process, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	faultPoint(o.join, p.Env, "lookpath")
 	// After setRlimits: the stack limit decides.
 	if err := checkArgSize(p.Args, p.Env, argSpace(stackLimit())); err != nil {
 		return nil, "", err

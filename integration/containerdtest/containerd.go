@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -254,6 +255,10 @@ func (d *Daemon) Kill9(t testing.TB) {
 	t.Helper()
 	d.proc.kill()
 }
+
+// Signal sends sig to the daemon (SIGUSR1: containerd writes a goroutine
+// dump to its log, for a test that found it hung).
+func (d *Daemon) Signal(sig syscall.Signal) error { return d.proc.signal(sig) }
 
 // Restart stops the daemon if it runs and starts it again on the same
 // config and data.

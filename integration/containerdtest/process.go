@@ -77,3 +77,11 @@ func (p *process) terminate(grace time.Duration) error {
 		return fmt.Errorf("%s ignored SIGTERM for %v; killed", p.cmd.Path, grace)
 	}
 }
+
+// signal sends sig to the process if it runs.
+func (p *process) signal(sig syscall.Signal) error {
+	if !p.running() {
+		return fmt.Errorf("not running")
+	}
+	return p.cmd.Process.Signal(sig)
+}

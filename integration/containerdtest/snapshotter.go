@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,6 +222,10 @@ func (s *Snapshotter) Kill9(t testing.TB) {
 	t.Helper()
 	s.proc.kill()
 }
+
+// Signal sends sig to the daemon (SIGQUIT: the Go runtime writes every
+// goroutine's stack to the log and exits, for a test that found it hung).
+func (s *Snapshotter) Signal(sig syscall.Signal) error { return s.proc.signal(sig) }
 
 // Stop stops the daemon with SIGTERM and fails the test unless it exits
 // 0 within 15 s.

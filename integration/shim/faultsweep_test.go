@@ -14,6 +14,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
+	"github.com/zfslxc/zfslxc/integration/registrytest"
 )
 
 // envFaults runs TestFaultSweep (make faults): minutes, not for make test.
@@ -23,90 +24,195 @@ const envFaults = "ZFSLXC_TEST_FAULTS"
 // operation, restarts it, removes what the operation made and checks that
 // nothing is orphaned: no task, container, bundle, mount, shim, cgroup; the
 // pool holds exactly the image's layers and containerd lists exactly as
-// many snapshots; the next run works. Two sweeps:
+// many snapshots; the next run works. The sweeps, on containerd 1.6 and
+// 2.4:
 //
 //   - import: the snapshotter, or containerd, killed after each zfs
 //     command the snapshotter runs while `ctr images import` unpacks a
 //     3-layer image (the step clock is the snapshotter's log);
+//   - pull: the same image pulled from a local registry with `ctr images
+//     pull` (1.6 unpacks in ctr, 2.4 in containerd's transfer service):
+//     the snapshotter, containerd or the registry killed after each zfs
+//     command;
 //   - lifecycle: the snapshotter, containerd, the shim or LXC's monitor
 //     (zfslxc-start) killed after each step of create, start, exec, kill,
 //     task delete, container delete (ctr commands one by one) where it
-//     exists.
+//     exists;
+//   - template: `zfslxc template create` from the image's layout tar
+//     (zfslxc unpacks; zfslxc killed after each of its zfs commands), and
+//     from the registry (pulled through containerd into the snapshotter,
+//     then a clone of its top layer; zfslxc, the snapshotter or containerd
+//     killed after each zfs command of either): the next create of the
+//     same name works and holds the image's files, and after `template rm`
+//     nothing is left (sweepTemplate);
+//   - exec: zfslxc-init, built with -tags faultpoints, killed at each step
+//     of an exec's set-up (sweepExec).
 //
-// The count of fault points tried is logged. Only with
-// ZFSLXC_TEST_FAULTS=1 (make faults); containerd 2.4 only.
+// The count of fault points tried is logged per containerd. Only with
+// ZFSLXC_TEST_FAULTS=1 (make faults).
 func TestFaultSweep(t *testing.T) {
 	if os.Getenv(envFaults) == "" {
 		t.Skipf("set %s=1 (make faults) to run the fault-point sweep", envFaults)
 	}
-	e := setup(t, containerdtest.V2(), sn)
-	layers := containerdtest.ChildDatasets(t, e.dataset)
-	snaps := e.ctrSnapshotCount(t)
-	points := 0
-	for _, victim := range []string{"snapshotter", "containerd"} {
-		t.Run("import/"+victim, func(t *testing.T) {
-			points += e.sweepImport(t, victim, layers, snaps)
-		})
-	}
-	for _, victim := range []string{"snapshotter", "containerd", "shim", "zfslxc-start"} {
-		t.Run("lifecycle/"+victim, func(t *testing.T) {
-			points += e.sweepLifecycle(t, victim, layers, snaps)
-		})
-	}
-	t.Logf("fault points tried: %d", points)
-}
-
-var sweepLayout imagebuild.LayoutOnce
-
-// sweepImport imports a 3-layer image once to count the snapshotter's zfs
-// commands, then again for k = 1..count with victim killed after the
-// k-th; it returns the number of fault points tried.
-func (e *env) sweepImport(t *testing.T, victim string, layers []string, snaps int) int {
-	ref, tar, err := sweepLayout.Get(filepath.Join(imageDir, "sweep.tar"), func() (*imagebuild.Image, error) {
-		return imagebuild.MultiLayerTestImage("docker.io/zfslxc/sweep:latest", imagebuild.DefaultBusyboxPath)
-	})
+	img, err := sweepImage()
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := registrytest.Start(t, registrytest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := reg.Push(ctx, sweepRepoTag, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range containerdtest.Flavors() {
+		t.Run(f.Name, func(t *testing.T) {
+			e := setup(t, f, sn)
+			layers := containerdtest.ChildDatasets(t, e.dataset)
+			snaps := e.ctrSnapshotCount(t)
+			points := map[string]int{}
+			ops := []unpackOp{
+				e.importOp(t),
+				{name: "pull", ref: reg.Ref(sweepRepoTag), args: []string{"images", "pull", "--plain-http", "--snapshotter", e.snap, reg.Ref(sweepRepoTag)}},
+			}
+			for _, op := range ops {
+				victims := []sweepVictim{e.daemonVictim("snapshotter"), e.daemonVictim("containerd")}
+				if op.name == "pull" {
+					victims = append(victims, sweepVictim{
+						name: "registry", kill: func(t *testing.T) { reg.Kill(t) },
+						restart: func(t *testing.T) {
+							if !reg.Running() {
+								reg.Start(t)
+							}
+						},
+					})
+				}
+				for _, v := range victims {
+					t.Run(op.name+"/"+v.name, func(t *testing.T) {
+						points[op.name] += e.sweepUnpack(t, op, v, layers, snaps)
+					})
+				}
+			}
+			for _, victim := range []string{"snapshotter", "containerd", "shim", "zfslxc-start"} {
+				t.Run("lifecycle/"+victim, func(t *testing.T) {
+					points["lifecycle"] += e.sweepLifecycle(t, victim, layers, snaps)
+				})
+			}
+			zr := newZfslxcRun(t)
+			zv := sweepVictim{name: "zfslxc", kill: zr.kill, restart: func(*testing.T) {}}
+			_, tar, err := sweepLayout.Get(filepath.Join(imageDir, "sweep.tar"), sweepImage)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Run("template-layout/zfslxc", func(t *testing.T) {
+				points["template"] += e.sweepTemplate(t, templateOp{name: "template create from a layout", from: tar}, zv, zr, layers, snaps)
+			})
+			pullOp := templateOp{name: "template create from a registry", from: reg.Ref(sweepRepoTag), ref: reg.Ref(sweepRepoTag)}
+			for _, v := range []sweepVictim{zv, e.daemonVictim("snapshotter"), e.daemonVictim("containerd")} {
+				t.Run("template-pull/"+v.name, func(t *testing.T) {
+					points["template"] += e.sweepTemplate(t, pullOp, v, zr, layers, snaps)
+				})
+			}
+			t.Run("exec/zfslxc-init", func(t *testing.T) {
+				dir := faultInitBinDir(t)
+				t.Setenv(containerdtest.BinDirEnv, dir)
+				ee := setup(t, f, sn)
+				points["exec"] += ee.sweepExec(t, containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
+			})
+			total := 0
+			for _, n := range points {
+				total += n
+			}
+			t.Logf("%s: fault points tried: %d (import %d, pull %d, lifecycle %d, template %d, exec %d)",
+				f.Name, total, points["import"], points["pull"], points["lifecycle"], points["template"], points["exec"])
+		})
+	}
+}
+
+// sweepRepoTag is the sweep image's name in the test registry.
+const sweepRepoTag = "zfslxc/sweep:v1"
+
+var sweepLayout imagebuild.LayoutOnce
+
+// sweepImage is the 3-layer image the import and pull sweeps unpack.
+func sweepImage() (*imagebuild.Image, error) {
+	return imagebuild.MultiLayerTestImage("docker.io/zfslxc/sweep:latest", imagebuild.DefaultBusyboxPath)
+}
+
+// unpackOp is a ctr command that unpacks the sweep image into the
+// snapshotter, and the image name it records.
+type unpackOp struct {
+	name string
+	ref  string
+	args []string
+}
+
+// importOp is `ctr images import` of the sweep image's layout tar.
+func (e *env) importOp(t *testing.T) unpackOp {
+	ref, tar, err := sweepLayout.Get(filepath.Join(imageDir, "sweep.tar"), sweepImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return unpackOp{name: "import", ref: ref, args: []string{"images", "import", "--snapshotter", e.snap, tar}}
+}
+
+// sweepVictim is a process a sweep kills, and how to bring it back.
+type sweepVictim struct {
+	name          string
+	kill, restart func(t *testing.T)
+}
+
+// daemonVictim is the test's snapshotter or containerd.
+func (e *env) daemonVictim(name string) sweepVictim {
+	return sweepVictim{
+		name:    name,
+		kill:    func(t *testing.T) { e.kill(t, name, "") },
+		restart: func(t *testing.T) { e.restart(t, name) },
+	}
+}
+
+// sweepUnpack runs op once to count the snapshotter's zfs commands, then
+// again for k = 1..count with v killed after the k-th; it returns the
+// number of fault points tried.
+func (e *env) sweepUnpack(t *testing.T, op unpackOp, v sweepVictim, layers []string, snaps int) int {
 	from := zfsCommands(t, e.sn.LogPath)
-	e.d.MustCtr(t, "images", "import", "--snapshotter", e.snap, tar)
+	e.d.MustCtr(t, op.args...)
 	n := zfsCommands(t, e.sn.LogPath) - from
-	e.d.MustCtr(t, "images", "rm", "--sync", ref)
+	e.d.MustCtr(t, "images", "rm", "--sync", op.ref)
 	e.checkOrphans(t, "", layers, snaps)
-	t.Logf("an import runs %d zfs commands", n)
+	t.Logf("%s runs %d zfs commands", op.name, n)
 	tried := 0
 	for k := 1; k <= n; k++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		done := make(chan error, 1)
 		start := zfsCommands(t, e.sn.LogPath)
 		go func() {
-			_, _, err := e.d.CtrContext(ctx, "images", "import", "--snapshotter", e.snap, tar)
+			_, _, err := e.d.CtrContext(ctx, op.args...)
 			done <- err
 		}()
 		at := waitZfsCommands(e.sn.LogPath, start+k, done)
-		e.kill(t, victim, "")
+		v.kill(t)
 		err := <-done
+		if ctx.Err() != nil {
+			t.Errorf("k=%d: the %s still ran 2 min after the %s was killed (hung); killed: %v", k, op.name, v.name, err)
+		}
 		cancel()
+		v.restart(t)
+		e.d.Ctr(t, "images", "rm", "--sync", op.ref)
+		e.checkOrphans(t, "", layers, snaps)
 		if at < 0 {
-			t.Logf("k=%d: the import ended (%v) before command %d; stopping", k, err, k)
-			e.restart(t, victim)
-			e.d.Ctr(t, "images", "rm", "--sync", ref)
-			e.checkOrphans(t, "", layers, snaps)
+			t.Logf("k=%d: the %s ended (%v) before command %d; stopping", k, op.name, err, k)
 			break
 		}
 		tried++
-		e.restart(t, victim)
-		e.d.Ctr(t, "images", "rm", "--sync", ref)
-		e.checkOrphans(t, "", layers, snaps)
-		// The next import works.
-		e.d.MustCtr(t, "images", "import", "--snapshotter", e.snap, tar)
-		e.d.MustCtr(t, "images", "rm", "--sync", ref)
+		// The next run of the operation works.
+		e.d.MustCtr(t, op.args...)
+		e.d.MustCtr(t, "images", "rm", "--sync", op.ref)
 		e.checkOrphans(t, "", layers, snaps)
 		if t.Failed() {
 			t.Fatalf("k=%d (killed after command %d): see above", k, at-start)
 		}
 	}
-	t.Logf("%s killed at %d points of an import", victim, tried)
+	t.Logf("%s killed at %d points of a %s", v.name, tried, op.name)
 	return tried
 }
 
@@ -288,22 +394,14 @@ func zfsCommands(t *testing.T, log string) int {
 	return bytes.Count(data, []byte(`msg="zfs command"`))
 }
 
-// waitZfsCommands polls the log until it holds n zfs commands and returns
-// the count then, or -1 when done delivers first (the operation ended; the
-// value is put back).
+// waitZfsCommands waits until the log holds n zfs commands (waitClock).
 func waitZfsCommands(log string, n int, done chan error) int {
-	for {
-		data, err := os.ReadFile(log)
-		if err == nil {
-			if c := bytes.Count(data, []byte(`msg="zfs command"`)); c >= n {
-				return c
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err
-			return -1
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
+	return waitClock(func() int { return countZfsCommands(log) }, n, done)
+}
+
+// countZfsCommands counts the zfs commands logged in the file at path
+// (zfsdriver's debug line per command).
+func countZfsCommands(path string) int {
+	data, _ := os.ReadFile(path)
+	return bytes.Count(data, []byte(`msg="zfs command"`))
 }

@@ -122,24 +122,9 @@ func (e *env) stressBatch(t *testing.T, runtime, snap, prefix string, n int) str
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			id := fmt.Sprintf("%s%d", prefix, i)
-			code := i % 256
-			stdout, stderr, err := e.d.CtrContext(ctx, "run", "--rm", "--snapshotter", snap, "--runtime", runtime, e.ref, id,
-				"/bin/sh", "-c", `echo "out $1"; exit "$1"`, "sh", fmt.Sprint(code))
-			got := 0
-			var ee *exec.ExitError
-			switch {
-			case errors.As(err, &ee) && ctx.Err() == nil:
-				got = ee.ExitCode()
-			case err != nil:
+			if problem := e.runPrintsAndExits(ctx, runtime, snap, fmt.Sprintf("%s%d", prefix, i), i%256); problem != "" {
 				mu.Lock()
-				b.failures = append(b.failures, fmt.Sprintf("%s: %v (stderr %q)", id, err, stderr))
-				mu.Unlock()
-				return
-			}
-			if got != code || stdout != fmt.Sprintf("out %d\n", code) {
-				mu.Lock()
-				b.failures = append(b.failures, fmt.Sprintf("%s: exit %d, stdout %q, stderr %q; want exit %d", id, got, stdout, ctrLogLine.ReplaceAllString(stderr, ""), code))
+				b.failures = append(b.failures, problem)
 				mu.Unlock()
 			}
 		}()
@@ -147,6 +132,26 @@ func (e *env) stressBatch(t *testing.T, runtime, snap, prefix string, n int) str
 	wg.Wait()
 	b.took = time.Since(start)
 	return b
+}
+
+// runPrintsAndExits runs `ctr run --rm` of a container that prints
+// "out CODE" and exits with CODE; it returns what went wrong, "" if
+// nothing did.
+func (e *env) runPrintsAndExits(ctx context.Context, runtime, snap, id string, code int) string {
+	stdout, stderr, err := e.d.CtrContext(ctx, "run", "--rm", "--snapshotter", snap, "--runtime", runtime, e.ref, id,
+		"/bin/sh", "-c", `echo "out $1"; exit "$1"`, "sh", strconv.Itoa(code))
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ctx.Err() == nil:
+		got = ee.ExitCode()
+	case err != nil:
+		return fmt.Sprintf("%s: %v (stderr %q)", id, err, stderr)
+	}
+	if got != code || stdout != fmt.Sprintf("out %d\n", code) {
+		return fmt.Sprintf("%s: exit %d, stdout %q, stderr %q; want exit %d", id, got, stdout, ctrLogLine.ReplaceAllString(stderr, ""), code)
+	}
+	return ""
 }
 
 // stressLeftovers checks that a batch left nothing, the datasets after a

@@ -1,0 +1,354 @@
+package shim_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
+	"github.com/zfslxc/zfslxc/integration/imagebuild"
+)
+
+// templateOp is a `zfslxc template create` the template sweep runs: from
+// the sweep image's layout tar (unpacked by zfslxc), or from the test
+// registry (pulled through containerd into the snapshotter, then a clone
+// of its top layer).
+type templateOp struct {
+	name string
+	from string
+	ref  string // the image containerd records ("" for a layout)
+}
+
+// sweepTemplate runs op once to count the zfs commands of zfslxc and of
+// the snapshotter, then again for k = 1..count with v killed after the
+// k-th. After each kill: v restarted, the same create run again must work
+// (replacing what the killed one left), the template must hold the image's
+// files, and after `template rm` and the image's removal nothing may be
+// left: no template dataset, no lease, the pool and containerd holding
+// exactly the base image. It returns the number of fault points tried.
+func (e *env) sweepTemplate(t *testing.T, op templateOp, v sweepVictim, zfslxcProc *zfslxcRun, layers []string, snaps int) int {
+	pool, _, _ := strings.Cut(e.dataset, "/")
+	parent := pool + "/sweep-templates"
+	const name = "sweep"
+	args := []string{"--log-level", "debug", "template", "create", name, "--from", op.from, "--dataset", parent,
+		"--address", e.d.Address, "--snapshotter", e.snap, "--plain-http", "-q"}
+	clean := func(t *testing.T) {
+		t.Helper()
+		// Absent after a create killed before its end: that is fine.
+		if out, err := e.zfslxcTry(t, "template", "rm", name, "--dataset", parent); err != nil && !strings.Contains(out, "not found") {
+			t.Errorf("template rm: %v: %s", err, out)
+		}
+		if op.ref != "" {
+			e.d.Ctr(t, "images", "rm", "--sync", op.ref)
+		}
+		e.checkOrphans(t, "", layers, snaps)
+		if left := containerdtest.ChildDatasets(t, parent); len(left) > 0 {
+			t.Errorf("template datasets left: %v", left)
+		}
+	}
+	createOK := func(t *testing.T) {
+		t.Helper()
+		out := e.zfslxc(t, args...)
+		if !strings.Contains(out, "template "+name+": ") {
+			t.Errorf("template create printed %q", out)
+		}
+		if err := checkTemplateFiles(parent+"/"+name, imagebuild.MultiLayerExpected()); err != nil {
+			t.Error(err)
+		}
+	}
+	clock := func() int { return zfsCommands(t, e.sn.LogPath) + zfslxcProc.commands() }
+	from := clock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	err := <-zfslxcProc.start(ctx, t, binDir(t), args...)
+	cancel()
+	if err != nil {
+		t.Fatalf("zfslxc %s: %v (log %s)", strings.Join(args, " "), err, zfslxcProc.log)
+	}
+	n := clock() - from
+	if err := checkTemplateFiles(parent+"/"+name, imagebuild.MultiLayerExpected()); err != nil {
+		t.Error(err)
+	}
+	clean(t)
+	t.Logf("%s runs %d zfs commands (zfslxc and the snapshotter)", op.name, n)
+	tried := 0
+	for k := 1; k <= n; k++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		start := clock()
+		done := zfslxcProc.start(ctx, t, binDir(t), args...)
+		at := waitClock(clock, start+k, done)
+		v.kill(t)
+		err := <-done
+		if ctx.Err() != nil {
+			t.Errorf("k=%d: zfslxc still ran 2 min after the %s was killed after command %d (hung); killed: %v\n%s",
+				k, v.name, at-start, err, zfslxcProc.tail(30))
+		}
+		cancel()
+		v.restart(t)
+		if at < 0 {
+			t.Logf("k=%d: the %s ended (%v) before command %d; stopping", k, op.name, err, k)
+			clean(t)
+			break
+		}
+		tried++
+		createOK(t)
+		clean(t)
+		if t.Failed() {
+			t.Fatalf("k=%d (killed after command %d): see above", k, at-start)
+		}
+	}
+	t.Logf("%s killed at %d points of a %s", v.name, tried, op.name)
+	return tried
+}
+
+// zfslxcRun runs `zfslxc` in the background with its debug log (one line
+// per zfs command) appended to a file, so a sweep can kill it after the
+// k-th command.
+type zfslxcRun struct {
+	log  string
+	mu   sync.Mutex
+	proc *os.Process // the running one; guarded by mu
+}
+
+func newZfslxcRun(t *testing.T) *zfslxcRun {
+	return &zfslxcRun{log: filepath.Join(t.TempDir(), "zfslxc.log")}
+}
+
+// commands counts the zfs commands logged so far.
+func (r *zfslxcRun) commands() int { return countZfsCommands(r.log) }
+
+// tail is the last n lines of the log.
+func (r *zfslxcRun) tail(n int) string {
+	data, _ := os.ReadFile(r.log)
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// start runs bin/zfslxc args; done delivers its error.
+func (r *zfslxcRun) start(ctx context.Context, t *testing.T, bin string, args ...string) chan error {
+	t.Helper()
+	done := make(chan error, 1)
+	f, err := os.OpenFile(r.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "zfslxc"), args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.proc = cmd.Process
+	r.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		f.Close()
+		done <- err
+	}()
+	return done
+}
+
+// kill kills the running zfslxc with SIGKILL (its zfs child, if any, runs
+// on, as after a crash).
+func (r *zfslxcRun) kill(t *testing.T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.proc != nil {
+		r.proc.Kill()
+	}
+}
+
+// zfslxc runs bin/zfslxc args in the foreground (stderr and stdout
+// together) and fails the test if it fails.
+func (e *env) zfslxc(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := e.zfslxcTry(t, args...)
+	if err != nil {
+		t.Fatalf("zfslxc %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// zfslxcTry is zfslxc that returns the error.
+func (e *env) zfslxcTry(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, filepath.Join(binDir(t), "zfslxc"), args...).CombinedOutput()
+	return string(out), err
+}
+
+// waitClock polls clock until it reaches n and returns its value then, or
+// -1 when done delivers first (the value is put back).
+func waitClock(clock func() int, n int, done chan error) int {
+	for {
+		if c := clock(); c >= n {
+			return c
+		}
+		select {
+		case err := <-done:
+			done <- err
+			return -1
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+// execFaultSteps are the fault points of zfslxc-init (built with -tags
+// faultpoints) in an exec, in order: after reading the process, the
+// umask, entering the cwd, the rlimits, the user change, finding args[0],
+// and after reporting "ready" (just before exec).
+var execFaultSteps = []string{"read", "umask", "cwd", "rlimits", "user", "lookpath", "ready"}
+
+// execFaultArmed is the file in the container that arms zfslxc-init's
+// fault point (cmd/zfslxc-init/faultpoint_faults.go).
+const execFaultArmed = "/.zfslxc-fault-armed"
+
+// sweepExec kills zfslxc-init at each step of an exec into a running
+// container: the exec fails (or, killed after "ready", exits 137), the
+// container keeps running, no exec process or status file is left, the
+// next exec works, and once the container is removed nothing is left.
+// e must run the zfslxc-init of faultInitBinDir. It returns the number of
+// fault points tried.
+func (e *env) sweepExec(t *testing.T, layers []string, snaps int) int {
+	tried := 0
+	for _, step := range execFaultSteps {
+		id := "sweep-exec-" + step
+		// The container's env reaches its execs (ctr task exec copies the
+		// container's process; 1.6's has no --env); the helper fires only
+		// in an exec, once, when the armed file exists (execFaultArmed).
+		e.d.MustCtr(t, "run", "-d", "--null-io", "--env", "ZFSLXC_INIT_FAULT="+step, "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id, "sleep", "600")
+		e.d.MustCtr(t, "task", "exec", "--exec-id", "arm", id, "touch", execFaultArmed)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		out, stderr, err := e.d.CtrContext(ctx, "task", "exec", "--exec-id", "fault", id, "/bin/sh", "-c", "echo ran")
+		if ctx.Err() != nil {
+			t.Errorf("%s: the exec whose zfslxc-init was killed at %q still ran after a minute (hung)", id, step)
+		}
+		cancel()
+		tried++
+		switch {
+		case err == nil:
+			t.Errorf("%s: the exec killed at %q succeeded: %q", id, step, out)
+		case strings.Contains(out, "ran"):
+			t.Errorf("%s: the exec killed at %q ran its command: %q", id, step, out)
+		default:
+			t.Logf("zfslxc-init killed at %-8s: %v", step, firstLine(ctrLogLine.ReplaceAllString(stderr, "")+err.Error()))
+		}
+		// The helper consumed the armed file: it did reach the step.
+		if _, _, err := e.d.Ctr(t, "task", "exec", "--exec-id", "armed", id, "test", "-e", execFaultArmed); err == nil {
+			t.Errorf("%s: zfslxc-init never reached %q (%s is still there)", id, step, execFaultArmed)
+		}
+		if ls := e.d.MustCtr(t, "task", "ls"); !running(ls, id) {
+			t.Errorf("%s: the container stopped when its exec was killed at %q: %q", id, step, ls)
+		}
+		bundle := filepath.Join(e.d.State, "io.containerd.runtime.v2.task", "default", id)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			left := execLeftovers(bundle, id)
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s: 10s after the exec killed at %q: %v", id, step, left)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		out, _, err = e.d.Ctr(t, "task", "exec", "--exec-id", "next", id, "/bin/sh", "-c", "echo next")
+		if err != nil || out != "next\n" {
+			t.Errorf("%s: the exec after one killed at %q: %q, %v", id, step, out, err)
+		}
+		e.removeContainer(t, id)
+		e.checkOrphans(t, id, layers, snaps)
+		if t.Failed() {
+			t.Fatalf("zfslxc-init killed at %q: see above", step)
+		}
+	}
+	t.Logf("zfslxc-init killed at %d points of an exec", tried)
+	return tried
+}
+
+// execLeftovers lists what is left of a container's execs: zfslxc-start
+// --attach processes and exec status files.
+func execLeftovers(bundle, id string) []string {
+	var left []string
+	for _, p := range procsMatching("--name " + id + " ") {
+		if strings.Contains(p, "--attach") {
+			left = append(left, "process "+p)
+		}
+	}
+	for _, pat := range []string{filepath.Join(bundle, "lxc", "exec", "*"), filepath.Join(bundle, "lxc", "*", "exec", "*")} {
+		m, _ := filepath.Glob(pat)
+		for _, f := range m {
+			left = append(left, "file "+f)
+		}
+	}
+	slices.Sort(left)
+	return left
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// faultInitBinDir returns a directory with the binaries of binDir, but a
+// zfslxc-init built with -tags faultpoints (built once per test binary).
+func faultInitBinDir(t *testing.T) string {
+	t.Helper()
+	faultInit.once.Do(func() { faultInit.dir, faultInit.err = buildFaultInit(binDir(t)) })
+	if faultInit.err != nil {
+		t.Fatalf("zfslxc-init with fault points: %v", faultInit.err)
+	}
+	return faultInit.dir
+}
+
+var faultInit struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func buildFaultInit(bin string) (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("not inside the module (go env GOMOD is empty)")
+	}
+	dir := filepath.Join(imageDir, "faultbin")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	ents, err := os.ReadDir(bin)
+	if err != nil {
+		return "", err
+	}
+	for _, ent := range ents {
+		if ent.Name() == "zfslxc-init" {
+			continue
+		}
+		if err := os.Symlink(filepath.Join(bin, ent.Name()), filepath.Join(dir, ent.Name())); err != nil {
+			return "", err
+		}
+	}
+	cmd := exec.Command("go", "build", "-tags", "faultpoints", "-o", filepath.Join(dir, "zfslxc-init"), "./cmd/zfslxc-init")
+	cmd.Dir = filepath.Dir(gomod)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -tags faultpoints: %v: %s", err, out)
+	}
+	return dir, nil
+}
