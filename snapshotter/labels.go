@@ -5,8 +5,39 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/containerd/v2/pkg/labels"
+	"github.com/containerd/errdefs"
 	"github.com/docker/go-units"
 )
+
+// validateKey refuses an empty key or committed name: bbolt refuses it
+// without an errdefs class ("bucket name required"), which reaches
+// containerd as Unknown. what names it in the error ("snapshot key",
+// "committed name"). Length is not capped: bbolt takes a bucket name of
+// any size, and the dataset's io.zfslxc:key is cut (ondisk.KeyProp).
+func validateKey(what, key string) error {
+	if key == "" {
+		return fmt.Errorf("%s is empty: %w", what, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validateLabels runs containerd's own check of a label (key and value
+// together at most 4096 bytes, pkg/labels), which containerd's metadata
+// store runs in front of every snapshotter but a client of the socket
+// skips, and refuses an empty key, which bbolt cannot store (a label
+// with an empty value is dropped, as containerd drops it).
+func validateLabels(l map[string]string) error {
+	for k, v := range l {
+		if k == "" && v != "" {
+			return fmt.Errorf("label with an empty key (value %q): %w", v, errdefs.ErrInvalidArgument)
+		}
+		if err := labels.Validate(k, v); err != nil {
+			return fmt.Errorf("label: %w", err)
+		}
+	}
+	return nil
+}
 
 // parseQuota reads a quota label: a byte count ("1073741824") or a size
 // with a binary unit ("10G", "512MiB", "1.5g"). Zero means no quota.

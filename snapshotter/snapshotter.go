@@ -244,16 +244,25 @@ func (s *Snapshotter) mountAll(ctx context.Context) error {
 func (s *Snapshotter) Stat(ctx context.Context, key string) (info snapshots.Info, err error) {
 	err = s.ms.WithTransaction(ctx, false, func(ctx context.Context) error {
 		_, info, _, err = storage.GetInfo(ctx, key)
-		return err
+		if err != nil {
+			return fmt.Errorf("stat of snapshot %q: %w", key, err)
+		}
+		return nil
 	})
 	return info, err
 }
 
 // Update updates the labels of a snapshot. It does not touch ZFS.
 func (s *Snapshotter) Update(ctx context.Context, info snapshots.Info, fieldpaths ...string) (newInfo snapshots.Info, err error) {
+	if err := validateLabels(info.Labels); err != nil {
+		return snapshots.Info{}, fmt.Errorf("update of snapshot %q: %w", info.Name, err)
+	}
 	err = s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		newInfo, err = storage.UpdateInfo(ctx, info, fieldpaths...)
-		return err
+		if err != nil {
+			return fmt.Errorf("update of snapshot %q: %w", info.Name, err)
+		}
+		return nil
 	})
 	return newInfo, err
 }
@@ -267,7 +276,7 @@ func (s *Snapshotter) Usage(ctx context.Context, key string) (snapshots.Usage, e
 		return err
 	})
 	if err != nil {
-		return snapshots.Usage{}, err
+		return snapshots.Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
 	}
 	u, err := s.zfs.Usage(ctx, s.datasetName(id))
 	if err != nil {
@@ -340,14 +349,33 @@ func clientKey(key string) string {
 // process per Commit (seal.go); other commits set readonly=on and
 // hostOnlyProps in the transaction, as they always did.
 func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snapshots.Opt) error {
+	var base snapshots.Info
+	for _, o := range opts {
+		if err := o(&base); err != nil {
+			return err
+		}
+	}
+	if err := validateKey("committed name", name); err != nil {
+		return fmt.Errorf("commit of snapshot %q: %w", key, err)
+	}
+	if err := validateLabels(base.Labels); err != nil {
+		return fmt.Errorf("commit of snapshot %q: %w", key, err)
+	}
 	var ds string
 	err := s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		id, info, _, err := storage.GetInfo(ctx, key)
 		if err != nil {
-			return err
+			return fmt.Errorf("commit of snapshot %q: %w", key, err)
 		}
 		if info.Kind != snapshots.KindActive {
 			return fmt.Errorf("commit of snapshot %q: it is %v, not active: %w", key, info.Kind, errdefs.ErrFailedPrecondition)
+		}
+		// containerd 2.x's rebase (a parent given at Commit) would record
+		// a parent the dataset is not a clone of; zfslxc does not
+		// advertise snapshots.RebaseCap, so containerd never asks.
+		if base.Parent != "" && base.Parent != info.Parent {
+			return fmt.Errorf("commit of snapshot %q onto parent %q (it was prepared on %q): rebasing at commit is not supported, prepare the snapshot on its parent: %w",
+				key, base.Parent, info.Parent, errdefs.ErrNotImplemented)
 		}
 		if _, err := storage.CommitActive(ctx, key, name, snapshots.Usage{}, opts...); err != nil {
 			return fmt.Errorf("commit snapshot %q as %q: %w", key, name, err)
@@ -459,6 +487,12 @@ func (s *Snapshotter) create(ctx context.Context, kind snapshots.Kind, key, pare
 		if err := o(&base); err != nil {
 			return nil, err
 		}
+	}
+	if err := validateKey("snapshot key", key); err != nil {
+		return nil, err
+	}
+	if err := validateLabels(base.Labels); err != nil {
+		return nil, fmt.Errorf("create snapshot %q: %w", key, err)
 	}
 	props, err := s.datasetProps(kind, key, base.Labels)
 	if err != nil {

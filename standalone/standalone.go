@@ -409,7 +409,7 @@ func (m *Manager) Snapshot(ctx context.Context, name, snap string) (string, erro
 	}
 	full := rec.Dataset + "@" + snap
 	if err := zfsdriver.ValidateSnapshot(full); err != nil {
-		return "", err
+		return "", fmt.Errorf("snapshot name %q of container %s: %v: %w", snap, name, err, errdefs.ErrInvalidArgument)
 	}
 	return full, m.zfs.Snapshot(ctx, []string{full}, zfsdriver.SnapshotOptions{})
 }
@@ -427,7 +427,7 @@ func (m *Manager) Rollback(ctx context.Context, name, snap string, destroyNewer 
 	}
 	full := rec.Dataset + "@" + snap
 	if err := zfsdriver.ValidateSnapshot(full); err != nil {
-		return "", err
+		return "", fmt.Errorf("snapshot name %q of container %s: %v: %w", snap, name, err, errdefs.ErrInvalidArgument)
 	}
 	return full, m.zfs.Rollback(ctx, full, zfsdriver.RollbackOptions{DestroyLater: destroyNewer})
 }

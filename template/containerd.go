@@ -80,7 +80,7 @@ func (c ContainerdSource) SourceString() string {
 // else the layers are read from the content store and unpacked as Create
 // does. An image that is not there is NotFound, naming it.
 func (s *Store) CreateFromContainerd(ctx context.Context, name string, cs ContainerdSource, progress io.Writer) (*CreateResult, error) {
-	if err := validateTemplateName(name); err != nil {
+	if err := s.validateTemplateName(name); err != nil {
 		return nil, err
 	}
 	cs.defaults()

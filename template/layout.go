@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
@@ -70,8 +71,17 @@ func (c *countReader) Read(p []byte) (int, error) {
 }
 
 func openTarLayout(p string) (*tarLayout, error) {
-	f, err := os.Open(p)
+	// O_NONBLOCK: a FIFO swapped in after openLayout's check must not
+	// block the open; the check is made again on what was opened.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = notLayoutFile(p, fi)
+		}
 		return nil, err
 	}
 	cr := &countReader{r: f}
@@ -113,10 +123,19 @@ func openLayout(p string) (layout, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image source: %w", err)
 	}
-	if fi.IsDir() {
+	switch {
+	case fi.IsDir():
 		return dirLayout{root: p}, nil
+	case !fi.Mode().IsRegular():
+		return nil, notLayoutFile(p, fi)
 	}
 	return openTarLayout(p)
+}
+
+// notLayoutFile refuses a source that is neither a directory nor a
+// regular file: reading a FIFO or a device blocks or never ends.
+func notLayoutFile(p string, fi os.FileInfo) error {
+	return fmt.Errorf("image source %s: not a regular file or directory (%v): %w", p, fi.Mode().Type(), errdefs.ErrInvalidArgument)
 }
 
 func blobPath(d digest.Digest) (string, error) {

@@ -98,9 +98,21 @@ func TestConfigPropsRoundTrip(t *testing.T) {
 }
 
 func TestValidateTemplateName(t *testing.T) {
-	for name, ok := range map[string]bool{"busybox": true, "web-1.2_x": true, "": false, "a/b": false, "a@b": false, "ct-x": false, "a b": false} {
-		if err := validateTemplateName(name); (err == nil) != ok {
-			t.Errorf("%q: %v", name, err)
+	const parent = "tank/zfslxc-templates"
+	s, err := NewStore(nil, parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The longest name whose <parent>/NAME@template fits zfs's 255 bytes.
+	longest := strings.Repeat("n", 255-len(parent)-len("/@template"))
+	for name, ok := range map[string]bool{
+		"busybox": true, "web-1.2_x": true, "": false, "a/b": false, "a@b": false, "ct-x": false, "a b": false,
+		"..": false, "-x": false, "a\x00b": false, "a\nb": false,
+		longest: true, longest + "n": false, strings.Repeat("n", 300): false,
+	} {
+		err := s.validateTemplateName(name)
+		if (err == nil) != ok || err != nil && !errdefs.IsInvalidArgument(err) {
+			t.Errorf("%.40q (%d bytes): %v", name, len(name), err)
 		}
 	}
 }

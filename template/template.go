@@ -114,17 +114,23 @@ func ValidateName(name string) error {
 		return fmt.Errorf("name %q: must be one dataset name component: %w", name, errdefs.ErrInvalidArgument)
 	}
 	if err := zfsdriver.ValidateDataset("p/" + name); err != nil {
-		return fmt.Errorf("name %q: %w", name, err)
+		return fmt.Errorf("name %q: %v: %w", name, err, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
 
-func validateTemplateName(name string) error {
+// validateTemplateName checks a new template's name: ValidateName, not a
+// container's prefix, and short enough that <parent>/NAME@template is a
+// zfs name, so a create is refused before it makes a dataset.
+func (s *Store) validateTemplateName(name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
 	if strings.HasPrefix(name, ContainerPrefix) {
 		return fmt.Errorf("template name %q: %q starts container datasets: %w", name, ContainerPrefix, errdefs.ErrInvalidArgument)
+	}
+	if err := zfsdriver.ValidateSnapshot(s.Dataset(name) + "@" + SnapshotName); err != nil {
+		return fmt.Errorf("template name %q is too long for its snapshot under %s: %v: %w", name, s.parent, err, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
@@ -161,7 +167,7 @@ type source struct {
 // name with the same image digest is a cache hit; with another image it is
 // an AlreadyExists error.
 func (s *Store) Create(ctx context.Context, name, from string, progress io.Writer) (*CreateResult, error) {
-	if err := validateTemplateName(name); err != nil {
+	if err := s.validateTemplateName(name); err != nil {
 		return nil, err
 	}
 	l, err := openLayout(from)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -159,8 +160,9 @@ func lxcListAction(c *cli.Context) error {
 }
 
 // lxcRemoveAction is `zfslxc lxc rm CT`.
-func lxcRemoveAction(c *cli.Context, pos, _ []string) error {
-	if err := positional(pos, "CT"); err != nil {
+func lxcRemoveAction(c *cli.Context, pos, after []string) error {
+	pos, err := positional(pos, after, "CT")
+	if err != nil {
 		return err
 	}
 	name := pos[0]
@@ -176,8 +178,9 @@ func lxcRemoveAction(c *cli.Context, pos, _ []string) error {
 }
 
 // lxcSnapshotAction is `zfslxc lxc snapshot CT NAME`.
-func lxcSnapshotAction(c *cli.Context, pos, _ []string) error {
-	if err := positional(pos, "CT", "NAME"); err != nil {
+func lxcSnapshotAction(c *cli.Context, pos, after []string) error {
+	pos, err := positional(pos, after, "CT", "NAME")
+	if err != nil {
 		return err
 	}
 	m, err := openContainers(c)
@@ -193,8 +196,9 @@ func lxcSnapshotAction(c *cli.Context, pos, _ []string) error {
 }
 
 // lxcRollbackAction is `zfslxc lxc rollback CT NAME`.
-func lxcRollbackAction(c *cli.Context, pos, _ []string) error {
-	if err := positional(pos, "CT", "NAME"); err != nil {
+func lxcRollbackAction(c *cli.Context, pos, after []string) error {
+	pos, err := positional(pos, after, "CT", "NAME")
+	if err != nil {
 		return err
 	}
 	m, err := openContainers(c)
@@ -311,16 +315,20 @@ func interspersed(action func(c *cli.Context, pos, after []string) error) cli.Ac
 	}
 }
 
-// positional checks the number of positional arguments.
-func positional(pos []string, want ...string) error {
+// positional checks the number of positional arguments of a command that
+// takes no ARGS: the words after "--" count too ("--" is how a name that
+// starts with '-' is passed), so none is dropped silently.
+func positional(pos, after []string, want ...string) ([]string, error) {
+	pos = append(slices.Clip(pos), after...)
 	if len(pos) != len(want) {
-		return fmt.Errorf("want %s, got %q", strings.Join(want, " "), strings.Join(pos, " "))
+		return nil, fmt.Errorf("want %s, got %d arguments %q", strings.Join(want, " "), len(pos), pos)
 	}
-	return nil
+	return pos, nil
 }
 
 func lxcCreate(cc *cli.Context, pos, after []string) error {
-	if err := positional(pos, "CT"); err != nil {
+	// The words after "--" are ARGS here.
+	if _, err := positional(pos, nil, "CT"); err != nil {
 		return err
 	}
 	ov := lxcconv.Overrides{

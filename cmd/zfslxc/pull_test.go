@@ -51,6 +51,22 @@ func TestTemplatePullsFromRegistry(t *testing.T) {
 				t.Fatalf("--no-pull of an image not in the store: %v, want ErrImageNotInStore", err)
 			}
 
+			// A reference the registry does not have: refused naming it,
+			// nothing made (no template dataset, no image, no snapshot).
+			absent := reg.Ref("zfslxc/absent:v1")
+			_, err = runApp(t, "template", "create", "absent", "--from", absent, "--address", d.Address, "--dataset", ds, "--plain-http", "-q")
+			if err == nil || !strings.Contains(err.Error(), absent) || !strings.Contains(err.Error(), "not found") {
+				t.Errorf("template create --from %s (not in the registry): %v, want a not found naming it", absent, err)
+			}
+			if list := d.MustCtr(t, "images", "ls", "--quiet"); strings.TrimSpace(list) != "" {
+				t.Errorf("images after the failed pull: %q", list)
+			}
+			for _, d := range containerdtest.ChildDatasets(t, p.Name) {
+				if strings.HasPrefix(d, snParent+"/") || strings.HasPrefix(d, ds+"/") {
+					t.Errorf("dataset %s made by the failed pull", d)
+				}
+			}
+
 			out := mustRun(t, args("pulled", "--plain-http")...)
 			t.Logf("template create --from %s:\n%s", ref, out)
 			if !strings.Contains(out, "pulling "+ref) || !strings.Contains(out, "clone of the snapshotter's layer") {

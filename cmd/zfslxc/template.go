@@ -134,8 +134,9 @@ Examples:
 // templateCreateAction is `zfslxc template create NAME --from SOURCE`: an
 // OCI layout on disk, else an image in containerd's store (pulled through
 // containerd first when it is not there, unless --no-pull).
-func templateCreateAction(c *cli.Context, pos, _ []string) error {
-	if err := positional(pos, "NAME"); err != nil {
+func templateCreateAction(c *cli.Context, pos, after []string) error {
+	pos, err := positional(pos, after, "NAME")
+	if err != nil {
 		return err
 	}
 	name := pos[0]
@@ -243,8 +244,9 @@ func templatePruneAction(c *cli.Context) error {
 }
 
 // templateRemoveAction is `zfslxc template rm NAME [--force]`.
-func templateRemoveAction(c *cli.Context, pos, _ []string) error {
-	if err := positional(pos, "NAME"); err != nil {
+func templateRemoveAction(c *cli.Context, pos, after []string) error {
+	pos, err := positional(pos, after, "NAME")
+	if err != nil {
 		return err
 	}
 	name := pos[0]

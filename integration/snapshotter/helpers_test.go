@@ -138,11 +138,17 @@ type env struct {
 // is torn down when t ends.
 func setup(t *testing.T, f *containerdtest.Flavor, args ...string) *env {
 	t.Helper()
+	return setupOn(t, f, testpool.Options{}, args...)
+}
+
+// setupOn is setup on a pool made with popts.
+func setupOn(t *testing.T, f *containerdtest.Flavor, popts testpool.Options, args ...string) *env {
+	t.Helper()
 	if f != nil {
 		// Before making a pool: a missing containerd skips fast.
 		containerdtest.RequireHost(t, *f)
 	}
-	p := testpool.New(t)
+	p := testpool.New(t, popts)
 	e := &env{Pool: p, Parent: p.Name + "/zfslxc"}
 	e.Sn = containerdtest.StartSnapshotter(t, containerdtest.SnapshotterOptions{Dataset: e.Parent, Args: args, Driver: p.Driver})
 	if f != nil {
