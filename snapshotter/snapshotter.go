@@ -25,6 +25,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -361,7 +362,10 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 	if err := validateLabels(base.Labels); err != nil {
 		return fmt.Errorf("commit of snapshot %q: %w", key, err)
 	}
-	var ds string
+	var (
+		ds    string
+		taken bool // the @committed snapshot was taken
+	)
 	err := s.ms.WithTransaction(ctx, true, func(ctx context.Context) error {
 		id, info, _, err := storage.GetInfo(ctx, key)
 		if err != nil {
@@ -395,6 +399,7 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		if err != nil {
 			return fmt.Errorf("commit snapshot %q: %w", key, err)
 		}
+		taken = true
 		if isUnpackKey(key) {
 			return nil // sealed later
 		}
@@ -406,12 +411,38 @@ func (s *Snapshotter) Commit(ctx context.Context, name, key string, opts ...snap
 		return nil
 	})
 	if err != nil {
+		if taken {
+			s.undoCommit(ctx, key, ds)
+		}
 		return err
 	}
 	if isUnpackKey(key) {
 		s.seal.add(ds)
 	}
 	return nil
+}
+
+// undoCommit takes back what a failed Commit did to the dataset after its
+// `zfs snapshot` (a `zfs set` that failed, or the metadata commit): the
+// metadata is active again, so the dataset must be too: no @committed,
+// and readonly, setuid and devices as Prepare left them (inherited, or
+// hostOnlyProps for an unpack). What cannot be taken back is logged; the
+// next Commit replaces a stale @committed.
+func (s *Snapshotter) undoCommit(ctx context.Context, key, ds string) {
+	ctx = context.WithoutCancel(ctx)
+	logger := log.G(ctx).WithFields(log.Fields{"key": key, "dataset": ds})
+	if err := s.zfs.Destroy(ctx, ondisk.Committed(ds), zfsdriver.DestroyOptions{}); err != nil && !zfsdriver.IsNotFound(err) {
+		logger.WithError(err).Warn("failed commit: @committed left; the next Commit replaces it")
+	}
+	props := []string{"readonly"}
+	if !isUnpackKey(key) {
+		props = append(props, slices.Sorted(maps.Keys(hostOnlyProps))...)
+	}
+	for _, p := range props {
+		if err := s.zfs.Inherit(ctx, ds, p); err != nil {
+			logger.WithError(err).WithField("property", p).Warn("failed commit: property of the active snapshot not restored")
+		}
+	}
 }
 
 // Remove removes a snapshot. The metadata goes first; the dataset is

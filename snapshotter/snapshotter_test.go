@@ -227,6 +227,13 @@ func (r *recorder) len() int {
 func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
 	t.Helper()
 	rec := &recorder{}
+	return newFixtureWithRunner(t, rec.run), rec
+}
+
+// newFixtureWithRunner is newFixture whose snapshotter runs zfs through
+// run (seals run only when the test asks).
+func newFixtureWithRunner(t *testing.T, run zfsdriver.Runner) *fixture {
+	t.Helper()
 	// As in newFixtureOnPool: the state dir goes after the pool.
 	root, err := os.MkdirTemp("", "zfslxc-snapshotter-test-")
 	if err != nil {
@@ -234,7 +241,7 @@ func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
 	}
 	t.Cleanup(func() { os.RemoveAll(root) })
 	p := testpool.New(t)
-	drv, err := zfsdriver.New(context.Background(), zfsdriver.WithRunner(rec.run), zfsdriver.WithCapabilities(p.Driver.Capabilities()))
+	drv, err := zfsdriver.New(context.Background(), zfsdriver.WithRunner(run), zfsdriver.WithCapabilities(p.Driver.Capabilities()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +253,7 @@ func newRecordedFixture(t *testing.T) (*fixture, *recorder) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sn.Close() })
-	return &fixture{sn: sn, zfs: drv, parent: parent, root: root, ctx: ctx}, rec
+	return &fixture{sn: sn, zfs: drv, parent: parent, root: root, ctx: ctx}
 }
 
 // subcommands turns recorded calls into "zfs <subcommand>" words.
