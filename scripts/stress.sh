@@ -62,7 +62,8 @@ fi
 	echo "\`zfslxc template create\`/\`rm\` (a second process mounting datasets on the"
 	echo "same zfs-fuse; the template's files checked). A watchdog fails the run"
 	echo "with every zfs/ctr/daemon process's state and the goroutine dumps if it"
-	echo "stops making progress. Afterwards nothing is left (as above, and no template)."
+	echo "has not ended within 300 s. Afterwards nothing is left (as above, and no"
+	echo "template). TestChurn also runs in make test."
 	echo
 	grep -E 'churn_test.go:[0-9]+: containerd-' "$log" | sed -E 's/^.*churn_test.go:[0-9]+: /- /'
 	echo "$END"

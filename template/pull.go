@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -67,7 +68,13 @@ func Pull(ctx context.Context, cs ContainerdSource, o PullOptions, progress io.W
 	if progress != nil {
 		fmt.Fprintf(progress, "pulling %s into containerd (namespace %s, snapshotter %s)\n", cs.Ref, cs.Namespace, cs.Snapshotter)
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go watchContainerd(ctx, client, cs.Address, cancel)
 	img, err := client.Pull(ctx, cs.Ref, opts...)
+	if cause := context.Cause(ctx); err != nil && cause != nil && ctx.Err() != nil {
+		err = cause
+	}
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", cs.Ref, err)
 	}
@@ -75,4 +82,41 @@ func Pull(ctx context.Context, cs ContainerdSource, o PullOptions, progress io.W
 		fmt.Fprintf(progress, "pulled %s (%s)\n", img.Name(), img.Target().Digest)
 	}
 	return nil
+}
+
+// pullContainerdGrace is how long a pull waits for a containerd that does
+// not answer (systemd restarts a crashed one within seconds).
+const pullContainerdGrace = 15 * time.Second
+
+// watchContainerd cancels ctx, naming containerd, once it has not answered
+// a health check for pullContainerdGrace. containerd's client retries
+// opening a content writer for as long as containerd answers Unavailable
+// (meant for a ref another pull holds), and a containerd that is gone
+// answers just that: without the watch a pull whose containerd died never
+// returned.
+func watchContainerd(ctx context.Context, client *containerd.Client, address string, cancel context.CancelCauseFunc) {
+	var downSince time.Time
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		check, stop := context.WithTimeout(ctx, 2*time.Second)
+		ok, err := client.IsServing(check)
+		stop()
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil && ok:
+			downSince = time.Time{}
+		case downSince.IsZero():
+			downSince = time.Now()
+		case time.Since(downSince) >= pullContainerdGrace:
+			cancel(fmt.Errorf("containerd at %s has not answered for %v (%v): %w", address, pullContainerdGrace, err, errdefs.ErrUnavailable))
+			return
+		}
+	}
 }
