@@ -20,7 +20,9 @@
 // What reaches the container: zfslxc-start inherits four descriptors and
 // liblxc passes them to init unchanged (it does not close inherited fds in
 // foreground mode): 3 the zfslxc-init binary, 4 process.json, 5 exec.fifo
-// (O_PATH), 6 a unix socket for "ready"/"error". lxc.init.cmd names them
+// (O_PATH), 6 a unix socket for "ready"/"error"; from 7, the clones of
+// shared bind mounts for the pre-mount hook (cloneSharedMounts), which
+// the hook inherits too. lxc.init.cmd names the first four
 // through /proc/self/fd, so neither the helper nor its files appear in the
 // container's filesystem, and zfslxc-init marks every inherited descriptor
 // close-on-exec before the payload runs. The container must therefore

@@ -3,7 +3,9 @@ package snapshotter_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -426,6 +428,79 @@ func TestMisuseAPI(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRemoveHeldInAnotherNamespace: a Remove of an active snapshot whose
+// mount is held in another mount namespace, as a running container holds
+// its rootfs: zfs cannot unmount it there. The Remove succeeds (the
+// metadata goes, containerd's GC never stalls on it), the holder keeps
+// reading its files, and once the holder is gone the next Cleanup destroys
+// the dataset.
+func TestRemoveHeldInAnotherNamespace(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skipf("needs unshare (util-linux): %v", err)
+	}
+	e := setup(t, nil)
+	c := e.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	before := e.state(t)
+	mounts, err := c.Prepare(ctx, "held", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := mounts[0].Source
+	if err := os.WriteFile(filepath.Join(src, "in-use"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" "$2" && echo ready && exec sleep 300`, "sh", src, target)
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder.Stderr = os.Stderr
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = holder.Process.Kill()
+			_ = holder.Wait()
+		}
+	}
+	defer stop()
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("holder: %q, %v", line, err)
+	}
+	// The holder's view of its bind mount, through its root.
+	held := filepath.Join(fmt.Sprintf("/proc/%d/root", holder.Process.Pid), target, "in-use")
+
+	if err := c.Remove(ctx, "held"); err != nil {
+		t.Fatalf("remove of a snapshot held in another namespace: %v", err)
+	}
+	if _, err := c.Stat(ctx, "held"); !errdefs.IsNotFound(err) {
+		t.Errorf("stat after the remove: %v, want NotFound", err)
+	}
+	data, rerr := os.ReadFile(held)
+	t.Logf("after the remove: %d datasets (%d before the prepare); the holder reads %q, %v",
+		len(e.datasets(t)), strings.Count(before, "key="), data, rerr)
+	for _, l := range strings.Split(e.Sn.Log(), "\n") {
+		if strings.Contains(l, "Cleanup will retry") {
+			t.Logf("daemon: %.400s", l)
+		}
+	}
+	stop()
+	if err := c.(snapshots.Cleaner).Cleanup(ctx); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("left after the holder went and Cleanup:\n%s\nwas:\n%s", after, before)
+	}
 }
 
 // mountedAt reports whether something is mounted at dir.
