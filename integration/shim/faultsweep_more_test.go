@@ -7,10 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
@@ -273,6 +276,117 @@ func (e *env) sweepExec(t *testing.T, layers []string, snaps int) int {
 	}
 	t.Logf("zfslxc-init killed at %d points of an exec", tried)
 	return tried
+}
+
+// sweepInit stops the container's init (zfslxc-init built with -tags
+// faultpoints) at each step of its set-up during `ctr run -d` and kills it
+// from the host with SIGKILL there: the run fails (or, killed after
+// "ready", the task ends 137), nothing is left once the container is
+// removed, and the next run of the image works. It returns the number of
+// fault points tried.
+func (e *env) sweepInit(t *testing.T, layers []string, snaps int) int {
+	tried := 0
+	for _, step := range execFaultSteps {
+		id := "sweep-init-" + step
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := e.d.CtrContext(ctx, "run", "-d", "--null-io", "--env", "ZFSLXC_INIT_FAULT_INIT="+step, "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id, "sleep", "600")
+			done <- err // its text ends with ctr's stderr
+		}()
+		rootfs := filepath.Join(e.d.State, "io.containerd.runtime.v2.task", "default", id, "rootfs")
+		pid, err := waitInitAt(ctx, rootfs, id, step, done)
+		if err != nil {
+			cancel()
+			t.Fatalf("%s: %v\n%s", id, err, e.d.LogTail(30))
+		}
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+			t.Errorf("%s: kill -9 of init %d at %q: %v", id, pid, step, err)
+		}
+		var runErr error
+		select {
+		case runErr = <-done:
+		case <-ctx.Done():
+			t.Errorf("%s: ctr run still ran 2 minutes after its init was killed at %q (hung)", id, step)
+		}
+		cancel()
+		tried++
+		if step != "ready" && runErr == nil {
+			t.Errorf("%s: ctr run succeeded although its init was killed at %q", id, step)
+		}
+		if ls, _, _ := e.d.Ctr(t, "task", "ls"); running(ls, id) {
+			t.Errorf("%s: the task runs after its init was killed at %q: %q", id, step, ls)
+		}
+		t.Logf("init killed at %-8s: ctr run: %v", step, runErr)
+		e.removeContainer(t, id)
+		e.checkOrphans(t, id, layers, snaps)
+		next := id + "-next"
+		out, _, err := e.d.Ctr(t, "run", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, next, "/bin/sh", "-c", "echo next")
+		if err != nil || out != "next\n" {
+			t.Errorf("%s: the run after an init killed at %q: %q, %v", id, step, out, err)
+		}
+		e.checkOrphans(t, next, layers, snaps)
+		if t.Failed() {
+			t.Fatalf("the container's init killed at %q: see above", step)
+		}
+	}
+	t.Logf("the container's init killed at %d points of its set-up", tried)
+	return tried
+}
+
+// waitInitAt waits until the init of container id has written the fault
+// step it stopped at into rootfs (see cmd/zfslxc-init/faultpoint_faults.go)
+// and returns its host pid: the child of the container's zfslxc-start that
+// is PID 1 of its pid namespace. It fails if ctr run ends first (done).
+func waitInitAt(ctx context.Context, rootfs, id, step string, done chan error) (int, error) {
+	for {
+		if b, err := os.ReadFile(filepath.Join(rootfs, ".zfslxc-fault-reached")); err == nil && string(b) == step {
+			if pid := containerInit(id); pid > 0 {
+				return pid, nil
+			}
+		}
+		select {
+		case err := <-done:
+			done <- err
+			return 0, fmt.Errorf("ctr run ended before its init reached %q: %v", step, err)
+		case <-ctx.Done():
+			return 0, fmt.Errorf("the init never reached %q", step)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// containerInit is the host pid of container id's init (0 if none): a
+// child of its zfslxc-start (not an --attach one) whose pid in its own
+// namespace is 1.
+func containerInit(id string) int {
+	monitors := map[string]bool{}
+	for _, p := range procsMatching("--name " + id + " ") {
+		if strings.Contains(p, "zfslxc-start") && !strings.Contains(p, "--attach") {
+			monitors[p[:strings.IndexByte(p, ':')]] = true
+		}
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		status, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var ppid string
+		var nspid []string
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+				ppid = strings.TrimSpace(v)
+			} else if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
+				nspid = strings.Fields(v)
+			}
+		}
+		if monitors[ppid] && len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
+			pid, _ := strconv.Atoi(ent.Name())
+			return pid
+		}
+	}
+	return 0
 }
 
 // execLeftovers lists what is left of a container's execs: zfslxc-start

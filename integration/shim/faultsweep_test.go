@@ -46,7 +46,9 @@ const envFaults = "ZFSLXC_TEST_FAULTS"
 //     same name works and holds the image's files, and after `template rm`
 //     nothing is left (sweepTemplate);
 //   - exec: zfslxc-init, built with -tags faultpoints, killed at each step
-//     of an exec's set-up (sweepExec).
+//     of an exec's set-up (sweepExec);
+//   - init: the container's zfslxc-init stopped at each step of its set-up
+//     during `ctr run` and killed there from the host (sweepInit).
 //
 // The count of fault points tried is logged per containerd. Only with
 // ZFSLXC_TEST_FAULTS=1 (make faults).
@@ -118,12 +120,18 @@ func TestFaultSweep(t *testing.T) {
 				ee := setup(t, f, sn)
 				points["exec"] += ee.sweepExec(t, containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
 			})
+			t.Run("run/zfslxc-init", func(t *testing.T) {
+				dir := faultInitBinDir(t)
+				t.Setenv(containerdtest.BinDirEnv, dir)
+				ee := setup(t, f, sn)
+				points["init"] += ee.sweepInit(t, containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
+			})
 			total := 0
 			for _, n := range points {
 				total += n
 			}
-			t.Logf("%s: fault points tried: %d (import %d, pull %d, lifecycle %d, template %d, exec %d)",
-				f.Name, total, points["import"], points["pull"], points["lifecycle"], points["template"], points["exec"])
+			t.Logf("%s: fault points tried: %d (import %d, pull %d, lifecycle %d, template %d, exec %d, init %d)",
+				f.Name, total, points["import"], points["pull"], points["lifecycle"], points["template"], points["exec"], points["init"])
 		})
 	}
 }
