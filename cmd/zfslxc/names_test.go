@@ -13,6 +13,7 @@ import (
 
 	"github.com/zfslxc/zfslxc/integration/imagebuild"
 	"github.com/zfslxc/zfslxc/internal/testpool"
+	"github.com/zfslxc/zfslxc/standalone"
 	"github.com/zfslxc/zfslxc/template"
 )
 
@@ -159,6 +160,31 @@ func TestHostileNames(t *testing.T) {
 				withCommon("lxc", "rollback", "okct", v))
 		})
 	}
+	// Without -P: LXC's default lxcpath, /var/lib/lxc, and /var/lib next
+	// to it stay as they were.
+	t.Run("default-lxcpath", func(t *testing.T) {
+		list := func() string {
+			var b strings.Builder
+			for _, dir := range []string{standalone.DefaultLXCPath, filepath.Dir(standalone.DefaultLXCPath)} {
+				entries, err := os.ReadDir(dir)
+				if err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+				for _, e := range entries {
+					b.WriteString(filepath.Join(dir, e.Name()) + "\n")
+				}
+			}
+			return b.String()
+		}
+		before := list()
+		for _, v := range []string{"..", "../x", "", ".", "a/b", "-x"} {
+			refused(t, names(v), []string{"lxc", "create", v, "-t", "ok", "--dataset", ds, "--bin-dir", bin},
+				[]string{"lxc", "rm", "--dataset", ds, "--", v})
+		}
+		if after := list(); after != before {
+			t.Errorf("%s or its parent changed:\n%s\nwas:\n%s", standalone.DefaultLXCPath, after, before)
+		}
+	})
 	t.Run("extra-words-after-dashdash", func(t *testing.T) {
 		refused(t, names("b"), cmd("template", "create", "a", "--from", tarPath, "--dataset", ds, "-q", "--", "b"))
 		refused(t, names("b"), append(withCommon("lxc", "rm", "okct"), "--", "b"))

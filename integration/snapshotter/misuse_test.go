@@ -3,7 +3,9 @@ package snapshotter_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +16,11 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // state is what a refused call must leave as it was: the snapshot
@@ -428,6 +435,79 @@ func TestMisuseAPI(t *testing.T) {
 	})
 }
 
+// TestRemoveHeldInAnotherNamespace: a Remove of an active snapshot whose
+// mount is held in another mount namespace, as a running container holds
+// its rootfs: zfs cannot unmount it there. The Remove succeeds (the
+// metadata goes, containerd's GC never stalls on it), the holder keeps
+// reading its files, and once the holder is gone the next Cleanup destroys
+// the dataset.
+func TestRemoveHeldInAnotherNamespace(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skipf("needs unshare (util-linux): %v", err)
+	}
+	e := setup(t, nil)
+	c := e.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	before := e.state(t)
+	mounts, err := c.Prepare(ctx, "held", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := mounts[0].Source
+	if err := os.WriteFile(filepath.Join(src, "in-use"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" "$2" && echo ready && exec sleep 300`, "sh", src, target)
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder.Stderr = os.Stderr
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			_ = holder.Process.Kill()
+			_ = holder.Wait()
+		}
+	}
+	defer stop()
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "ready\n" {
+		t.Fatalf("holder: %q, %v", line, err)
+	}
+	// The holder's view of its bind mount, through its root.
+	held := filepath.Join(fmt.Sprintf("/proc/%d/root", holder.Process.Pid), target, "in-use")
+
+	if err := c.Remove(ctx, "held"); err != nil {
+		t.Fatalf("remove of a snapshot held in another namespace: %v", err)
+	}
+	if _, err := c.Stat(ctx, "held"); !errdefs.IsNotFound(err) {
+		t.Errorf("stat after the remove: %v, want NotFound", err)
+	}
+	data, rerr := os.ReadFile(held)
+	t.Logf("after the remove: %d datasets (%d before the prepare); the holder reads %q, %v",
+		len(e.datasets(t)), strings.Count(before, "key="), data, rerr)
+	for _, l := range strings.Split(e.Sn.Log(), "\n") {
+		if strings.Contains(l, "Cleanup will retry") {
+			t.Logf("daemon: %.400s", l)
+		}
+	}
+	stop()
+	if err := c.(snapshots.Cleaner).Cleanup(ctx); err != nil {
+		t.Fatalf("cleanup: %v", err)
+	}
+	if after := e.state(t); after != before {
+		t.Errorf("left after the holder went and Cleanup:\n%s\nwas:\n%s", after, before)
+	}
+}
+
 // mountedAt reports whether something is mounted at dir.
 func mountedAt(t *testing.T, dir string) bool {
 	t.Helper()
@@ -453,4 +533,76 @@ func shorten(err error) string {
 		s = s[:300] + fmt.Sprintf("… (%d bytes)", len(s))
 	}
 	return s
+}
+
+// rawCodec sends and receives bytes as they are, so a test can put on
+// the wire what containerd's client would refuse to marshal.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error)      { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error { *v.(*[]byte) = data; return nil }
+func (rawCodec) Name() string                       { return "proto" }
+
+// TestNotUTF8OverTheWire: keys and labels that are not valid UTF-8, which
+// containerd's gRPC client refuses to send ("string field contains
+// invalid UTF-8"), written on the wire by hand: the daemon's gRPC server
+// refuses the request before the snapshotter sees it, and nothing is made.
+func TestNotUTF8OverTheWire(t *testing.T) {
+	e := setup(t, nil)
+	conn, err := grpc.NewClient("unix://"+e.Sn.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	label := func(k, v string) []byte {
+		var entry []byte
+		entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+		entry = protowire.AppendString(entry, k)
+		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+		entry = protowire.AppendString(entry, v)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 4, protowire.BytesType), entry)
+	}
+	prepare := func(key string, labels []byte) error {
+		var req []byte
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendString(req, sn)
+		req = protowire.AppendTag(req, 2, protowire.BytesType)
+		req = protowire.AppendString(req, key)
+		req = append(req, labels...)
+		var resp []byte
+		return conn.Invoke(ctx, "/containerd.services.snapshots.v1.Snapshots/Prepare", &req, &resp, grpc.ForceCodec(rawCodec{}))
+	}
+	before := e.state(t)
+	// The same bytes in UTF-8 make a snapshot: the request is well formed.
+	if err := prepare("raw-ok", label("k", "v")); err != nil {
+		t.Fatalf("raw prepare in UTF-8: %v", err)
+	}
+	if info, err := e.client(t).Stat(ctx, "raw-ok"); err != nil || info.Labels["k"] != "v" {
+		t.Fatalf("stat of the raw prepare: %+v, %v", info, err)
+	}
+	if err := e.client(t).Remove(ctx, "raw-ok"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		key    string
+		labels []byte
+	}{
+		{"key", "bad-\xff\xfe", nil},
+		{"label-key", "ok-key", label("bad-\xff", "v")},
+		{"label-value", "ok-key", label("k", "bad-\xc3\x28")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := prepare(tc.key, tc.labels)
+			t.Logf("%v", err)
+			if status.Code(err) != codes.Internal || !strings.Contains(fmt.Sprint(err), "UTF-8") {
+				t.Errorf("prepare with a %s that is not UTF-8: %v, want the server's Internal naming UTF-8", tc.name, err)
+			}
+			if after := e.state(t); after != before {
+				t.Errorf("the refused call changed the pool or the MetaStore:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
 }
