@@ -373,8 +373,8 @@ func TestConvertRefusals(t *testing.T) {
 		{"idmapped mount", func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/d", Source: "/s", Type: "bind", UIDMappings: []specs.LinuxIDMapping{{Size: 1}}})
 		}, nil, "mounts[4].uidMappings"},
-		{"recursive ro", func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/d", Source: "/s", Type: "bind", Options: []string{"rbind", "rro"}})
+		{"recursive nosuid", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/d", Source: "/s", Type: "bind", Options: []string{"rbind", "rnosuid"}})
 		}, nil, "mounts[4].options[1]"},
 		{"mount over root", func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/", Type: "tmpfs"}) }, nil, "mounts[4].destination"},
 		{"mount source CR", func(s *specs.Spec) {

@@ -16,15 +16,17 @@ var mountOptions = []string{
 	"iversion", "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime",
 	"noexec", "noiversion", "nolazytime", "nomand", "norelatime", "nostrictatime",
 	"nosuid", "private", "rbind", "relatime", "remount", "ro", "rprivate",
-	"rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave",
+	"rro", "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave",
 	"strictatime", "suid", "sync", "unbindable",
 }
 
 // Features describes what Convert maps, in the form of the OCI runtime
 // features document (`runc features`), for a shim's RuntimeInfo: only
-// what works is listed. Left out on purpose: the recursive mount
-// attributes (rro, rnosuid…: LXC mount entries cannot carry them, so
-// containerd's CRI reports no RecursiveReadOnlyMounts) and idmapped mounts
+// what works is listed. rro is listed (containerd's CRI then reports
+// RecursiveReadOnlyMounts): a runtime with a pre-mount hook stages it
+// (SharedMount.ReadOnly); Convert refuses it without one. Left out on
+// purpose: the other recursive mount attributes (rnosuid…: LXC mount
+// entries cannot carry them) and idmapped mounts
 // (so CRI reports no UserNamespaces support, which needs both a user
 // namespace and idmapped mounts; a spec with uidMappings still converts).
 func Features() *features.Features {

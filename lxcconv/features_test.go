@@ -16,22 +16,25 @@ func TestFeaturesMatchConvert(t *testing.T) {
 	withMount := func(o string) *specs.Spec {
 		s := baseSpec()
 		m := specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{o}}
-		if o == "bind" || o == "rbind" {
+		if o == "bind" || o == "rbind" || o == "rro" {
 			m = specs.Mount{Destination: "/data", Type: "bind", Source: "/var/data", Options: []string{o}}
 		}
 		s.Mounts = append(s.Mounts, m)
 		return s
 	}
+	// rro needs the runtime's pre-mount hook, which the shim always has.
+	withHook := baseOptions()
+	withHook.HookCommand, withHook.SharedMountDir = "/shim hook", "/run/s/ct"
 	for _, o := range f.MountOptions {
-		if _, err := Convert(withMount(o), baseOptions()); err != nil {
+		if _, err := Convert(withMount(o), withHook); err != nil {
 			t.Errorf("advertised mount option %q refused: %v", o, err)
 		}
 	}
-	for _, o := range []string{"rro", "rnosuid", "idmap", "ridmap", "tmpcopyup"} {
+	for _, o := range []string{"rrw", "rnosuid", "idmap", "ridmap", "tmpcopyup"} {
 		if slices.Contains(f.MountOptions, o) {
 			t.Errorf("mount option %q advertised", o)
 		}
-		if _, err := Convert(withMount(o), baseOptions()); err == nil {
+		if _, err := Convert(withMount(o), withHook); err == nil {
 			t.Errorf("unadvertised mount option %q converts", o)
 		}
 	}

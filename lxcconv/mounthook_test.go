@@ -132,3 +132,71 @@ func TestSharedMounts(t *testing.T) {
 		t.Errorf("no warning on mounts[4].options: %v", res.Warnings)
 	}
 }
+
+// TestRecursiveReadOnlyMounts: an rro bind mount is staged (its clone is
+// made read-only throughout by the runtime) and its entry binds from the
+// staging point with a plain ro in place of rro; without shared
+// propagation the clone is made a slave. Without the runtime's hook it
+// is refused, naming the mount.
+func TestRecursiveReadOnlyMounts(t *testing.T) {
+	spec := func() *specs.Spec {
+		s := baseSpec()
+		s.Mounts = append(s.Mounts,
+			// containerd's CRI: rro without ro.
+			specs.Mount{Destination: "/mnt", Type: "bind", Source: "/host/vol", Options: []string{"rbind", "rprivate", "rro"}},
+			specs.Mount{Destination: "/cfg", Type: "bind", Source: "/host/cfg", Options: []string{"bind", "ro", "rro"}},
+			specs.Mount{Destination: "/plain", Type: "bind", Source: "/host/plain", Options: []string{"rbind", "ro"}},
+		)
+		return s
+	}
+	opts := baseOptions()
+	opts.StatHost = func(string) (bool, error) { return true, nil }
+	opts.HookCommand = "/usr/bin/containerd-shim-lxc-v1 hook"
+	opts.SharedMountDir = "/run/s/ct"
+	res, err := Convert(spec(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SharedMount{
+		{Field: "mounts[4]", Source: "/host/vol", Staging: "/run/s/ct/shared.0", Recursive: true, Dir: true, ReadOnly: true, Slave: true},
+		{Field: "mounts[5]", Source: "/host/cfg", Staging: "/run/s/ct/shared.1", Dir: true, ReadOnly: true, Slave: true},
+	}
+	if res.MountHook == nil || !reflect.DeepEqual(res.MountHook.SharedMounts, want) {
+		t.Fatalf("MountHook = %+v, want SharedMounts %+v", res.MountHook, want)
+	}
+	entries := strings.Join(res.Config.Get("lxc.mount.entry"), "\n")
+	for _, e := range []string{
+		"/run/s/ct/shared.0 mnt none rbind,rprivate,ro 0 0",
+		"/run/s/ct/shared.1 cfg none bind,ro 0 0",
+		"/host/plain plain none rbind,ro 0 0",
+	} {
+		if !strings.Contains(entries, e) {
+			t.Errorf("no entry %q in\n%s", e, entries)
+		}
+	}
+	if strings.Contains(entries, "rro") {
+		t.Errorf("rro reached an LXC mount entry:\n%s", entries)
+	}
+	if err := res.Standalone(); err == nil || !strings.Contains(err.Error(), "mounts[4].options") || !strings.Contains(err.Error(), "rro") {
+		t.Errorf("Standalone: %v, want a refusal naming mounts[4].options and rro", err)
+	}
+
+	// An rshared rro mount stays a peer (containerd's CRI refuses the
+	// combination; a plain OCI spec may ask for it).
+	s := baseSpec()
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/host/vol", Options: []string{"rbind", "rshared", "rro"}})
+	if res, err = Convert(s, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.MountHook.SharedMounts; len(got) != 1 || !got[0].ReadOnly || got[0].Slave {
+		t.Errorf("rshared,rro: SharedMounts %+v, want one ReadOnly, not Slave", got)
+	}
+
+	// No hook from the runtime: refused, nothing half-made.
+	opts.HookCommand = ""
+	res, err = Convert(spec(), opts)
+	const wantErr = "mounts[4].options: recursive read-only (rro) needs the runtime's pre-mount hook"
+	if err == nil || !strings.Contains(err.Error(), wantErr) || res != nil {
+		t.Fatalf("Convert without a hook = %v, %v; want nil and an error containing %q", res, err, wantErr)
+	}
+}

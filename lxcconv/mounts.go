@@ -250,9 +250,15 @@ func (c *converter) checkMount(field string, m specs.Mount) (dest string, bind b
 		if why, bad := unsupportedMountOpts[o]; bad {
 			return "", false, fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%s cannot be expressed in LXC mount entries", why)
 		}
+		if o == "rro" {
+			continue // bind mounts only; mountEntry stages them
+		}
 		if isRecursiveAttr(o) {
 			return "", false, fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "recursive mount attribute %q cannot be expressed in LXC mount entries", o)
 		}
+	}
+	if j := slices.Index(m.Options, "rro"); j >= 0 && !bind {
+		return "", false, fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "recursive read-only (rro) is supported on bind mounts only")
 	}
 	return dest, bind, nil
 }
@@ -405,11 +411,15 @@ func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) 
 		}
 		create = ""
 	}
-	vm := viewMount{dest: target, field: field, ro: slices.Contains(m.Options, "ro")}
+	rro := slices.Contains(m.Options, "rro")
+	vm := viewMount{dest: target, field: field, ro: rro || slices.Contains(m.Options, "ro")}
 	if bind {
 		vm.host, vm.file = filepath.Clean(src), !isDir
-		if slices.Contains(m.Options, "shared") || slices.Contains(m.Options, "rshared") {
-			src = c.stageShared(field, src, isDir, slices.Contains(m.Options, "rbind"))
+		shared := slices.Contains(m.Options, "shared") || slices.Contains(m.Options, "rshared")
+		if shared || rro {
+			if src, err = c.stageBind(field, src, isDir, slices.Contains(m.Options, "rbind"), shared, rro); err != nil {
+				return "", err
+			}
 		}
 	}
 	view.mounts = append(view.mounts, vm)
@@ -421,6 +431,15 @@ func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) 
 			return "", fieldErr(fmt.Sprintf("%s.options[%d]", field, j), "%q is an LXC option, not an OCI one", o)
 		}
 		if o == "" || o == "defaults" {
+			continue
+		}
+		if o == "rro" {
+			// The staged clone is read-only throughout; the entry
+			// makes its top read-only as well (containerd's CRI
+			// sends rro without ro).
+			if !slices.Contains(m.Options, "ro") {
+				opts = append(opts, "ro")
+			}
 			continue
 		}
 		opts = append(opts, o)
@@ -446,14 +465,18 @@ func (c *converter) mountEntry(view *mountView, p pendingEntry) (string, error) 
 	return strings.Join(fields, " ") + " 0 0", nil
 }
 
-// stageShared records a bind mount with shared propagation for the
-// pre-mount hook (SharedMount says why) and returns the source its mount
-// entry binds from: the staging point, or src itself (a slave of the
-// host's mount, with a warning) when the runtime gave no hook.
-func (c *converter) stageShared(field, src string, isDir, recursive bool) string {
+// stageBind records a bind mount for the pre-mount hook (SharedMount says
+// why) and returns the source its mount entry binds from: the staging
+// point. Without the runtime's hook, a shared one stays a bind of src (a
+// slave of the host's mount, with a warning) and a recursive read-only
+// one (rro) is refused: LXC cannot make submounts read-only.
+func (c *converter) stageBind(field, src string, isDir, recursive, shared, rro bool) (string, error) {
 	if c.opts.HookCommand == "" || c.opts.SharedMountDir == "" {
+		if rro {
+			return "", fieldErr(field+".options", "recursive read-only (rro) needs the runtime's pre-mount hook (Options.HookCommand and SharedMountDir)")
+		}
 		c.warn(field+".options", "shared propagation needs the runtime's pre-mount hook (Options.HookCommand and SharedMountDir): mounted as a slave of the host's mount, so mounts made in the container do not reach the host")
-		return src
+		return src, nil
 	}
 	sm := SharedMount{
 		Field:     field,
@@ -461,9 +484,11 @@ func (c *converter) stageShared(field, src string, isDir, recursive bool) string
 		Staging:   filepath.Join(c.opts.SharedMountDir, "shared."+strconv.Itoa(len(c.shared))),
 		Recursive: recursive,
 		Dir:       isDir,
+		ReadOnly:  rro,
+		Slave:     !shared,
 	}
 	c.shared = append(c.shared, sm)
-	return sm.Staging
+	return sm.Staging, nil
 }
 
 // knownMaskedDirs are directories among the usual masked paths (runc masks

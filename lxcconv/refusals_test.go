@@ -149,8 +149,13 @@ func TestRefusalMessages(t *testing.T) {
 			"mounts[4].options[1]: idmapped mounts cannot be expressed in LXC mount entries"},
 		{"tmpcopyup option", addMount(specs.Mount{Destination: "/d", Type: "tmpfs", Options: []string{"tmpcopyup"}}), nil,
 			"mounts[4].options[0]: tmpcopyup cannot be expressed in LXC mount entries"},
-		{"recursive attribute", addMount(specs.Mount{Destination: "/d", Source: "/s", Type: "bind", Options: []string{"rbind", "rro"}}), nil,
-			`mounts[4].options[1]: recursive mount attribute "rro" cannot be expressed in LXC mount entries`},
+		{"recursive attribute", addMount(specs.Mount{Destination: "/d", Source: "/s", Type: "bind", Options: []string{"rbind", "rnosuid"}}), nil,
+			`mounts[4].options[1]: recursive mount attribute "rnosuid" cannot be expressed in LXC mount entries`},
+		{"rro without the hook", addMount(specs.Mount{Destination: "/d", Source: "/s", Type: "bind", Options: []string{"rbind", "rro"}}), nil,
+			"mounts[4].options: recursive read-only (rro) needs the runtime's pre-mount hook (Options.HookCommand and SharedMountDir)"},
+		{"rro on a tmpfs", addMount(specs.Mount{Destination: "/d", Type: "tmpfs", Options: []string{"rro"}}), func(o *Options) {
+			o.HookCommand, o.SharedMountDir = "/shim hook", "/run/s/ct"
+		}, "mounts[4].options[0]: recursive read-only (rro) is supported on bind mounts only"},
 		{"dev tmpfs size", func(s *specs.Spec) { s.Mounts[1].Options = []string{"size=abc"} }, nil, `mounts[1].options: bad size "abc"`},
 		{"destination symlink loop", addMount(specs.Mount{Destination: "/loop/x", Type: "tmpfs"}), func(o *Options) { o.RootFS = loopFS },
 			`mounts[4].destination: resolving "/loop/x" in rootfs: too many symlinks`},

@@ -18,7 +18,7 @@ func (r *Result) Standalone() error {
 	case r.ReadonlyRootfs:
 		return fieldErr("root.readonly", "needs the runtime to remount the root read-only after setup")
 	case r.MountHook != nil && len(r.MountHook.SharedMounts) > 0:
-		return fieldErr(r.MountHook.SharedMounts[0].Field+".options", "shared propagation needs the runtime's pre-mount hook")
+		return fieldErr(r.MountHook.SharedMounts[0].Field+".options", "shared propagation and recursive read-only (rro) need the runtime's pre-mount hook")
 	case r.MountHook != nil:
 		return fieldErr("hooks.createContainer", "device nodes and createContainer hooks need the runtime's mount hook")
 	}

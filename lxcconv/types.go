@@ -238,7 +238,7 @@ type MountHook struct {
 	// CreateContainer hooks, in order; the first failure fails the start.
 	CreateContainer []specs.Hook `json:"createContainer,omitempty"`
 	// SharedMounts are the bind mounts with shared or rshared
-	// propagation, in spec order; lxc.hook.pre-mount (HookCommand
+	// propagation or the rro option, in spec order; lxc.hook.pre-mount (HookCommand
 	// pre-mount) stages them.
 	SharedMounts []SharedMount `json:"sharedMounts,omitempty"`
 }
@@ -266,6 +266,16 @@ type SharedMount struct {
 	Recursive bool `json:"recursive,omitempty"`
 	// Dir: Source is a directory, else a file.
 	Dir bool `json:"dir,omitempty"`
+	// ReadOnly: the spec asks for rro, recursive read-only (runc's
+	// mount_setattr MOUNT_ATTR_RDONLY with AT_RECURSIVE): the runtime
+	// makes every mount of the clone read-only before it is passed on;
+	// the entry's plain ro reaches only its top mount.
+	ReadOnly bool `json:"readOnly,omitempty"`
+	// Slave: the propagation is not shared (an rro mount is staged for
+	// its read-only submounts only): the runtime makes the clone a slave
+	// of the source's mount, what LXC makes of every other bind source,
+	// so mounts made in the container do not reach the host.
+	Slave bool `json:"slave,omitempty"`
 }
 
 // Remount is a mount point and the spec's options for it.

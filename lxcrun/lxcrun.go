@@ -451,7 +451,8 @@ func (c *Container) openInherited() ([]*os.File, *net.UnixConn, error) {
 
 // cloneSharedMounts clones, in this (the host's) mount namespace, the
 // source of each shared bind mount (lxcconv.SharedMount): a detached mount
-// tree that is a peer of the source's mount. zfslxc-start passes them down
+// tree that is a peer of the source's mount (read-only throughout and a
+// slave for rro: setCloneAttrs). zfslxc-start passes them down
 // from fdFirstShared on, and the pre-mount hook attaches them.
 func (c *Container) cloneSharedMounts() ([]*os.File, error) {
 	if c.result.MountHook == nil {
@@ -469,8 +470,34 @@ func (c *Container) cloneSharedMounts() ([]*os.File, error) {
 			return nil, fmt.Errorf("%s: cloning the mount of %s: %w", sm.Field, sm.Source, err)
 		}
 		files = append(files, os.NewFile(uintptr(fd), sm.Source))
+		if err := setCloneAttrs(fd, sm); err != nil {
+			closeFiles(files)
+			return nil, err
+		}
 	}
 	return files, nil
+}
+
+// setCloneAttrs applies to the whole clone fd what sm asks beyond the
+// clone itself: read-only for rro (as runc: mount_setattr
+// MOUNT_ATTR_RDONLY with AT_RECURSIVE), and slave propagation when the
+// mount is staged only for that, so that it propagates as LXC's other
+// binds do (from the host, never to it).
+func setCloneAttrs(fd int, sm lxcconv.SharedMount) error {
+	var attr unix.MountAttr
+	if sm.ReadOnly {
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	if sm.Slave {
+		attr.Propagation = unix.MS_SLAVE
+	}
+	if attr == (unix.MountAttr{}) {
+		return nil
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("%s: making the clone of %s read-only (rro): %w", sm.Field, sm.Source, err)
+	}
+	return nil
 }
 
 // makeStagingPoints creates the staging points of the shared bind mounts

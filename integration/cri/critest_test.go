@@ -27,17 +27,9 @@ const CritestReportEnv = "ZFSLXC_CRITEST_REPORT"
 
 // knownLXCOnly are specs that pass under runc and fail under lxc, with the
 // reason (docs/cri.md explains each). Any other such spec fails the test.
-var knownLXCOnly = map[string]string{
-	rroSpec + "PROPAGATION_HOST_TO_CONTAINER": noRRO,
-	rroSpec + "PROPAGATION_BIDIRECTIONAL":     noRRO,
-	rroSpec + "ReadOnly: false":               noRRO,
-	"[k8s.io] Container Mount Readonly runtime should support readonly mounts should support recursive readonly mounts": noRRO,
-}
-
-const (
-	rroSpec = "[k8s.io] Container Mount Readonly runtime should support readonly mounts should reject a recursive readonly mount with "
-	noRRO   = "skipped: the shim's -info does not advertise the rro mount option (LXC mount entries cannot carry recursive mount attributes), so containerd reports RecursiveReadOnlyMounts=false for the handler and critest skips the recursive read-only specs"
-)
+// None since the shim stages rro mounts (the 4 recursive read-only specs,
+// skipped under lxc before because -info listed no rro, pass on 2.4).
+var knownLXCOnly = map[string]string{}
 
 // TestCritest runs critest (every spec but the Image Manager ones, which
 // need images with fixed digests on public registries) twice in the same

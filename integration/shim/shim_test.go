@@ -179,6 +179,7 @@ func TestShim(t *testing.T) {
 				})
 				if snap == sn {
 					t.Run("MountPropagation", func(t *testing.T) { e.testMountPropagation(t, "rshared") })
+					t.Run("RecursiveReadOnly", func(t *testing.T) { e.testRecursiveReadOnly(t, "rro") })
 				}
 				t.Run("KillKILL", func(t *testing.T) {
 					want := e.killStatusCmd(t, "io.containerd.runc.v2", "kill9-runc", "KILL", "sleep", "600")

@@ -16,6 +16,11 @@ import (
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/errdefs"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // state is what a refused call must leave as it was: the snapshot
@@ -528,4 +533,76 @@ func shorten(err error) string {
 		s = s[:300] + fmt.Sprintf("… (%d bytes)", len(s))
 	}
 	return s
+}
+
+// rawCodec sends and receives bytes as they are, so a test can put on
+// the wire what containerd's client would refuse to marshal.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error)      { return *v.(*[]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error { *v.(*[]byte) = data; return nil }
+func (rawCodec) Name() string                       { return "proto" }
+
+// TestNotUTF8OverTheWire: keys and labels that are not valid UTF-8, which
+// containerd's gRPC client refuses to send ("string field contains
+// invalid UTF-8"), written on the wire by hand: the daemon's gRPC server
+// refuses the request before the snapshotter sees it, and nothing is made.
+func TestNotUTF8OverTheWire(t *testing.T) {
+	e := setup(t, nil)
+	conn, err := grpc.NewClient("unix://"+e.Sn.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	label := func(k, v string) []byte {
+		var entry []byte
+		entry = protowire.AppendTag(entry, 1, protowire.BytesType)
+		entry = protowire.AppendString(entry, k)
+		entry = protowire.AppendTag(entry, 2, protowire.BytesType)
+		entry = protowire.AppendString(entry, v)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 4, protowire.BytesType), entry)
+	}
+	prepare := func(key string, labels []byte) error {
+		var req []byte
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendString(req, sn)
+		req = protowire.AppendTag(req, 2, protowire.BytesType)
+		req = protowire.AppendString(req, key)
+		req = append(req, labels...)
+		var resp []byte
+		return conn.Invoke(ctx, "/containerd.services.snapshots.v1.Snapshots/Prepare", &req, &resp, grpc.ForceCodec(rawCodec{}))
+	}
+	before := e.state(t)
+	// The same bytes in UTF-8 make a snapshot: the request is well formed.
+	if err := prepare("raw-ok", label("k", "v")); err != nil {
+		t.Fatalf("raw prepare in UTF-8: %v", err)
+	}
+	if info, err := e.client(t).Stat(ctx, "raw-ok"); err != nil || info.Labels["k"] != "v" {
+		t.Fatalf("stat of the raw prepare: %+v, %v", info, err)
+	}
+	if err := e.client(t).Remove(ctx, "raw-ok"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		key    string
+		labels []byte
+	}{
+		{"key", "bad-\xff\xfe", nil},
+		{"label-key", "ok-key", label("bad-\xff", "v")},
+		{"label-value", "ok-key", label("k", "bad-\xc3\x28")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := prepare(tc.key, tc.labels)
+			t.Logf("%v", err)
+			if status.Code(err) != codes.Internal || !strings.Contains(fmt.Sprint(err), "UTF-8") {
+				t.Errorf("prepare with a %s that is not UTF-8: %v, want the server's Internal naming UTF-8", tc.name, err)
+			}
+			if after := e.state(t); after != before {
+				t.Errorf("the refused call changed the pool or the MetaStore:\n%s\nwas:\n%s", after, before)
+			}
+		})
+	}
 }
