@@ -405,11 +405,16 @@ func (e *env) sweepExecMonitor(t *testing.T, layers []string, snaps int) int {
 		_, _, err := e.d.CtrContext(ctx, "task", "exec", "--exec-id", "long", id, "sleep", "600")
 		done <- err
 	}()
+	// The monitor is the shim's child; liblxc's attach forks a helper
+	// with the same command line under it.
 	var monitor int
 	for deadline := time.Now().Add(30 * time.Second); monitor == 0; time.Sleep(20 * time.Millisecond) {
 		for _, p := range procsMatching("--name " + id + " ") {
-			if pid, cmd, _ := strings.Cut(p, ": "); strings.Contains(cmd, "--attach") {
-				fmt.Sscan(pid, &monitor)
+			var pid int
+			pids, cmd, _ := strings.Cut(p, ": ")
+			fmt.Sscan(pids, &pid)
+			if strings.Contains(cmd, "--attach") && !strings.Contains(parentCmdline(pid), "zfslxc-start") {
+				monitor = pid
 			}
 		}
 		if time.Now().After(deadline) {
@@ -453,6 +458,21 @@ func (e *env) sweepExecMonitor(t *testing.T, layers []string, snaps int) int {
 	e.removeContainer(t, id)
 	e.checkOrphans(t, id, layers, snaps)
 	return 1
+}
+
+// parentCmdline is the command line of pid's parent, "" if unknown.
+func parentCmdline(pid int) string {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			cmd, _ := os.ReadFile("/proc/" + strings.TrimSpace(v) + "/cmdline")
+			return string(cmd)
+		}
+	}
+	return ""
 }
 
 // execLeftovers lists what is left of a container's execs: zfslxc-start
