@@ -312,6 +312,15 @@ const startFailedCode = 125
 func (s *starter) wait() {
 	err := s.cmd.Wait()
 	data, rerr := os.ReadFile(s.statusFile)
+	var exitErr *exec.ExitError
+	if errors.Is(rerr, os.ErrNotExist) && errors.As(err, &exitErr) && exitErr.Sys().(syscall.WaitStatus).Signaled() {
+		// The starter (LXC's monitor) was killed. liblxc's
+		// lxc.monitor.signal.pdeath takes init with it, not an exec's
+		// process: that one would run on untracked, holding the exec's
+		// output open (ctr task exec never returned). Kill it; its exit
+		// (SIGKILL) is the one reported.
+		_ = s.kill(syscall.SIGKILL)
+	}
 	st, err := decodeExit(err, data, rerr)
 	s.setExit(st, err, "starter")
 	close(s.done)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -387,6 +388,71 @@ func containerInit(id string) int {
 		}
 	}
 	return 0
+}
+
+// sweepExecMonitor kills an exec's LXC monitor (zfslxc-start --attach)
+// while the exec's process runs: `ctr task exec` returns, the container
+// keeps running with its init as its only process (the exec's process does
+// not run on untracked), nothing of the exec is left, the next exec works.
+// It returns the number of fault points tried (1).
+func (e *env) sweepExecMonitor(t *testing.T, layers []string, snaps int) int {
+	id := "sweep-exec-monitor"
+	e.d.MustCtr(t, "run", "-d", "--null-io", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, id, "sleep", "600")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := e.d.CtrContext(ctx, "task", "exec", "--exec-id", "long", id, "sleep", "600")
+		done <- err
+	}()
+	var monitor int
+	for deadline := time.Now().Add(30 * time.Second); monitor == 0; time.Sleep(20 * time.Millisecond) {
+		for _, p := range procsMatching("--name " + id + " ") {
+			if pid, cmd, _ := strings.Cut(p, ": "); strings.Contains(cmd, "--attach") {
+				fmt.Sscan(pid, &monitor)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: no zfslxc-start --attach for the exec within 30s", id)
+		}
+	}
+	// Let the exec's process start (ps shows it), then kill its monitor.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if strings.Count(strings.TrimSpace(e.d.MustCtr(t, "task", "ps", id)), "\n") >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the exec's process is not in ctr task ps within 30s", id)
+		}
+	}
+	syscall.Kill(monitor, syscall.SIGKILL)
+	err := <-done
+	if ctx.Err() != nil {
+		t.Errorf("%s: ctr task exec still ran a minute after its monitor was killed (hung)", id)
+	}
+	t.Logf("zfslxc-start --attach killed while the exec runs: ctr task exec: %v", err)
+	if ls := e.d.MustCtr(t, "task", "ls"); !running(ls, id) {
+		t.Errorf("%s: the container stopped when its exec's monitor was killed: %q", id, ls)
+	}
+	bundle := filepath.Join(e.d.State, "io.containerd.runtime.v2.task", "default", id)
+	var ps string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ps = strings.TrimSpace(e.d.MustCtr(t, "task", "ps", id))
+		left := execLeftovers(bundle, id)
+		if strings.Count(ps, "\n") == 1 && len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: 10s after the exec's monitor was killed: ctr task ps:\n%s\nleft: %v", id, ps, left)
+			break
+		}
+	}
+	if out, _, err := e.d.Ctr(t, "task", "exec", "--exec-id", "next", id, "/bin/sh", "-c", "echo next"); err != nil || out != "next\n" {
+		t.Errorf("%s: the exec after the killed one: %q, %v", id, out, err)
+	}
+	e.removeContainer(t, id)
+	e.checkOrphans(t, id, layers, snaps)
+	return 1
 }
 
 // execLeftovers lists what is left of a container's execs: zfslxc-start

@@ -114,6 +114,9 @@ func TestFaultSweep(t *testing.T) {
 					points["template"] += e.sweepTemplate(t, pullOp, v, zr, layers, snaps)
 				})
 			}
+			t.Run("exec/zfslxc-start", func(t *testing.T) {
+				points["exec"] += e.sweepExecMonitor(t, layers, snaps)
+			})
 			t.Run("exec/zfslxc-init", func(t *testing.T) {
 				dir := faultInitBinDir(t)
 				t.Setenv(containerdtest.BinDirEnv, dir)
