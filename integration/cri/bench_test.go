@@ -57,15 +57,15 @@ func BenchmarkCRI(b *testing.B) {
 				runs, ms(mr), ms(ml), float64(ml)/float64(mr))
 
 			// What a 3-container pod costs besides its containers.
-			fmt.Fprintf(&report, "A pod of 3 containers (`sleep`): processes and RSS on the host besides the containers' own (shims, LXC monitors):\n\n"+
-				"| runtime | processes | RSS (MiB) |\n|---|---:|---:|\n")
-			cost := map[string][2]float64{}
+			fmt.Fprintf(&report, "A pod of 3 containers (`sleep`): processes, RSS and PSS on the host besides the containers' own (shims, LXC monitors; PSS shares each page among the processes that map it):\n\n"+
+				"| runtime | processes | RSS (MiB) | PSS (MiB) |\n|---|---:|---:|---:|\n")
+			cost := map[string][3]float64{}
 			for _, rt := range benchRuntimes {
-				n, rss := e.podCost(b, rt)
-				cost[rt] = [2]float64{float64(n), rss}
-				fmt.Fprintf(&report, "| %s | %d | %.1f |\n", rt, n, rss)
+				n, rss, pss := e.podCost(b, rt)
+				cost[rt] = [3]float64{float64(n), rss, pss}
+				fmt.Fprintf(&report, "| %s | %d | %.1f | %.1f |\n", rt, n, rss, pss)
 			}
-			fmt.Fprintf(&report, "| lxc ÷ runc | %.2f | %.2f |\n\n", cost[handler][0]/cost["runc"][0], cost[handler][1]/cost["runc"][1])
+			fmt.Fprintf(&report, "| lxc ÷ runc | %.2f | %.2f | %.2f |\n\n", cost[handler][0]/cost["runc"][0], cost[handler][1]/cost["runc"][1], cost[handler][2]/cost["runc"][2])
 
 			// Many pods at once.
 			fmt.Fprintf(&report, "%d one-container pods started at once (wall time until all run):\n\n| runc | lxc | lxc ÷ runc |\n|---:|---:|---:|\n", many)
@@ -97,8 +97,8 @@ func (e *env) timePod(b testing.TB, rt, name string) time.Duration {
 }
 
 // podCost runs a 3-container pod under rt and counts the host processes
-// serving it (shims, zfslxc-start monitors) and their RSS.
-func (e *env) podCost(b testing.TB, rt string) (int, float64) {
+// serving it (shims, zfslxc-start monitors) and their RSS and PSS (MiB).
+func (e *env) podCost(b testing.TB, rt string) (int, float64, float64) {
 	pod := e.newPod(b, "cost-"+rt, nil)
 	podID := e.runPod(b, rt, pod)
 	defer e.MustCrictl(b, "rmp", "-f", podID)
@@ -107,12 +107,13 @@ func (e *env) podCost(b testing.TB, rt string) (int, float64) {
 		ids = append(ids, e.startContainer(b, podID, pod, ctrConfig(fmt.Sprintf("c%d", i), "sleep", "600")))
 	}
 	time.Sleep(time.Second) // settle
-	n, kb := 0, 0
+	n, rss, pss := 0, 0, 0
 	for _, p := range servingProcs(ids) {
 		n++
-		kb += rssKB(p)
+		rss += memKB(fmt.Sprintf("/proc/%d/status", p), "VmRSS:")
+		pss += memKB(fmt.Sprintf("/proc/%d/smaps_rollup", p), "Pss:")
 	}
-	return n, float64(kb) / 1024
+	return n, float64(rss) / 1024, float64(pss) / 1024
 }
 
 // servingProcs lists the pids of shims (any runtime's) and LXC monitors
@@ -144,13 +145,15 @@ func servingProcs(ids []string) []int {
 	return pids
 }
 
-func rssKB(pid int) int {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+// memKB is the kB value of the line starting with field in a /proc file
+// (status's VmRSS:, smaps_rollup's Pss:); 0 if it cannot be read.
+func memKB(file, field string) int {
+	data, err := os.ReadFile(file)
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			n, _ := strconv.Atoi(strings.Fields(v)[0])
 			return n
 		}
