@@ -21,17 +21,7 @@ import (
 // makes the template as a clone of the pulled top layer; --no-pull
 // refuses with NotFound instead; a second create is a cache hit.
 func TestTemplatePullsFromRegistry(t *testing.T) {
-	requireBusybox(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	img, err := imagebuild.MultiLayerTestImage("", imagebuild.DefaultBusyboxPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := reg.Push(ctx, "zfslxc/tpl:v1", img); err != nil {
-		t.Fatal(err)
-	}
+	reg := registryWithImage(t, "zfslxc/tpl:v1")
 	ref := reg.Ref("zfslxc/tpl:v1")
 	for _, f := range containerdtest.Flavors() {
 		t.Run(f.Name, func(t *testing.T) {
@@ -81,4 +71,22 @@ func TestTemplatePullsFromRegistry(t *testing.T) {
 			mustRun(t, "template", "rm", "pulled", "--dataset", ds)
 		})
 	}
+}
+
+// registryWithImage starts a registry holding the multi-layer busybox test
+// image as repoTag.
+func registryWithImage(t *testing.T, repoTag string) *registrytest.Registry {
+	t.Helper()
+	requireBusybox(t)
+	reg := registrytest.Start(t, registrytest.Options{})
+	img, err := imagebuild.MultiLayerTestImage("", imagebuild.DefaultBusyboxPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := reg.Push(ctx, repoTag, img); err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"net"
 	"os/exec"
@@ -11,8 +10,6 @@ import (
 	"time"
 
 	"github.com/zfslxc/zfslxc/integration/containerdtest"
-	"github.com/zfslxc/zfslxc/integration/imagebuild"
-	"github.com/zfslxc/zfslxc/integration/registrytest"
 	"github.com/zfslxc/zfslxc/internal/containerdconfig"
 	"github.com/zfslxc/zfslxc/internal/testpool"
 	"github.com/zfslxc/zfslxc/template"
@@ -26,17 +23,7 @@ import (
 // dead containerd always does (found by the template fault sweep, 1 run
 // in 4).
 func TestTemplatePullContainerdDies(t *testing.T) {
-	requireBusybox(t)
-	reg := registrytest.Start(t, registrytest.Options{})
-	img, err := imagebuild.MultiLayerTestImage("", imagebuild.DefaultBusyboxPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := reg.Push(ctx, "zfslxc/dies:v1", img); err != nil {
-		t.Fatal(err)
-	}
+	reg := registryWithImage(t, "zfslxc/dies:v1")
 	f := containerdtest.V2()
 	containerdtest.RequireHost(t, f)
 	p := testpool.New(t)

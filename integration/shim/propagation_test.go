@@ -31,13 +31,7 @@ func (e *env) testMountPropagation(t *testing.T, id string) {
 	if err := unix.Mount(vol, vol, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		for _, m := range []string{fromCt, fromHost, vol} {
-			if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				t.Errorf("unmount %s: %v", m, err)
-			}
-		}
-	})
+	unmountAtCleanup(t, fromCt, fromHost, vol)
 	if err := unix.Mount("", vol, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -99,4 +93,16 @@ func (e *env) removeTask(t *testing.T, id string) {
 	}
 	e.d.MustCtr(t, "containers", "rm", id)
 	e.checkClean(t, id)
+}
+
+// unmountAtCleanup detaches the mounts on paths, in order, when the test
+// ends (a path with nothing mounted is fine).
+func unmountAtCleanup(t *testing.T, paths ...string) {
+	t.Cleanup(func() {
+		for _, m := range paths {
+			if err := unix.Unmount(m, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+				t.Errorf("unmount %s: %v", m, err)
+			}
+		}
+	})
 }

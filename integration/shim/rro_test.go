@@ -1,7 +1,6 @@
 package shim_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,11 +23,7 @@ func (e *env) testRecursiveReadOnly(t *testing.T, id string) {
 	if err := unix.Mount("zfslxc-rro", sub, "tmpfs", 0, ""); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(sub, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-			t.Errorf("unmount %s: %v", sub, err)
-		}
-	})
+	unmountAtCleanup(t, sub)
 	for _, tc := range []struct {
 		opts      string
 		subWrites bool
