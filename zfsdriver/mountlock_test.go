@@ -145,28 +145,34 @@ func TestMountLockWhoWaits(t *testing.T) {
 	}
 }
 
-// holderEnv makes TestMountLockHolderProcess the helper process of
-// TestMountLockOutlivesKilledHolder: a Driver that runs one mounting
-// command with the fake zfs the variable names, under the lock file
-// holderLockEnv names.
+// holderEnv makes the test binary the helper process of
+// TestMountLockOutlivesKilledHolder (see TestMain): a Driver that runs one
+// mounting command with the fake zfs the variable names, under the lock
+// file holderLockEnv names.
 const (
 	holderEnv     = "ZFSDRIVER_TEST_HOLDER_ZFS"
 	holderLockEnv = "ZFSDRIVER_TEST_HOLDER_LOCK"
 )
 
-// TestMountLockHolderProcess is not a test: the helper process of
-// TestMountLockOutlivesKilledHolder.
-func TestMountLockHolderProcess(t *testing.T) {
-	zfs := os.Getenv(holderEnv)
-	if zfs == "" {
-		t.Skip("helper process of TestMountLockOutlivesKilledHolder")
+// TestMain runs the tests, or, with holderEnv set, is the helper process
+// of TestMountLockOutlivesKilledHolder.
+func TestMain(m *testing.M) {
+	if zfs := os.Getenv(holderEnv); zfs != "" {
+		os.Exit(runLockHolder(zfs, os.Getenv(holderLockEnv)))
 	}
-	d, err := New(context.Background(), WithBinaries(zfs, zfs), WithCapabilities(ZFSFuseCapabilities()),
-		WithMountLock(os.Getenv(holderLockEnv)))
+	os.Exit(m.Run())
+}
+
+// runLockHolder creates a dataset with the fake zfs under the lock file;
+// the test kills it while its zfs runs.
+func runLockHolder(zfs, lock string) int {
+	d, err := New(context.Background(), WithBinaries(zfs, zfs), WithCapabilities(ZFSFuseCapabilities()), WithMountLock(lock))
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	d.Create(context.Background(), "tank/a", CreateOptions{}) // killed while its zfs runs
+	d.Create(context.Background(), "tank/a", CreateOptions{})
+	return 0
 }
 
 // A process killed with SIGKILL while its zfs command runs (kill -9 of the
@@ -183,7 +189,7 @@ func TestMountLockOutlivesKilledHolder(t *testing.T) {
 	if err := os.WriteFile(zfs, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	helper := exec.Command(os.Args[0], "-test.run=^TestMountLockHolderProcess$", "-test.count=1")
+	helper := exec.Command(os.Args[0])
 	helper.Env = append(os.Environ(), holderEnv+"="+zfs, holderLockEnv+"="+lock)
 	if err := helper.Start(); err != nil {
 		t.Fatal(err)

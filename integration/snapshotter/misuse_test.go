@@ -21,6 +21,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/zfslxc/zfslxc/integration/containerdtest"
 )
 
 // state is what a refused call must leave as it was: the snapshot
@@ -443,7 +445,7 @@ func TestMisuseAPI(t *testing.T) {
 // the dataset.
 func TestRemoveHeldInAnotherNamespace(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skipf("needs unshare (util-linux): %v", err)
+		containerdtest.SkipOrFail(t, "needs unshare (util-linux, essential on Debian): %v", err)
 	}
 	e := setup(t, nil)
 	c := e.client(t)
