@@ -43,7 +43,7 @@ build: ## build the binaries into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/zfslxc-snapshotter ./cmd/containerd-shim-lxc-v1 ./cmd/zfslxc
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS) -extldflags -static' -o $(BIN)/zfslxc-init ./cmd/zfslxc-init
-	$(CC) -O2 -Wall -o $(BIN)/zfslxc-start cmd/zfslxc-start/zfslxc-start.c -llxc
+	$(CC) -O2 -Wall -o $(BIN)/zfslxc-start cmd/zfslxc-start/*.c -llxc -lseccomp
 
 test: deps-test build lint ## every test: unit, real-pool and integration (needs root; what CI runs)
 	scripts/zfs-fuse-fresh.sh

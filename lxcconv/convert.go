@@ -283,7 +283,15 @@ func (c *converter) initCmd() error {
 	}
 	// lxc.init.cwd must exist; "/" always does. The helper chdirs (and
 	// creates process.cwd) itself.
-	return c.add("lxc.init.cwd", "/")
+	if err := c.add("lxc.init.cwd", "/"); err != nil {
+		return err
+	}
+	if c.opts.InitOutlivesMonitor {
+		// liblxc sets this parent-death signal just before it execs
+		// init; 0 clears its default (SIGKILL).
+		return c.add("lxc.monitor.signal.pdeath", "0")
+	}
+	return nil
 }
 
 var logLevels = map[string]int{

@@ -61,6 +61,13 @@ type Options struct {
 	// lxc.monitor.<name> beside the container's cgroup, which under CRI
 	// is inside the pod's cgroup parent and charges the monitor to the pod.
 	MonitorCgroup string
+	// InitOutlivesMonitor keeps the container's init alive when LXC's
+	// monitor (zfslxc-start) exits: lxc.monitor.signal.pdeath = 0, so
+	// liblxc clears the parent-death signal (SIGKILL by default) before
+	// it execs init. The shim's runtime ends the monitor once init is set
+	// up and adopts init (docs/adr/0007-no-monitor.md); standalone
+	// containers keep liblxc's default.
+	InitOutlivesMonitor bool
 	// SeccompProfilePath is where the shim writes Result.SeccompProfile;
 	// required when the spec has linux.seccomp.
 	SeccompProfilePath string

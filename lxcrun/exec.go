@@ -21,9 +21,11 @@ import (
 
 // Exec processes (containerd's ExecProcessRequest, ctr task exec): a
 // process started in a running container, in every namespace of its init,
-// its cgroup, LSM profile, seccomp policy and capability bounding set.
-// docs/adr/0003-exec.md records the choice: zfslxc-start --attach runs
-// zfslxc-init through liblxc's attach (c->attach), and zfslxc-init reads
+// its cgroups, LSM label and seccomp policy. docs/adr/0003-exec.md records
+// the choice: zfslxc-start --attach runs zfslxc-init in the namespaces of
+// the container's init, joined through its pidfd as runc's exec does
+// (liblxc's attach needs LXC's monitor, which the shim ends once init is
+// set up: docs/adr/0007-no-monitor.md), and zfslxc-init reads
 // the process (an lxcconv.Process as JSON) from an inherited memfd, sets it
 // up exactly as for init (cwd, rlimits, groups, uid/gid, capabilities,
 // terminal), reports "ready" with its pid and execs. argv and env never go
@@ -33,6 +35,8 @@ const (
 	execFdInit    = 3 // the zfslxc-init binary, executed as /proc/self/fd/3
 	execFdProcess = 4 // memfd with the process as JSON
 	execFdSync    = 5 // unix seqpacket socket: "ready" or "error TEXT"
+	// 6, a pidfd of the container's init, is zfslxc-start's own: it is
+	// close-on-exec there.
 )
 
 // execDir holds the exec processes' status files in the state directory.
@@ -93,21 +97,31 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 	if _, err := os.Stat(statusFile); err == nil {
 		return nil, fmt.Errorf("exec %s: %w", id, errdefs.ErrAlreadyExists)
 	}
-	files, hostSync, err := c.openExecFiles(data)
+	pidfd, cgroups, err := c.attachTarget()
 	if err != nil {
 		return nil, err
 	}
+	files, hostSync, err := c.openExecFiles(data)
+	if err != nil {
+		pidfd.Close()
+		return nil, err
+	}
 	defer hostSync.Close()
-	st := newStarter("exec "+id, ErrExecFailed, statusFile)
-	err = st.launch(c.starterBin, c.dir, starterArgs{
-		Attach: true, Name: c.name, LXCPath: c.lxcpath, RCFile: c.config,
-		StatusFile: statusFile, PassFDs: len(files), OOMScoreAdj: p.OOMScoreAdj,
+	a := starterArgs{
+		Attach: true, StatusFile: statusFile, PassFDs: len(files), OOMScoreAdj: p.OOMScoreAdj,
+		Cgroups: cgroups,
 		Program: []string{
 			fmt.Sprintf("/proc/self/fd/%d", execFdInit), "--join", fmt.Sprintf("--sync-fd=%d", execFdSync),
 			fmt.Sprintf("/proc/self/fd/%d", execFdProcess),
 		},
-	}, files, stdio)
+	}
+	if c.result.SeccompProfile != "" {
+		a.Seccomp = c.seccompFile
+	}
+	st := newStarter("exec "+id, ErrExecFailed, statusFile)
+	err = st.launch(c.starterBin, c.dir, a, append(files, pidfd), stdio)
 	closeFiles(files)
+	pidfd.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +135,23 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 		return nil, fmt.Errorf("in container %s: %w", c.name, err)
 	}
 	return proc, nil
+}
+
+// attachTarget returns what an exec's starter needs of the running
+// container: a pidfd of its init (passed after the other descriptors) and
+// init's cgroup directories, which the exec process joins.
+func (c *Container) attachTarget() (*os.File, []string, error) {
+	st := c.started()
+	pidfd, err := st.dupPidfd()
+	if err != nil {
+		return nil, nil, fmt.Errorf("container %s: %w", c.name, err)
+	}
+	cgroups, err := cgroupDirsOf(st.Pid())
+	if err != nil {
+		pidfd.Close()
+		return nil, nil, fmt.Errorf("container %s is not running: %w", c.name, errdefs.ErrFailedPrecondition)
+	}
+	return pidfd, cgroups, nil
 }
 
 // openExecFiles returns what zfslxc-start --attach passes down, in fd

@@ -247,6 +247,31 @@ func TestExec(t *testing.T) {
 			}
 		}
 	})
+	t.Run("seccomp rules", func(t *testing.T) {
+		// The container's policy holds in an exec process, argument
+		// conditions included: mkdir is refused (EACCES), chmod only
+		// when the mode has the setuid bit (a masked comparison).
+		setuid := func(idx uint) []specs.LinuxSeccompArg {
+			return []specs.LinuxSeccompArg{{Index: idx, Value: 0o4000, ValueTwo: 0o4000, Op: specs.OpMaskedEqual}}
+		}
+		eacces, eperm := uint(13), uint(1)
+		spec := baseSpec(rootfs, "sleep", "600")
+		spec.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir", "mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eacces},
+			{Names: []string{"chmod"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: setuid(1)},
+			{Names: []string{"fchmodat"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: setuid(2)},
+		}}
+		sb := create(t, spec, "", false)
+		sb.release(t)
+		sp := baseSpec(rootfs, "sh", "-c", "mkdir /tmp/d 2>&1; touch /tmp/f; chmod 755 /tmp/f && echo chmod-ok; chmod 4755 /tmp/f 2>&1; "+
+			"grep -E '^Seccomp:' /proc/self/status").Process
+		got := sb.execOK(t, "rules", sp)
+		for _, want := range []string{"Permission denied", "chmod-ok", "Operation not permitted", "Seccomp:\t2"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("exec output %q lacks %q", got, want)
+			}
+		}
+	})
 	t.Run("cost", func(t *testing.T) {
 		// Logged, not asserted: Exec (attach, set up, "ready") and the
 		// whole exec of true, for docs/adr/0003-exec.md.

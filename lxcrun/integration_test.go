@@ -97,7 +97,7 @@ func buildBinaries() (string, error) {
 		return "", fmt.Errorf("building zfslxc-init: %v\n%s", err, out)
 	}
 	gcc := exec.Command("gcc", "-O2", "-Wall", "-Werror", "-o", filepath.Join(tmpRoot, lxcrun.StarterBinary),
-		"cmd/zfslxc-start/zfslxc-start.c", "-llxc")
+		"cmd/zfslxc-start/zfslxc-start.c", "cmd/zfslxc-start/attach.c", "cmd/zfslxc-start/seccomp.c", "-llxc", "-lseccomp")
 	gcc.Dir = repo
 	if out, err := gcc.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building zfslxc-start: %v\n%s", err, out)

@@ -141,14 +141,16 @@ type Stdio struct {
 // Container is one prepared container. Its methods are safe for concurrent
 // use; Wait may be called by several goroutines.
 type Container struct {
-	name       string
-	dir        string
-	lxcpath    string
-	config     string
-	logFile    string
-	initBin    string
-	starterBin string
-	result     *lxcconv.Result
+	name    string
+	dir     string
+	lxcpath string
+	config  string
+	logFile string
+	// seccompFile is the seccomp policy lxcconv wrote (Result.SeccompProfile).
+	seccompFile string
+	initBin     string
+	starterBin  string
+	result      *lxcconv.Result
 
 	// mu is held for the whole of Start, so other methods wait for a
 	// Start in progress.
@@ -184,6 +186,7 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 
 	co := opts.Convert
 	co.ContainerName = opts.Name
+	co.InitOutlivesMonitor = true // Start ends the monitor
 	co.InitPath = fmt.Sprintf("/proc/self/fd/%d", fdInit)
 	co.InitArgs = []string{fmt.Sprintf("--fifo=/proc/self/fd/%d", fdFifo), fmt.Sprintf("--sync-fd=%d", fdSync), "--stdio-from-sync"}
 	if reaper {
@@ -230,13 +233,14 @@ func Prepare(ctx context.Context, dir string, spec *specs.Spec, opts Options) (*
 		return nil, fmt.Errorf("state dir %s is not empty: %w", dir, errdefs.ErrAlreadyExists)
 	}
 	c := &Container{
-		name:       opts.Name,
-		dir:        dir,
-		lxcpath:    filepath.Join(dir, lxcDir),
-		logFile:    co.LogFile,
-		initBin:    initBin,
-		starterBin: starter,
-		result:     res,
+		name:        opts.Name,
+		dir:         dir,
+		lxcpath:     filepath.Join(dir, lxcDir),
+		logFile:     co.LogFile,
+		seccompFile: co.SeccompProfilePath,
+		initBin:     initBin,
+		starterBin:  starter,
+		result:      res,
 	}
 	c.config = filepath.Join(c.lxcpath, opts.Name, configFile)
 	if err := c.writeFiles(co); err != nil {
@@ -374,6 +378,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 			return fmt.Errorf("container %s: process.terminal is set: Stdio.Stdin must be a pty slave (*os.File; see OpenPty), or NewConsole set: %w", c.name, errdefs.ErrInvalidArgument)
 		}
 	}
+	release, err := holdSubreaper()
+	if err != nil {
+		return err
+	}
+	defer release()
 	files, hostSync, err := c.openInherited()
 	if err != nil {
 		return err
@@ -431,7 +440,25 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	if err := c.writePids(st.cmd.Process.Pid, st.Pid()); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}
+	c.endMonitor(ctx, st)
 	return nil
+}
+
+// endMonitor ends LXC's monitor (the starter) of a container whose init is
+// set up, and removes the monitor's cgroups: init lives on as this
+// process's child (docs/adr/0007-no-monitor.md), and a container costs no
+// process of its own beyond its init, as under runc. What liblxc's
+// teardown did when init exited is Delete's: the container's cgroups.
+func (c *Container) endMonitor(ctx context.Context, st *starter) {
+	monitorCgroups := c.ownCgroups(st.cmd.Process.Pid)
+	if !st.detach() {
+		log.G(ctx).WithField("container", c.name).Debug("lxcrun: init ended before its monitor could be ended")
+		return
+	}
+	removeCgroups(ctx, monitorCgroups)
+	if ppid, err := parentPid(st.Pid()); err == nil && ppid != os.Getpid() {
+		log.G(ctx).WithField("ppid", ppid).Warn("lxcrun: init was not adopted by this process")
+	}
 }
 
 // openInherited opens what zfslxc-start passes down to init, in fd order

@@ -2,10 +2,12 @@ package lxcrun
 
 import (
 	"errors"
+	"os"
 	"syscall"
 	"time"
 	"unsafe"
 
+	"github.com/containerd/log"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,29 +56,58 @@ func statusOf(ws syscall.WaitStatus) Status {
 const reapPoll = 200 * time.Microsecond
 
 // watchExit records the process's status the moment it is reaped: the
-// pidfd fd (a duplicate, closed here) turns readable when the process
-// exits, and PIDFD_GET_INFO gives its status once its parent, the
-// starter, has reaped it. Without that ioctl (kernels before 6.15) the
-// starter's status file is the only source, as before.
-func (s *starter) watchExit(fd int) {
+// pidfd fd (a duplicate, closed here) of pid turns readable when the
+// process exits. While the starter is its parent, PIDFD_GET_INFO gives
+// its status once the starter has reaped it; once detached, it is this
+// process's child, reaped here (wait4: a child's pid cannot be recycled
+// before it is reaped), and its status also goes to the status file for
+// Cleanup. Without that ioctl (kernels before 6.15) the starter's status
+// file is the only source for an init the starter reaps.
+func (s *starter) watchExit(fd, pid int) {
 	defer unix.Close(fd)
 	for {
 		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 1000)
 		if err == nil && n > 0 {
 			break
 		}
-		if (err != nil && !errors.Is(err, unix.EINTR)) || s.finished() {
+		if s.finished() {
 			return
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			time.Sleep(reapPoll)
 		}
 	}
 	for {
-		ws, ok, err := exitInfo(fd)
-		if err != nil {
+		var ws unix.WaitStatus
+		if wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err == nil && wpid == pid {
+			st := statusOf(syscall.WaitStatus(ws))
+			if err := writeStatusFile(s.statusFile, st); err != nil {
+				log.L.WithError(err).WithField("pid", pid).Warn("lxcrun: recording the exit status")
+			}
+			s.exitWatched(st, "reap")
 			return
 		}
+		ws2, ok, err := exitInfo(fd)
 		if ok {
-			s.setExit(statusOf(ws), nil, "pidfd")
+			s.exitWatched(statusOf(ws2), "pidfd")
 			return
+		}
+		s.mu.Lock()
+		detached := s.detached
+		if !detached && (err != nil || s.finished()) {
+			s.watching = false // detach may no longer count on us
+			s.mu.Unlock()
+			return // the starter's status file tells
+		}
+		s.mu.Unlock()
+		if detached && err != nil {
+			if _, werr := unix.Wait4(pid, &ws, unix.WNOHANG, nil); errors.Is(werr, unix.ECHILD) {
+				// Reaped by the starter before it was killed, on a
+				// kernel that keeps no status for the pidfd.
+				log.L.WithField("pid", pid).Warn("lxcrun: exit status lost (kernel without PIDFD_GET_INFO); reporting SIGKILL")
+				s.exitWatched(Status{Signal: syscall.SIGKILL}, "lost")
+				return
+			}
 		}
 		select {
 		case <-s.done:
@@ -84,4 +115,25 @@ func (s *starter) watchExit(fd int) {
 		case <-time.After(reapPoll):
 		}
 	}
+}
+
+// exitWatched records st, and makes it final when the starter is
+// detached (else the starter's exit does).
+func (s *starter) exitWatched(st Status, from string) {
+	s.mu.Lock()
+	s.setExit(st, nil, from)
+	detached := s.detached
+	s.mu.Unlock()
+	if detached {
+		s.finish()
+	}
+}
+
+// writeStatusFile writes st to file as zfslxc-start does, atomically.
+func writeStatusFile(file string, st Status) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, []byte(st.String()+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
 }

@@ -20,17 +20,25 @@ import (
 )
 
 // starterArgs is zfslxc-start's command line: the container's init
-// (Start) or, with Attach, an exec process run through liblxc's attach
-// (Exec). args builds the argv; it is the only place that knows the
-// starter's flags.
+// (Start) or, with Attach, an exec process run in the container's
+// namespaces (Exec). args builds the argv; it is the only place that knows
+// the starter's flags.
 type starterArgs struct {
 	Attach     bool
-	Name       string // LXC container name
-	LXCPath    string
-	RCFile     string // the LXC config
+	Name       string // LXC container name (not Attach)
+	LXCPath    string // (not Attach)
+	RCFile     string // the LXC config (not Attach)
 	StatusFile string
-	// PassFDs is how many descriptors from 3 on go to the process.
+	// PassFDs is how many descriptors from 3 on go to the process; with
+	// Attach, the descriptor after them is a pidfd of the container's
+	// init.
 	PassFDs int
+	// Cgroups are the cgroup directories an attached process joins (Attach
+	// only): init's.
+	Cgroups []string
+	// Seccomp is the container's seccomp policy file, loaded into an
+	// attached process (Attach only; empty: none).
+	Seccomp string
 	// OOMScoreAdj, when set, is the starter's own oom_score_adj, which
 	// an attached process inherits (Attach only).
 	OOMScoreAdj *int
@@ -41,10 +49,17 @@ type starterArgs struct {
 func (a starterArgs) args() []string {
 	args := []string{}
 	if a.Attach {
-		args = append(args, "--attach")
+		args = append(args, "--attach", "--init-pidfd", strconv.Itoa(3+a.PassFDs))
+		for _, d := range a.Cgroups {
+			args = append(args, "--cgroup", d)
+		}
+		if a.Seccomp != "" {
+			args = append(args, "--seccomp", a.Seccomp)
+		}
+	} else {
+		args = append(args, "--name", a.Name, "--lxcpath", a.LXCPath, "--rcfile", a.RCFile)
 	}
-	args = append(args, "--name", a.Name, "--lxcpath", a.LXCPath, "--rcfile", a.RCFile,
-		"--status-file", a.StatusFile, "--pass-fds", strconv.Itoa(a.PassFDs))
+	args = append(args, "--status-file", a.StatusFile, "--pass-fds", strconv.Itoa(a.PassFDs))
 	if a.OOMScoreAdj != nil {
 		args = append(args, "--oom-score-adj", strconv.Itoa(*a.OOMScoreAdj))
 	}
@@ -69,13 +84,19 @@ func (a starterArgs) args() []string {
 // watchExit waits on the pidfd and reads the status the kernel keeps
 // for it (PIDFD_GET_INFO); the status file stays the fallback
 // (docs/adr/0004-exit-at-reap.md).
+//
+// A container's starter (LXC's monitor) is ended once init is set up
+// (detach, docs/adr/0007-no-monitor.md): init, adopted by this process,
+// is then reaped by watchExit, which also writes the status file.
 type starter struct {
 	what       string // "container NAME" or "exec ID", for messages
 	statusFile string
 	failed     error     // ErrStartFailed or ErrExecFailed: the class of a failed setup
 	cmd        *exec.Cmd // set by launch, read-only after
 
-	done chan struct{} // closed once zfslxc-start has exited (after exited)
+	gone     chan struct{} // closed once zfslxc-start has exited
+	done     chan struct{} // closed once the process's end is final (finish): after exited
+	doneOnce sync.Once
 
 	exited   chan struct{} // closed once the status is known (setExit)
 	exitOnce sync.Once
@@ -88,13 +109,17 @@ type starter struct {
 	pid     int      // guarded by mu; the process's host pid once ready
 	pidfd   int      // guarded by mu; -1 when none (not ready, gone, closed)
 	console *os.File // guarded by mu; pty master of a NewConsole process
+	// watching: watchExit runs (it must, for detach); detached: the
+	// starter was ended on purpose with the process running. Both guarded
+	// by mu.
+	watching, detached bool
 }
 
 // newStarter returns the starter of one process; launch runs it.
 func newStarter(what string, failed error, statusFile string) *starter {
 	return &starter{
 		what: what, statusFile: statusFile, failed: failed, pidfd: -1,
-		done: make(chan struct{}), exited: make(chan struct{}),
+		gone: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{}),
 	}
 }
 
@@ -165,7 +190,7 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	if (err != nil && !errors.Is(err, io.EOF)) || n == 0 {
 		// The starter exited (every writer is gone) before the process
 		// said anything: liblxc could not start or attach.
-		<-s.done
+		<-s.gone
 		if s.waitErr != nil {
 			return fmt.Errorf("%s: %w", s.what, s.waitErr)
 		}
@@ -208,10 +233,53 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	// the exec's output, which end with the starter.
 	if fd >= 0 && !execs {
 		if wfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			go s.watchExit(wfd)
+			s.mu.Lock()
+			s.watching = true
+			s.mu.Unlock()
+			go s.watchExit(wfd, pid)
 		}
 	}
 	return nil
+}
+
+// dupPidfd returns a duplicate of the process's pidfd (close-on-exec):
+// FailedPrecondition once it has ended.
+func (s *starter) dupPidfd() (*os.File, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pidfd < 0 || s.finished() {
+		return nil, fmt.Errorf("%s is not running: %w", s.what, errdefs.ErrFailedPrecondition)
+	}
+	fd, err := unix.FcntlInt(uintptr(s.pidfd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: pidfd: %w", s.what, err)
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// detach ends the starter (LXC's monitor) of a running init, which lives
+// on (lxc.monitor.signal.pdeath = 0) and becomes this process's child
+// (holdSubreaper); watchExit then reaps it. It returns false, doing
+// nothing, when the process has ended already or nothing watches it; the
+// starter then ends as before. The starter's cgroups are the caller's to
+// remove.
+func (s *starter) detach() bool {
+	s.mu.Lock()
+	select {
+	case <-s.exited:
+		s.mu.Unlock()
+		return false
+	default:
+	}
+	if !s.watching || s.finished() {
+		s.mu.Unlock()
+		return false
+	}
+	s.detached = true
+	s.mu.Unlock()
+	_ = s.cmd.Process.Kill()
+	<-s.gone
+	return true
 }
 
 // pin returns a pidfd of pid once it is known to be the starter's child:
@@ -222,7 +290,10 @@ func (s *starter) pin(pid int) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("pidfd of %d: %w", pid, err)
 	}
-	if ppid, err := parentPid(pid); err != nil || ppid != s.cmd.Process.Pid {
+	// Or this process's: a starter killed before init was ready leaves
+	// init to its subreaper, us (holdSubreaper), and init must be pinned
+	// to be stopped.
+	if ppid, err := parentPid(pid); err != nil || (ppid != s.cmd.Process.Pid && ppid != os.Getpid()) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("process %d is not a child of zfslxc-start %d (parent %d, %v)", pid, s.cmd.Process.Pid, ppid, err)
 	}
@@ -232,7 +303,7 @@ func (s *starter) pin(pid int) (int, error) {
 // ended waits for the starter of a process that has ended already.
 func (s *starter) ended(ctx context.Context) error {
 	select {
-	case <-s.done:
+	case <-s.gone:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -312,6 +383,14 @@ const startFailedCode = 125
 func (s *starter) wait() {
 	err := s.cmd.Wait()
 	data, rerr := os.ReadFile(s.statusFile)
+	s.mu.Lock()
+	detached := s.detached
+	s.mu.Unlock()
+	if detached && errors.Is(rerr, os.ErrNotExist) {
+		// Ended by detach with init running: watchExit reaps init.
+		close(s.gone)
+		return
+	}
 	var exitErr *exec.ExitError
 	if errors.Is(rerr, os.ErrNotExist) && errors.As(err, &exitErr) && exitErr.Sys().(syscall.WaitStatus).Signaled() {
 		// The starter (LXC's monitor) was killed. liblxc's
@@ -323,7 +402,13 @@ func (s *starter) wait() {
 	}
 	st, err := decodeExit(err, data, rerr)
 	s.setExit(st, err, "starter")
-	close(s.done)
+	close(s.gone)
+	s.finish()
+}
+
+// finish marks the process's end final (done).
+func (s *starter) finish() {
+	s.doneOnce.Do(func() { close(s.done) })
 }
 
 // setExit records the status once, from whichever source has it first.
@@ -453,10 +538,17 @@ func (s *starter) stop(ctx context.Context) {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+		detached := s.detached
 		s.mu.Unlock()
 		select {
 		case <-s.done:
 		case <-deadline:
+			if detached {
+				// No starter to fall back on: init (ours) is stuck in
+				// the kernel; its reaping finishes it whenever it ends.
+				log.G(ctx).WithField("pid", s.Pid()).Warnf("lxcrun: %s did not end after SIGKILL", s.what)
+				return
+			}
 			log.G(ctx).WithField("pid", s.cmd.Process.Pid).Warnf("lxcrun: %s did not end after SIGKILL; killing zfslxc-start", s.what)
 			_ = s.cmd.Process.Kill()
 			<-s.done

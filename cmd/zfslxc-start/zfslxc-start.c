@@ -3,7 +3,7 @@
  * reports how its init ended.
  *
  *   zfslxc-start --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N]
- *   zfslxc-start --attach --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]
+ *   zfslxc-start --attach --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY] [--status-file F] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]
  *   zfslxc-start --decode-status WAITSTATUS
  *
  * Why a C program (docs/adr/0002-exit-status-and-init.md): `lxc-start -F`
@@ -26,25 +26,31 @@
  * Signals sent to this process are forwarded to init by liblxc's monitor
  * loop (SIGKILL and SIGSTOP cannot be, by nature).
  *
- * With --attach the container must be running (started by another
- * zfslxc-start with the same name and lxcpath): PROGRAM runs in it through
- * liblxc's attach (c->attach: every namespace of the container's init, its
- * cgroup, its LSM profile, seccomp policy and capability bounding set, an
- * empty environment), with the same stdio and --pass-fds descriptors, and
- * the status of PROGRAM is reported the same way. liblxc's attach makes the
- * attached process a child of the caller (CLONE_PARENT), so this program
- * waits for it and gets an ordinary wait status. This is how the shim runs
- * exec processes (docs/adr/0003-exec.md): PROGRAM is zfslxc-init,
+ * With --attach the container must be running: PROGRAM runs in it as
+ * attach.c says (the namespaces of the init whose pidfd is --init-pidfd,
+ * the cgroups named by --cgroup, init's LSM label, personality and
+ * no_new_privs, the seccomp policy --seccomp names), with the same stdio
+ * and --pass-fds descriptors, as this program's child, and its status is
+ * reported the same way. This is how the shim runs exec processes
+ * (docs/adr/0003-exec.md, 0007-no-monitor.md): PROGRAM is zfslxc-init,
  * inherited as a descriptor. --oom-score-adj sets this process's
- * oom_score_adj first (as host root), which the attached process inherits.
+ * oom_score_adj first (as host root), which the attached process
+ * inherits. liblxc's own attach is not used: it needs the container's
+ * LXC monitor, which the shim ends once init is set up.
  *
- * Build: gcc -O2 -Wall -o zfslxc-start zfslxc-start.c -llxc
+ * With lxc.monitor.signal.pdeath = 0 in the config (the shim's
+ * containers), this program may be killed once init runs: init lives on,
+ * adopted by the shim, and liblxc's teardown (the container's cgroups) is
+ * the shim's to do.
+ *
+ * Build: gcc -O2 -Wall -o zfslxc-start *.c -llxc -lseccomp
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <dirent.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,8 +62,7 @@
 
 #include <lxc/lxccontainer.h>
 
-/* Exit code when the container could not be started at all (as docker). */
-#define EXIT_START_FAILED 125
+#include "zfslxc-start.h"
 
 static const char *status_file;
 
@@ -84,7 +89,7 @@ static const char *decode(int st, int *n)
 }
 
 /* write_status replaces the status file with one line, atomically. */
-static int write_status(const char *fmt, ...)
+int write_status(const char *fmt, ...)
 {
 	char tmp[PATH_MAX], line[1024];
 	va_list ap;
@@ -121,7 +126,7 @@ static int write_status(const char *fmt, ...)
 }
 
 /* fail reports a start failure in the status file and on stderr. */
-static int fail(const char *fmt, const char *arg)
+int fail(const char *fmt, const char *arg)
 {
 	char msg[900];
 
@@ -197,59 +202,12 @@ static int set_oom_score_adj(const char *value)
 	return ok ? 0 : -1;
 }
 
-/* attach runs argv in the running container c and reports its status. */
-static int attach(struct lxc_container *c, char **argv)
-{
-	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-	lxc_attach_command_t cmd = { .program = argv[0], .argv = argv };
-	pid_t pid;
-	int st;
-
-	if (!c->is_running(c)) {
-		int ret = fail("container %s is not running", c->name);
-
-		lxc_container_put(c);
-		return ret;
-	}
-	/* The program (zfslxc-init) sets the process's own environment,
-	 * user and working directory; nothing of ours leaks in. */
-	opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-	opts.initial_cwd = "/";
-	/* Capabilities are zfslxc-init's to set, from the exec's process
-	 * spec (bounding, permitted, effective, inheritable, ambient), as
-	 * runc's init does. liblxc's own drop would give the process the
-	 * bounding set of the container's init: empty when the spec drops
-	 * every capability, and then zfslxc-init cannot even setgroups. */
-	opts.attach_flags = LXC_ATTACH_DEFAULT & ~LXC_ATTACH_DROP_CAPABILITIES;
-	if (c->attach(c, lxc_attach_run_command, &cmd, &opts, &pid) < 0) {
-		lxc_container_put(c);
-		return fail("liblxc could not attach to the container%s; see lxc.log.file", NULL);
-	}
-	lxc_container_put(c);
-	while (waitpid(pid, &st, 0) < 0) {
-		char msg[64];
-
-		if (errno == EINTR)
-			continue;
-		snprintf(msg, sizeof(msg), "%d: %s", (int)pid, strerror(errno));
-		return fail("waiting for the attached process %s", msg);
-	}
-	if (WIFSIGNALED(st)) {
-		if (write_status("signaled %d", WTERMSIG(st)) < 0)
-			fprintf(stderr, "zfslxc-start: process signaled %d\n", WTERMSIG(st));
-		return 128 + WTERMSIG(st);
-	}
-	if (write_status("exited %d", WEXITSTATUS(st)) < 0)
-		fprintf(stderr, "zfslxc-start: process exited %d\n", WEXITSTATUS(st));
-	return WEXITSTATUS(st);
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zfslxc-start --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
-		"       zfslxc-start --attach --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
-		"                    [--oom-score-adj N] -- PROGRAM [ARG...]\n"
+		"       zfslxc-start --attach --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY]\n"
+		"                    [--status-file FILE] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]\n"
 		"       zfslxc-start --decode-status WAITSTATUS\n"
 		"\n"
 		"Start an LXC container in the foreground and exit with its init's status\n"
@@ -257,8 +215,13 @@ static void usage(FILE *f)
 		"\"exited N\", \"signaled N\" or \"error TEXT\" (exit code 125).\n"
 		"Descriptors 3 to 3+N-1 (--pass-fds N, default 0) are passed to init;\n"
 		"all other descriptors above 2 are closed.\n"
-		"With --attach, run PROGRAM in the running container instead and exit\n"
-		"with its status.\n");
+		"With --attach, run PROGRAM in the running container whose init the pidfd\n"
+		"FD (which must be 3+N) is, in its cgroups DIR, with the seccomp POLICY\n"
+		"lxcconv wrote, and exit with its status.\n"
+		"\n"
+		"Example:\n"
+		"  zfslxc-start --name web --lxcpath /run/web/lxc --rcfile /run/web/lxc/web/config \\\n"
+		"    --status-file /run/web/status\n");
 }
 
 int main(int argc, char *argv[])
@@ -272,15 +235,22 @@ int main(int argc, char *argv[])
 		{ "decode-status", required_argument, NULL, 'd' },
 		{ "attach", no_argument, NULL, 'a' },
 		{ "oom-score-adj", required_argument, NULL, 'o' },
+		{ "init-pidfd", required_argument, NULL, 'i' },
+		{ "cgroup", required_argument, NULL, 'c' },
+		{ "seccomp", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *name = NULL, *lxcpath = NULL, *rcfile = NULL, *oom_score_adj = NULL, *kind;
 	struct lxc_container *c;
+	struct attach_opts ao = { .pidfd = -1 };
 	int opt, n, st, pass_fds = 0;
 	bool started, attach_mode = false;
 
-	while ((opt = getopt_long(argc, argv, "+n:P:f:s:p:d:ao:h", longopts, NULL)) != -1) {
+	ao.cgroups = calloc(argc, sizeof(char *));
+	if (!ao.cgroups)
+		return fail("out of memory%s", NULL);
+	while ((opt = getopt_long(argc, argv, "+n:P:f:s:p:d:ao:i:c:S:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': name = optarg; break;
 		case 'P': lxcpath = optarg; break;
@@ -321,25 +291,44 @@ int main(int argc, char *argv[])
 			oom_score_adj = optarg;
 			break;
 		}
+		case 'i': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*optarg == '\0' || *end != '\0' || v < 3 || v > 1003) {
+				fprintf(stderr, "zfslxc-start: bad --init-pidfd %s\n", optarg);
+				return 2;
+			}
+			ao.pidfd = (int)v;
+			break;
+		}
+		case 'c': ao.cgroups[ao.ncgroups++] = optarg; break;
+		case 'S': ao.seccomp = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if ((attach_mode ? optind >= argc : optind != argc) || !name || !lxcpath || !rcfile) {
+	if (attach_mode ? (optind >= argc || ao.pidfd != 3 + pass_fds || name || lxcpath || rcfile)
+			: (optind != argc || !name || !lxcpath || !rcfile || ao.pidfd >= 0 || ao.ncgroups || ao.seccomp)) {
 		usage(stderr);
 		return 2;
 	}
 
-	if (close_from(3 + pass_fds) < 0)
+	if (close_from(3 + pass_fds + (attach_mode ? 1 : 0)) < 0)
 		return fail("cannot close inherited descriptors%s", NULL);
 	if (oom_score_adj && set_oom_score_adj(oom_score_adj) < 0)
 		return fail("cannot set oom_score_adj to %s", oom_score_adj);
+	if (attach_mode) {
+		/* The pidfd must not reach the container. */
+		if (fcntl(ao.pidfd, F_SETFD, FD_CLOEXEC) < 0)
+			return fail("--init-pidfd: %s", strerror(errno));
+		ao.argv = argv + optind;
+		return attach(&ao);
+	}
 
 	c = load(name, lxcpath, rcfile);
 	if (!c)
 		return EXIT_START_FAILED;
-	if (attach_mode)
-		return attach(c, argv + optind);
 	if (!c->want_daemonize(c, false)) {
 		lxc_container_put(c);
 		return fail("cannot select foreground mode%s", NULL);
