@@ -108,7 +108,7 @@ func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, std
 	}
 	defer hostSync.Close()
 	a := starterArgs{
-		Attach: true, StatusFile: statusFile, PassFDs: len(files), OOMScoreAdj: p.OOMScoreAdj,
+		Attach: true, Name: c.name, StatusFile: statusFile, PassFDs: len(files), OOMScoreAdj: p.OOMScoreAdj,
 		Cgroups: cgroups,
 		Program: []string{
 			fmt.Sprintf("/proc/self/fd/%d", execFdInit), "--join", fmt.Sprintf("--sync-fd=%d", execFdSync),

@@ -25,7 +25,7 @@ import (
 // the starter's flags.
 type starterArgs struct {
 	Attach     bool
-	Name       string // LXC container name (not Attach)
+	Name       string // LXC container name (with Attach: only shown by ps)
 	LXCPath    string // (not Attach)
 	RCFile     string // the LXC config (not Attach)
 	StatusFile string
@@ -49,7 +49,11 @@ type starterArgs struct {
 func (a starterArgs) args() []string {
 	args := []string{}
 	if a.Attach {
-		args = append(args, "--attach", "--init-pidfd", strconv.Itoa(3+a.PassFDs))
+		args = append(args, "--attach")
+		if a.Name != "" {
+			args = append(args, "--name", a.Name) // for ps
+		}
+		args = append(args, "--init-pidfd", strconv.Itoa(3+a.PassFDs))
 		for _, d := range a.Cgroups {
 			args = append(args, "--cgroup", d)
 		}

@@ -21,10 +21,10 @@ func TestStarterArgs(t *testing.T) {
 	}{
 		{"init", starterArgs{Name: "c", LXCPath: "/s/lxc", RCFile: "/s/lxc/c/config", StatusFile: "/s/status", PassFDs: 4},
 			[]string{"--name", "c", "--lxcpath", "/s/lxc", "--rcfile", "/s/lxc/c/config", "--status-file", "/s/status", "--pass-fds", "4"}},
-		{"exec", starterArgs{Attach: true, StatusFile: "/s/exec/e.status", PassFDs: 3,
+		{"exec", starterArgs{Attach: true, Name: "c", StatusFile: "/s/exec/e.status", PassFDs: 3,
 			Cgroups: []string{"/sys/fs/cgroup/cpu/c", "/sys/fs/cgroup/memory/c"}, Seccomp: "/s/seccomp.policy",
 			OOMScoreAdj: &adj, Program: []string{"/proc/self/fd/3", "--join"}},
-			[]string{"--attach", "--init-pidfd", "6", "--cgroup", "/sys/fs/cgroup/cpu/c", "--cgroup", "/sys/fs/cgroup/memory/c",
+			[]string{"--attach", "--name", "c", "--init-pidfd", "6", "--cgroup", "/sys/fs/cgroup/cpu/c", "--cgroup", "/sys/fs/cgroup/memory/c",
 				"--seccomp", "/s/seccomp.policy", "--status-file", "/s/exec/e.status",
 				"--pass-fds", "3", "--oom-score-adj", "-500", "--", "/proc/self/fd/3", "--join"}},
 		{"exec without seccomp", starterArgs{Attach: true, StatusFile: "/s/exec/e.status", PassFDs: 3, Program: []string{"/proc/self/fd/3"}},

@@ -3,7 +3,7 @@
  * reports how its init ended.
  *
  *   zfslxc-start --name N --lxcpath P --rcfile CONFIG [--status-file F] [--pass-fds N]
- *   zfslxc-start --attach --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY] [--status-file F] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]
+ *   zfslxc-start --attach [--name N] --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY] [--status-file F] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]
  *   zfslxc-start --decode-status WAITSTATUS
  *
  * Why a C program (docs/adr/0002-exit-status-and-init.md): `lxc-start -F`
@@ -206,7 +206,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zfslxc-start --name NAME --lxcpath DIR --rcfile CONFIG [--status-file FILE] [--pass-fds N]\n"
-		"       zfslxc-start --attach --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY]\n"
+		"       zfslxc-start --attach [--name NAME] --init-pidfd FD [--cgroup DIR]... [--seccomp POLICY]\n"
 		"                    [--status-file FILE] [--pass-fds N] [--oom-score-adj N] -- PROGRAM [ARG...]\n"
 		"       zfslxc-start --decode-status WAITSTATUS\n"
 		"\n"
@@ -308,7 +308,8 @@ int main(int argc, char *argv[])
 		default: usage(stderr); return 2;
 		}
 	}
-	if (attach_mode ? (optind >= argc || ao.pidfd != 3 + pass_fds || name || lxcpath || rcfile)
+	/* With --attach, --name only labels the process (ps). */
+	if (attach_mode ? (optind >= argc || ao.pidfd != 3 + pass_fds || lxcpath || rcfile)
 			: (optind != argc || !name || !lxcpath || !rcfile || ao.pidfd >= 0 || ao.ncgroups || ao.seccomp)) {
 		usage(stderr);
 		return 2;

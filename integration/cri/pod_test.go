@@ -568,8 +568,8 @@ func (e *env) testOneShimPerPod(t *testing.T) {
 }
 
 // shimOf is the pid of the LXC shim serving the container whose init is
-// pid: its nearest ancestor running the shim binary (init's parent is
-// the container's zfslxc-start, the shim's child).
+// pid: its nearest ancestor running the shim binary (init's parent once
+// the container runs).
 func shimOf(t testing.TB, pid int) int {
 	t.Helper()
 	for p := pid; p > 1; {
@@ -577,16 +577,7 @@ func shimOf(t testing.TB, pid int) int {
 		if filepath.Base(exe) == shimBinary {
 			return p
 		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			t.Fatalf("shim of %d: %v", pid, err)
-		}
-		// pid (comm) state ppid ...: comm may hold spaces.
-		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-		if len(f) < 2 {
-			t.Fatalf("/proc/%d/stat: %q", p, data)
-		}
-		p, _ = strconv.Atoi(f[1])
+		p = parentOf(t, p)
 	}
 	t.Fatalf("no %s above process %d", shimBinary, pid)
 	return 0

@@ -23,7 +23,7 @@ type trace struct {
 	pids    []int    // their init processes on the host
 	bundles []string // containerd's task bundles (LXC state inside)
 	netns   string   // the pod's network namespace file ("" for hostNetwork)
-	cgroups []string // every v1 controller directory of each container and of its LXC monitor
+	cgroups []string // every v1 controller directory of each container
 }
 
 // traceOf records pod podID and containers ctrs.
@@ -46,10 +46,7 @@ func (e *env) traceOf(t testing.TB, podID string, ctrs ...string) trace {
 		tr.pids = append(tr.pids, pid)
 		dirs := cgroupDirs(t, pid)
 		tr.cgroups = append(tr.cgroups, dirs...)
-		mon := monitorOf(t, pid)
-		monDirs := cgroupDirs(t, mon)
-		tr.cgroups = append(tr.cgroups, monDirs...)
-		checkMonitorApart(t, id, mon, dirs, monDirs)
+		checkNoMonitor(t, id, pid)
 	}
 	add(podID, sandbox)
 	for _, id := range ctrs {
@@ -58,9 +55,28 @@ func (e *env) traceOf(t testing.TB, podID string, ctrs ...string) trace {
 	return tr
 }
 
-// monitorOf is the LXC monitor of the container whose init is pid: its
-// parent, zfslxc-start.
-func monitorOf(t testing.TB, pid int) int {
+// checkNoMonitor fails t if the container whose init is pid still has an
+// LXC monitor: init's parent must be the shim (docs/adr/0007-no-monitor.md)
+// and no lxc.monitor cgroup of id may stay (the shim's monitors were
+// lxc.monitor.k8s.io.ID at the top of each hierarchy while they ran; LXC
+// put them beside the container, inside the pod, before that).
+func checkNoMonitor(t testing.TB, id string, pid int) {
+	t.Helper()
+	if ppid := shimOf(t, pid); ppid != parentOf(t, pid) {
+		t.Errorf("%s: init %d's parent is %d, not its shim %d", id, pid, parentOf(t, pid), ppid)
+	}
+	var left []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/lxc.monitor.*" + id, "/sys/fs/cgroup/*/*/lxc.monitor.*" + id, "/sys/fs/cgroup/*/*/*/lxc.monitor.*" + id} {
+		m, _ := filepath.Glob(pat)
+		left = append(left, m...)
+	}
+	if len(left) > 0 {
+		t.Errorf("%s: LXC monitor cgroups stay while it runs: %q", id, left)
+	}
+}
+
+// parentOf is pid's parent pid.
+func parentOf(t testing.TB, pid int) int {
 	t.Helper()
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -80,28 +96,7 @@ func monitorOf(t testing.TB, pid int) int {
 	if err != nil {
 		t.Fatalf("/proc/%d/stat: %q: %v", pid, s, err)
 	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", ppid))
-	if err != nil || strings.TrimSpace(string(comm)) != "zfslxc-start" {
-		t.Fatalf("parent %d of init %d is %q (%v), want zfslxc-start", ppid, pid, comm, err)
-	}
 	return ppid
-}
-
-// checkMonitorApart fails t if the monitor (its cgroup directories
-// monDirs) lies inside the cgroup parent of its container (dirs): under
-// CRI that is the pod's, and the monitor would be charged to the pod.
-// LXC put it beside the container's cgroup until the shim named a
-// cgroup of its own (lxcconv.Options.MonitorCgroup).
-func checkMonitorApart(t testing.TB, id string, mon int, dirs, monDirs []string) {
-	t.Helper()
-	for _, d := range dirs {
-		parent := filepath.Dir(d)
-		for _, m := range monDirs {
-			if strings.HasPrefix(m, parent+"/") {
-				t.Errorf("%s: the LXC monitor %d is in %s, inside the container's cgroup parent %s", id, mon, m, parent)
-			}
-		}
-	}
 }
 
 func asSlice(v any) []any {

@@ -210,13 +210,12 @@ func (e *env) testExecShimKilled(t *testing.T, id string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	shim := pidOf(t, shimBinary+" -namespace default -id "+id+" ")
-	starter := pidOf(t, "zfslxc-start --name "+id+" ")
 	attach := pidOf(t, "zfslxc-start --attach --name "+id+" ")
 	cgroups := payloadCgroups(t, initPid)
 	if err := syscall.Kill(shim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, "after kill -9 of the shim", []int{shim, starter, attach, initPid, execPid}, cgroups)
+	waitGone(t, "after kill -9 of the shim", []int{shim, attach, initPid, execPid}, cgroups)
 	if _, stderr, err := e.d.Ctr(t, "task", "rm", "-f", id); err != nil && !strings.Contains(stderr, "not found") {
 		t.Fatalf("ctr task rm -f: %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,7 +25,7 @@ func TestFaults(t *testing.T) {
 			t.Run("ContainerdRestart", func(t *testing.T) { e.testContainerdRestart(t, "ctrdrestart") })
 			t.Run("PidsKillAll", func(t *testing.T) { e.testPidsKillAll(t, "pids") })
 			t.Run("ExitWhileContainerdDown", func(t *testing.T) { e.testExitWhileContainerdDown(t, "exitdown") })
-			t.Run("StarterKilled", func(t *testing.T) { e.testStarterKilled(t, "starterkill") })
+			t.Run("NoMonitor", func(t *testing.T) { e.testNoMonitor(t, "nomonitor") })
 		})
 	}
 }
@@ -97,41 +96,6 @@ func pidOf(t *testing.T, sub string) int {
 		t.Fatal(err)
 	}
 	return n
-}
-
-// checkMonitorCgroup fails t if the LXC monitor (zfslxc-start, pid
-// starter) is in a cgroup inside the cgroup parent of the container's
-// init: the monitor was lxc.monitor.ID beside the container (/default/ID
-// under ctr), which under CRI charged it to the pod.
-func checkMonitorCgroup(t *testing.T, initPid, starter int) {
-	t.Helper()
-	mon := cgroupPaths(t, starter)
-	for ctrl, p := range cgroupPaths(t, initPid) {
-		parent := path.Dir(p)
-		if parent == "/" {
-			continue
-		}
-		if m := mon[ctrl]; m == parent || strings.HasPrefix(m, parent+"/") {
-			t.Errorf("the LXC monitor %d is in %s:%s, inside the container's cgroup parent %s", starter, ctrl, m, parent)
-		}
-	}
-}
-
-// cgroupPaths maps each hierarchy of pid (its controllers, "" for v2) to
-// pid's cgroup there.
-func cgroupPaths(t *testing.T, pid int) map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		if parts := strings.SplitN(l, ":", 3); len(parts) == 3 {
-			m[parts[1]] = parts[2]
-		}
-	}
-	return m
 }
 
 // payloadCgroups lists the cgroup directories of pid (v1: one per
@@ -206,11 +170,10 @@ func waitGone(t *testing.T, what string, pids []int, dirs []string) {
 // containerd notices (its ttrpc connection closes), runs `shim delete`,
 // which kills the orphaned container from what lxcrun recorded in the
 // bundle; the task ends, `ctr task rm -f` and `ctr rm` work, and nothing
-// is left: no zfslxc-start, no container process, no cgroup, no mount.
+// is left: no container process, no cgroup, no mount.
 func (e *env) testShimKilled(t *testing.T, id string) {
 	initPid := e.runDetached(t, id, "sh", "-c", "sleep 600 & sleep 600")
 	shim := pidOf(t, shimBinary+" -namespace default -id "+id+" ")
-	starter := pidOf(t, "zfslxc-start --name "+id+" ")
 	cgroups := payloadCgroups(t, initPid)
 	if err := syscall.Kill(shim, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -228,7 +191,7 @@ func (e *env) testShimKilled(t *testing.T, id string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	waitGone(t, "after kill -9 of the shim", []int{shim, starter, initPid}, cgroups)
+	waitGone(t, "after kill -9 of the shim", []int{shim, initPid}, cgroups)
 	if _, stderr, err := e.d.Ctr(t, "task", "rm", "-f", id); err != nil {
 		// containerd may have forgotten the task already.
 		if !strings.Contains(stderr, "not found") {
@@ -381,25 +344,31 @@ func (e *env) testPidsKillAll(t *testing.T, id string) {
 	e.checkClean(t, id)
 }
 
-// testStarterKilled: kill -9 of zfslxc-start (LXC's monitor). containerd
-// got exit 4294967295, ~20 cgroup directories stayed (the container's and
-// lxc.monitor.ID in every hierarchy) and the id could never run again.
-// Now: exit 137 (liblxc's pdeath SIGKILL takes init), no cgroup left after
-// ctr task rm, and the same id runs again (twice over).
-func (e *env) testStarterKilled(t *testing.T, id string) {
+// testNoMonitor: once a container runs, its LXC monitor (zfslxc-start)
+// is gone and so are the monitor's cgroups; init is the shim's child, and
+// its status reaches containerd (kill -9: exit 137); nothing is left after
+// ctr task rm, and the same id runs again. Before ADR 0007 a zfslxc-start
+// ran for every container's life; before that it sat in the container's
+// cgroup parent (charged to a CRI pod), and its kill -9 left ~20 cgroups
+// and an id that could never run again.
+func (e *env) testNoMonitor(t *testing.T, id string) {
 	for round := 1; round <= 2; round++ {
 		initPid := e.runDetached(t, id, "sleep", "600")
-		starter := pidOf(t, "zfslxc-start --name "+id+" ")
-		if round == 1 {
-			checkMonitorCgroup(t, initPid, starter)
+		if p := procsMatching("zfslxc-start --name " + id + " "); len(p) != 0 {
+			t.Fatalf("round %d: zfslxc-start processes for running %s: %v (want none)", round, id, p)
 		}
-		if err := syscall.Kill(starter, syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+		shim := pidOf(t, shimBinary+" -namespace default -id "+id+" ")
+		if ppid := parentPid(t, initPid); ppid != shim {
+			t.Errorf("round %d: init %d's parent is %d, want the shim %d", round, initPid, ppid, shim)
 		}
+		if m := monitorCgroups(id); len(m) > 0 {
+			t.Errorf("round %d: the monitor's cgroups stay while %s runs: %q", round, id, m)
+		}
+		e.d.MustCtr(t, "task", "kill", "-s", "KILL", id)
 		deadline := time.Now().Add(30 * time.Second)
 		for taskStatus(e.d.MustCtr(t, "task", "ls"), id) != "STOPPED" {
 			if time.Now().After(deadline) {
-				t.Fatalf("round %d: %s not STOPPED 30s after kill -9 of zfslxc-start\n%s", round, id, e.d.LogTail(40))
+				t.Fatalf("round %d: %s not STOPPED 30s after kill -9 of init\n%s", round, id, e.d.LogTail(40))
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -408,15 +377,47 @@ func (e *env) testStarterKilled(t *testing.T, id string) {
 			t.Errorf("round %d: ctr task rm: %v, stderr %q (want exit code 137)", round, err, stderr)
 		}
 		e.d.MustCtr(t, "containers", "rm", id)
-		waitGone(t, "after kill -9 of zfslxc-start", []int{starter, initPid}, nil)
+		waitGone(t, "after kill -9 of init", []int{initPid}, nil)
 		var left []string
-		for _, pat := range []string{"/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/*/lxc.monitor." + id, "/sys/fs/cgroup/*/*/lxc.payload." + id, "/sys/fs/cgroup/*/lxc.monitor.*." + id, "/sys/fs/cgroup/lxc.monitor.*." + id} {
+		for _, pat := range []string{"/sys/fs/cgroup/*/*/" + id, "/sys/fs/cgroup/*/*/lxc.payload." + id} {
 			m, _ := filepath.Glob(pat)
 			left = append(left, m...)
 		}
-		if len(left) > 0 {
+		if left = append(left, monitorCgroups(id)...); len(left) > 0 {
 			t.Fatalf("round %d: cgroups left: %q", round, left)
 		}
 		e.checkClean(t, id)
 	}
+}
+
+// monitorCgroups lists LXC monitor cgroups of container id in any
+// hierarchy: lxc.monitor.ID beside the container, or the shim's
+// lxc.monitor.NAMESPACE.ID at the top.
+func monitorCgroups(id string) []string {
+	var dirs []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/*/lxc.monitor." + id, "/sys/fs/cgroup/*/lxc.monitor.*." + id, "/sys/fs/cgroup/lxc.monitor.*." + id} {
+		m, _ := filepath.Glob(pat)
+		dirs = append(dirs, m...)
+	}
+	return dirs
+}
+
+// parentPid is pid's parent (PPid of /proc/PID/status).
+func parentPid(t *testing.T, pid int) int {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("/proc/%d/status has no PPid", pid)
+	return 0
 }

@@ -233,9 +233,10 @@ func (e *env) killStatusCmd(t *testing.T, runtime, id, sig string, args ...strin
 		time.Sleep(50 * time.Millisecond)
 	}
 	if runtime == runtimeType {
-		// It is really an LXC container, run by our shim.
-		if p := procsMatching("zfslxc-start --name " + id + " "); len(p) != 1 {
-			t.Fatalf("zfslxc-start processes for %s: %v (want 1)", id, p)
+		// Run by our shim, with no LXC monitor left once it runs
+		// (docs/adr/0007-no-monitor.md).
+		if p := procsMatching("zfslxc-start --name " + id + " "); len(p) != 0 {
+			t.Fatalf("zfslxc-start processes for running %s: %v (want none)", id, p)
 		}
 		if p := procsMatching(shimBinary + " -namespace default -id " + id + " "); len(p) != 1 {
 			t.Fatalf("shim processes for %s: %v (want 1)", id, p)
