@@ -93,6 +93,8 @@ const (
 	lxcDir       = "lxc"
 	configFile   = "config"
 	readyMessage = "ready"
+	// startedMessage is init's first report, before its set-up.
+	startedMessage = "started"
 )
 
 // killTimeout bounds the wait for init to die after SIGKILL in Delete,

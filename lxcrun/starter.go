@@ -109,10 +109,12 @@ type starter struct {
 	from     string         // written before exited is closed: "pidfd" or "starter"
 	outputs  sync.WaitGroup // copies of stdout/stderr to non-file writers (sendStdio)
 
-	mu      sync.Mutex
-	pid     int      // guarded by mu; the process's host pid once ready
-	pidfd   int      // guarded by mu; -1 when none (not ready, gone, closed)
-	console *os.File // guarded by mu; pty master of a NewConsole process
+	mu  sync.Mutex
+	pid int // guarded by mu; the process's host pid once ready
+	// startedPid is init's pid from its "started" report; guarded by mu.
+	startedPid int
+	pidfd      int      // guarded by mu; -1 when none (not ready, gone, closed)
+	console    *os.File // guarded by mu; pty master of a NewConsole process
 	// watching: watchExit runs (it must, for detach); detached: the
 	// starter was ended on purpose with the process running. Both guarded
 	// by mu.
@@ -174,19 +176,28 @@ func closeFiles(files []*os.File) {
 	}
 }
 
-// awaitReady reads zfslxc-init's report and pins the process with a
-// pidfd. wantConsole: a pty master must come with "ready". execs: the
-// process execs right after "ready" (an exec process), so it may have
-// ended, and been reaped by the starter, before the pidfd is taken; that
-// is success, with no pidfd. Otherwise (init, blocked on the exec fifo)
-// it cannot have ended by itself, and a process that is not the
-// starter's child is an error.
+// awaitReady reads zfslxc-init's reports and pins the process with a
+// pidfd. A container's init says "started" first, as soon as it runs: it
+// is pinned (and watched) then, so that LXC's monitor dying before "ready"
+// takes it along (init has no parent-death signal: ADR 0007). Then
+// "ready" or "error TEXT". wantConsole: a pty master must come with
+// "ready". execs: the process execs right after "ready" (an exec
+// process), so it may have ended, and been reaped by the starter, before
+// the pidfd is taken; that is success, with no pidfd. Otherwise (init,
+// blocked on the exec fifo) it cannot have ended by itself, and a process
+// that is not the starter's child (or ours, its subreaper) is an error.
 func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsole, execs bool) error {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 4096)
 	oob := make([]byte, syncOOBSize)
 	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if ctx.Err() == nil && err == nil && string(buf[:n]) == startedMessage {
+		if err := s.started(oob[:oobn]); err != nil {
+			return err
+		}
+		n, oobn, _, _, err = conn.ReadMsgUnix(buf, oob)
+	}
 	if ctx.Err() != nil {
 		closeRights(oob[:oobn])
 		return fmt.Errorf("waiting for %s to be ready: %w", s.what, ctx.Err())
@@ -219,7 +230,17 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	// the pty until the master is read.
 	s.mu.Lock()
 	s.console = console
+	pinned := s.pidfd >= 0
 	s.mu.Unlock()
+	if pinned {
+		if s.pinnedPid() != pid {
+			return fmt.Errorf("%s: \"ready\" from process %d, \"started\" from %d: %w", s.what, pid, s.pinnedPid(), s.failed)
+		}
+		s.mu.Lock()
+		s.pid = pid
+		s.mu.Unlock()
+		return nil
+	}
 	fd, err := s.pin(pid)
 	if err != nil && execs {
 		// Gone (ESRCH, or ENOENT while /proc tears it down) or its
@@ -236,14 +257,68 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 	// right after the reap, and its Wait waits for os/exec's copies of
 	// the exec's output, which end with the starter.
 	if fd >= 0 && !execs {
-		if wfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
-			s.mu.Lock()
-			s.watching = true
-			s.mu.Unlock()
-			go s.watchExit(wfd, pid)
-		}
+		s.watch(fd, pid)
 	}
 	return nil
+}
+
+// started pins the process that said "started" (a container's init,
+// before its set-up) and watches it. If LXC's monitor has exited already,
+// the process is killed (its parent-death signal is off) and that is the
+// error.
+func (s *starter) started(oob []byte) error {
+	pid, console, err := readySender(oob)
+	if console != nil {
+		console.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.what, err)
+	}
+	fd, err := s.pin(pid)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.what, err)
+	}
+	s.mu.Lock()
+	s.pidfd, s.startedPid = fd, pid
+	s.mu.Unlock()
+	s.watch(fd, pid)
+	select {
+	case <-s.gone:
+		_ = s.signalPinned(unix.SIGKILL)
+		return fmt.Errorf("%s: LXC's monitor exited while the container was created: %w", s.what, s.failed)
+	default:
+		return nil
+	}
+}
+
+// pinnedPid is the pid pinned at "started" (0 if none).
+func (s *starter) pinnedPid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.startedPid
+}
+
+// watch runs watchExit on a duplicate of fd, the pidfd of pid.
+func (s *starter) watch(fd, pid int) {
+	wfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.watching = true
+	s.mu.Unlock()
+	go s.watchExit(wfd, pid)
+}
+
+// signalPinned sends sig through the pidfd, whether or not the process
+// has reported ready.
+func (s *starter) signalPinned(sig syscall.Signal) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pidfd < 0 {
+		return fmt.Errorf("%s has no pidfd: %w", s.what, errdefs.ErrFailedPrecondition)
+	}
+	return unix.PidfdSendSignal(s.pidfd, sig, nil, 0)
 }
 
 // dupPidfd returns a duplicate of the process's pidfd (close-on-exec):
@@ -400,9 +475,10 @@ func (s *starter) wait() {
 		// The starter (LXC's monitor) was killed. liblxc's
 		// lxc.monitor.signal.pdeath takes init with it, not an exec's
 		// process: that one would run on untracked, holding the exec's
-		// output open (ctr task exec never returned). Kill it; its exit
-		// (SIGKILL) is the one reported.
-		_ = s.kill(syscall.SIGKILL)
+		// output open (ctr task exec never returned); and init has no
+		// pdeath signal since ADR 0007 (killed before detach). Kill it,
+		// ready or only started; its exit (SIGKILL) is the one reported.
+		_ = s.signalPinned(syscall.SIGKILL)
 	}
 	st, err := decodeExit(err, data, rerr)
 	s.setExit(st, err, "starter")

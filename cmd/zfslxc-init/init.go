@@ -61,6 +61,14 @@ func run(o *options) (int, error) {
 	// (LXC executed /proc/self/fd/3); the running image does not need it.
 	closeFDPath(os.Args[0])
 	sync := newSyncer(o.syncFD)
+	if !o.join {
+		// The container's init: the host pins it now, so that LXC's
+		// monitor dying during the set-up takes it along (its parent-death
+		// signal is off, ADR 0007).
+		if err := sync.started(); err != nil {
+			return exitSetupFailed, err
+		}
+	}
 	if o.stdioFromSync {
 		if err := receiveStdio(o.syncFD); err != nil {
 			sync.fail(err)
@@ -439,7 +447,23 @@ func (s *syncer) send(msg string) error {
 	return nil
 }
 
-const readyMessage = "ready"
+const (
+	readyMessage   = "ready"
+	startedMessage = "started"
+)
+
+// started reports that the container's init runs (the host reads the
+// sender's pid from the message's credentials); the socket stays open
+// for "ready" or "error".
+func (s *syncer) started() error {
+	if s.fd < 0 {
+		return nil
+	}
+	if _, err := unix.Write(s.fd, []byte(startedMessage)); err != nil {
+		return fmt.Errorf("sync socket: %w", err)
+	}
+	return nil
+}
 
 func (s *syncer) ready() error { return s.send(readyMessage) }
 

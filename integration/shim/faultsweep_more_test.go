@@ -280,15 +280,23 @@ func (e *env) sweepExec(t *testing.T, layers []string, snaps int) int {
 }
 
 // sweepInit stops the container's init (zfslxc-init built with -tags
-// faultpoints) at each step of its set-up during `ctr run -d` and kills it
-// from the host with SIGKILL there: the run fails (or, killed after
-// "ready", the task ends 137), nothing is left once the container is
-// removed, and the next run of the image works. It returns the number of
-// fault points tried.
-func (e *env) sweepInit(t *testing.T, layers []string, snaps int) int {
+// faultpoints) at each step of its set-up during `ctr run -d` and kills
+// victim from the host with SIGKILL there: init itself, or LXC's monitor
+// ("zfslxc-start": it lives until init is ready, ADR 0007, and init has no
+// parent-death signal, so the shim must take init along). The run fails
+// (or, init killed after "ready", the task ends 137), nothing is left once
+// the container is removed, and the next run of the image works. It
+// returns the number of fault points tried.
+func (e *env) sweepInit(t *testing.T, victim string, layers []string, snaps int) int {
 	tried := 0
 	for _, step := range execFaultSteps {
+		if victim == "zfslxc-start" && step == "ready" {
+			continue // the shim has ended the monitor by then
+		}
 		id := "sweep-init-" + step
+		if victim != "init" {
+			id = "sweep-mon-" + step
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		done := make(chan error, 1)
 		go func() {
@@ -301,37 +309,40 @@ func (e *env) sweepInit(t *testing.T, layers []string, snaps int) int {
 			cancel()
 			t.Fatalf("%s: %v\n%s", id, err, e.d.LogTail(30))
 		}
+		if victim != "init" {
+			pid = parentPid(t, pid)
+		}
 		if err := unix.Kill(pid, unix.SIGKILL); err != nil {
-			t.Errorf("%s: kill -9 of init %d at %q: %v", id, pid, step, err)
+			t.Errorf("%s: kill -9 of %s %d at %q: %v", id, victim, pid, step, err)
 		}
 		var runErr error
 		select {
 		case runErr = <-done:
 		case <-ctx.Done():
-			t.Errorf("%s: ctr run still ran 2 minutes after its init was killed at %q (hung)", id, step)
+			t.Errorf("%s: ctr run still ran 2 minutes after its %s was killed at %q (hung)", id, victim, step)
 		}
 		cancel()
 		tried++
 		if step != "ready" && runErr == nil {
-			t.Errorf("%s: ctr run succeeded although its init was killed at %q", id, step)
+			t.Errorf("%s: ctr run succeeded although its %s was killed at %q", id, victim, step)
 		}
 		if ls, _, _ := e.d.Ctr(t, "task", "ls"); running(ls, id) {
-			t.Errorf("%s: the task runs after its init was killed at %q: %q", id, step, ls)
+			t.Errorf("%s: the task runs after its %s was killed at %q: %q", id, victim, step, ls)
 		}
-		t.Logf("init killed at %-8s: ctr run: %v", step, runErr)
+		t.Logf("%s killed at %-8s: ctr run: %v", victim, step, runErr)
 		e.removeContainer(t, id)
 		e.checkOrphans(t, id, layers, snaps)
 		next := id + "-next"
 		out, _, err := e.d.Ctr(t, "run", "--rm", "--snapshotter", e.snap, "--runtime", runtimeType, e.ref, next, "/bin/sh", "-c", "echo next")
 		if err != nil || out != "next\n" {
-			t.Errorf("%s: the run after an init killed at %q: %q, %v", id, step, out, err)
+			t.Errorf("%s: the run after a %s killed at %q: %q, %v", id, victim, step, out, err)
 		}
 		e.checkOrphans(t, next, layers, snaps)
 		if t.Failed() {
-			t.Fatalf("the container's init killed at %q: see above", step)
+			t.Fatalf("%s killed at init's step %q: see above", victim, step)
 		}
 	}
-	t.Logf("the container's init killed at %d points of its set-up", tried)
+	t.Logf("%s killed at %d points of init's set-up", victim, tried)
 	return tried
 }
 
@@ -358,13 +369,13 @@ func waitInitAt(ctx context.Context, rootfs, id, step string, done chan error) (
 }
 
 // containerInit is the host pid of container id's init (0 if none): a
-// child of its zfslxc-start (not an --attach one) whose pid in its own
-// namespace is 1.
+// child of its zfslxc-start (not an --attach one) or, once that has ended
+// (ADR 0007), of its shim, whose pid in its own namespace is 1.
 func containerInit(id string) int {
-	monitors := map[string]bool{}
-	for _, p := range procsMatching("--name " + id + " ") {
-		if strings.Contains(p, "zfslxc-start") && !strings.Contains(p, "--attach") {
-			monitors[p[:strings.IndexByte(p, ':')]] = true
+	parents := map[string]bool{}
+	for _, p := range procsMatching("--name "+id+" ", "-id "+id+" ") {
+		if !strings.Contains(p, "--attach") {
+			parents[p[:strings.IndexByte(p, ':')]] = true
 		}
 	}
 	ents, _ := os.ReadDir("/proc")
@@ -382,7 +393,7 @@ func containerInit(id string) int {
 				nspid = strings.Fields(v)
 			}
 		}
-		if monitors[ppid] && len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
+		if parents[ppid] && len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
 			pid, _ := strconv.Atoi(ent.Name())
 			return pid
 		}

@@ -34,10 +34,10 @@ const envFaults = "ZFSLXC_TEST_FAULTS"
 //     pull` (1.6 unpacks in ctr, 2.4 in containerd's transfer service):
 //     the snapshotter, containerd or the registry killed after each zfs
 //     command;
-//   - lifecycle: the snapshotter, containerd, the shim or LXC's monitor
-//     (zfslxc-start) killed after each step of create, start, exec, kill,
-//     task delete, container delete (ctr commands one by one) where it
-//     exists;
+//   - lifecycle: the snapshotter, containerd or the shim killed after each
+//     step of create, start, exec, kill, task delete, container delete (ctr
+//     commands one by one) where it exists (LXC's monitor ends within
+//     create since ADR 0007: see init);
 //   - template: `zfslxc template create` from the image's layout tar
 //     (zfslxc unpacks; zfslxc killed after each of its zfs commands), and
 //     from the registry (pulled through containerd into the snapshotter,
@@ -48,7 +48,8 @@ const envFaults = "ZFSLXC_TEST_FAULTS"
 //   - exec: zfslxc-init, built with -tags faultpoints, killed at each step
 //     of an exec's set-up (sweepExec);
 //   - init: the container's zfslxc-init stopped at each step of its set-up
-//     during `ctr run` and killed there from the host (sweepInit).
+//     during `ctr run`, and it or LXC's monitor killed there from the host
+//     (sweepInit).
 //
 // The count of fault points tried is logged per containerd. Only with
 // ZFSLXC_TEST_FAULTS=1 (make faults).
@@ -94,7 +95,7 @@ func TestFaultSweep(t *testing.T) {
 					})
 				}
 			}
-			for _, victim := range []string{"snapshotter", "containerd", "shim", "zfslxc-start"} {
+			for _, victim := range []string{"snapshotter", "containerd", "shim"} {
 				t.Run("lifecycle/"+victim, func(t *testing.T) {
 					points["lifecycle"] += e.sweepLifecycle(t, victim, layers, snaps)
 				})
@@ -127,7 +128,13 @@ func TestFaultSweep(t *testing.T) {
 				dir := faultInitBinDir(t)
 				t.Setenv(containerdtest.BinDirEnv, dir)
 				ee := setup(t, f, sn)
-				points["init"] += ee.sweepInit(t, containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
+				points["init"] += ee.sweepInit(t, "init", containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
+			})
+			t.Run("run/zfslxc-start", func(t *testing.T) {
+				dir := faultInitBinDir(t)
+				t.Setenv(containerdtest.BinDirEnv, dir)
+				ee := setup(t, f, sn)
+				points["init"] += ee.sweepInit(t, "zfslxc-start", containerdtest.ChildDatasets(t, ee.dataset), ee.ctrSnapshotCount(t))
 			})
 			total := 0
 			for _, n := range points {
@@ -255,9 +262,9 @@ func (e *env) sweepLifecycle(t *testing.T, victim string, layers []string, snaps
 			}
 			e.d.MustCtr(t, args...)
 		}
-		if (victim == "shim" || victim == "zfslxc-start") && (i == 0 || i >= 4) {
+		if victim == "shim" && (i == 0 || i >= 4) {
 			// No task before start; the shim exits with the task's
-			// deletion, LXC's monitor with the container.
+			// deletion.
 			e.removeContainer(t, id)
 			continue
 		}
@@ -287,15 +294,11 @@ func (e *env) kill(t *testing.T, victim, id string) {
 		e.sn.Kill9(t)
 	case "containerd":
 		e.d.Kill9(t)
-	case "shim", "zfslxc-start":
-		bin := shimBinary
-		if victim == "zfslxc-start" {
-			bin = victim
-		}
+	case "shim":
 		killed := 0
-		for _, p := range procsMatching("-id "+id+" ", "--name "+id+" ") {
+		for _, p := range procsMatching("-id " + id + " ") {
 			pid, cmd, _ := strings.Cut(p, ": ")
-			if n, err := strconv.Atoi(pid); err == nil && strings.Contains(cmd, bin) {
+			if n, err := strconv.Atoi(pid); err == nil && strings.Contains(cmd, shimBinary) {
 				syscall.Kill(n, syscall.SIGKILL)
 				killed++
 			}
