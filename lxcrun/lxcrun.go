@@ -415,6 +415,13 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	if err := c.writePids(st.cmd.Process.Pid, 0); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}
+	// Init's pids and cgroups as soon as it runs: LXC's monitor may die
+	// before "ready", and then Delete has the cgroups to remove.
+	st.onStarted = func(pid int) {
+		if err := c.writePids(st.cmd.Process.Pid, pid); err != nil {
+			log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
+		}
+	}
 	err = st.awaitReady(ctx, hostSync, c.result.Process.Terminal && stdio.NewConsole, false)
 	if err == nil {
 		if err = c.finishCreate(st.Pid()); err != nil {

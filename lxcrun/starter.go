@@ -97,6 +97,9 @@ type starter struct {
 	statusFile string
 	failed     error     // ErrStartFailed or ErrExecFailed: the class of a failed setup
 	cmd        *exec.Cmd // set by launch, read-only after
+	// onStarted, if set, is called with init's pid once it has said
+	// "started" (lxcrun records its pids and cgroups then).
+	onStarted func(pid int)
 
 	gone     chan struct{} // closed once zfslxc-start has exited
 	done     chan struct{} // closed once the process's end is final (finish): after exited
@@ -282,6 +285,9 @@ func (s *starter) started(oob []byte) error {
 	s.pidfd, s.startedPid = fd, pid
 	s.mu.Unlock()
 	s.watch(fd, pid)
+	if s.onStarted != nil {
+		s.onStarted(pid)
+	}
 	select {
 	case <-s.gone:
 		_ = s.signalPinned(unix.SIGKILL)
