@@ -42,7 +42,19 @@ func (c *Container) ownCgroups(pids ...int) []string {
 		}
 		all = append(all, hierarchyDirs(string(data), cgroupRoot)...)
 	}
-	return ownDirs(all, names)
+	dirs := ownDirs(all, names)
+	// The monitor's, also when the monitor is gone already (killed
+	// during create): in each hierarchy of the others.
+	for _, m := range c.result.Config.Get("lxc.cgroup.dir.monitor") {
+		for _, h := range all {
+			d := filepath.Join(h.mount, m)
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() && strings.HasPrefix(d, h.mount+"/") && !slices.Contains(dirs, d) {
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	slices.Sort(dirs)
+	return dirs
 }
 
 // ownDirs returns, for each cgroup, the directory (itself or one of its

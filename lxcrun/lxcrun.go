@@ -8,19 +8,22 @@
 // Life cycle, with the OCI create/start split:
 //
 //	c, _ := lxcrun.Prepare(ctx, dir, spec, opts) // files in dir, nothing runs
-//	c.Start(ctx, stdio)  // OCI create: init set up, blocked on the exec fifo
+//	c.Start(ctx, stdio)  // OCI create: init set up, blocked on the exec fifo; LXC's monitor ended
 //	c.Release(ctx)       // OCI start: the payload is exec'd
-//	st, _ := c.Wait(ctx) // init's exit status
-//	c.Delete(ctx)        // kill if still running, remove dir
+//	st, _ := c.Wait(ctx) // init's exit status (init is this process's child)
+//	c.Delete(ctx)        // kill if still running, remove cgroups and dir
 //
-// The state directory holds everything (never /var/lib/lxc): the LXC
-// config at lxc/<name>/config (so `lxc-info -P <dir>/lxc -n <name>` works),
-// process.json, exec.fifo, the status file, lxc.log and the seccomp policy.
+// Start ends zfslxc-start (liblxc's monitor) once init is set up and
+// adopts init (docs/adr/0007-no-monitor.md): a running container costs no
+// process of its own, and LXC's tools (lxc-info, lxc-attach) do not see
+// it. The state directory holds everything (never /var/lib/lxc): the LXC
+// config at lxc/<name>/config, process.json, exec.fifo, the status file,
+// lxc.log and the seccomp policy.
 //
 // What reaches the container: zfslxc-start inherits four descriptors and
 // liblxc passes them to init unchanged (it does not close inherited fds in
 // foreground mode): 3 the zfslxc-init binary, 4 process.json, 5 exec.fifo
-// (O_PATH), 6 a unix socket for "ready"/"error"; from 7, the clones of
+// (O_PATH), 6 a unix socket for "started", then "ready"/"error"; from 7, the clones of
 // shared bind mounts for the pre-mount hook (cloneSharedMounts), which
 // the hook inherits too. lxc.init.cmd names the first four
 // through /proc/self/fd, so neither the helper nor its files appear in the
@@ -416,7 +419,8 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
 	}
 	// Init's pids and cgroups as soon as it runs: LXC's monitor may die
-	// before "ready", and then Delete has the cgroups to remove.
+	// before "ready", and then Delete has the cgroups to remove (the
+	// monitor's too: ownCgroups finds them by name).
 	st.onStarted = func(pid int) {
 		if err := c.writePids(st.cmd.Process.Pid, pid); err != nil {
 			log.G(ctx).WithError(err).Warn("lxcrun: recording pids")

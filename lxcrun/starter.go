@@ -114,10 +114,12 @@ type starter struct {
 
 	mu  sync.Mutex
 	pid int // guarded by mu; the process's host pid once ready
-	// startedPid is init's pid from its "started" report; guarded by mu.
-	startedPid int
-	pidfd      int      // guarded by mu; -1 when none (not ready, gone, closed)
-	console    *os.File // guarded by mu; pty master of a NewConsole process
+	// startedPid is init's pid from its "started" report; monitorKilled:
+	// the starter died of a signal without a status. Guarded by mu.
+	startedPid    int
+	monitorKilled bool
+	pidfd         int      // guarded by mu; -1 when none (not ready, gone, closed)
+	console       *os.File // guarded by mu; pty master of a NewConsole process
 	// watching: watchExit runs (it must, for detach); detached: the
 	// starter was ended on purpose with the process running. Both guarded
 	// by mu.
@@ -266,9 +268,11 @@ func (s *starter) awaitReady(ctx context.Context, conn *net.UnixConn, wantConsol
 }
 
 // started pins the process that said "started" (a container's init,
-// before its set-up) and watches it. If LXC's monitor has exited already,
-// the process is killed (its parent-death signal is off) and that is the
-// error.
+// before its set-up) and watches it. If LXC's monitor was killed already
+// (wait found no status), the process is killed too (its parent-death
+// signal is off) and that is the error. A process gone already is no
+// error here: it failed its set-up, and "error" or the end of the socket
+// follows.
 func (s *starter) started(oob []byte) error {
 	pid, console, err := readySender(oob)
 	if console != nil {
@@ -279,22 +283,23 @@ func (s *starter) started(oob []byte) error {
 	}
 	fd, err := s.pin(pid)
 	if err != nil {
-		return fmt.Errorf("%s: %w", s.what, err)
+		return nil
 	}
-	s.mu.Lock()
-	s.pidfd, s.startedPid = fd, pid
-	s.mu.Unlock()
-	s.watch(fd, pid)
 	if s.onStarted != nil {
 		s.onStarted(pid)
 	}
-	select {
-	case <-s.gone:
-		_ = s.signalPinned(unix.SIGKILL)
-		return fmt.Errorf("%s: LXC's monitor exited while the container was created: %w", s.what, s.failed)
-	default:
-		return nil
+	s.mu.Lock()
+	s.pidfd, s.startedPid = fd, pid
+	killed := s.monitorKilled
+	if killed {
+		_ = unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
 	}
+	s.mu.Unlock()
+	s.watch(fd, pid)
+	if killed {
+		return fmt.Errorf("%s: LXC's monitor was killed while the container was created: %w", s.what, s.failed)
+	}
+	return nil
 }
 
 // pinnedPid is the pid pinned at "started" (0 if none).
@@ -314,17 +319,6 @@ func (s *starter) watch(fd, pid int) {
 	s.watching = true
 	s.mu.Unlock()
 	go s.watchExit(wfd, pid)
-}
-
-// signalPinned sends sig through the pidfd, whether or not the process
-// has reported ready.
-func (s *starter) signalPinned(sig syscall.Signal) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pidfd < 0 {
-		return fmt.Errorf("%s has no pidfd: %w", s.what, errdefs.ErrFailedPrecondition)
-	}
-	return unix.PidfdSendSignal(s.pidfd, sig, nil, 0)
 }
 
 // dupPidfd returns a duplicate of the process's pidfd (close-on-exec):
@@ -483,8 +477,14 @@ func (s *starter) wait() {
 		// process: that one would run on untracked, holding the exec's
 		// output open (ctr task exec never returned); and init has no
 		// pdeath signal since ADR 0007 (killed before detach). Kill it,
-		// ready or only started; its exit (SIGKILL) is the one reported.
-		_ = s.signalPinned(syscall.SIGKILL)
+		// ready or only started (or once it says so: started); its
+		// exit (SIGKILL) is the one reported.
+		s.mu.Lock()
+		s.monitorKilled = true
+		if s.pidfd >= 0 {
+			_ = unix.PidfdSendSignal(s.pidfd, unix.SIGKILL, nil, 0)
+		}
+		s.mu.Unlock()
 	}
 	st, err := decodeExit(err, data, rerr)
 	s.setExit(st, err, "starter")

@@ -290,8 +290,9 @@ func convertOptions(cfg config.Config, bundle string, spec *specs.Spec, rootfs, 
 // one of its own at the top of each hierarchy, where LXC puts a monitor by
 // default, named after the namespace and the id so that it is unique on
 // the host. Not beside the container's cgroup: under CRI that is inside
-// the pod's cgroup parent, and the monitor was charged to the pod. runc's
-// shim, the monitor's counterpart there, runs outside the pods too.
+// the pod's cgroup parent, and the monitor was charged to the pod. The
+// monitor lives only while the task is created (ADR 0007); lxcrun removes
+// this cgroup when it ends it.
 func monitorCgroup(namespace, id string) string {
 	return "lxc.monitor." + namespace + "." + id
 }
