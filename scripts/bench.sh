@@ -286,13 +286,12 @@ run), so drift hits both.
   runtime layer: lxcconv, \`zfslxc-start\` + liblxc, \`zfslxc-init\`; each
   step timed in-process) and through \`runc run\`, interleaved,
   $SHIM_RUNS runs each.
-- \`BenchmarkShimMemory\`: VmRSS (/proc/PID/status) and PSS
-  (/proc/PID/smaps_rollup) of the shim while \`sleep 600\` runs, one container
-  of each variant at a time, median of $SHIM_RSS_ROUNDS rounds. The lxc variant also
-  keeps a \`zfslxc-start\` per container (the liblxc monitor, parent of the
-  container's init, waiting for its exit status): its own columns, and the
-  per-container columns add it up. The container's own process (busybox
-  sleep) is the same under both and not counted.
+- \`BenchmarkShimMemory\`: what serves a running container besides its own
+  process (busybox sleep, the same under both and not counted): the shim,
+  and for lxc any \`zfslxc-start\` of the container (LXC's monitor: none
+  once the container runs since ADR 0007), while \`sleep 600\` runs, one
+  container of each variant at a time; processes, VmRSS (/proc/PID/status)
+  and PSS (/proc/PID/smaps_rollup) summed, median of $SHIM_RSS_ROUNDS rounds.
 - \`BenchmarkMany\`: $MANY containers (\`ctr run -d … sleep 600\`) from one image,
   one at a time, then $MANY_CONCURRENCY at a time; total wall time, per-\`ctr run -d\` time,
   the time to remove them all (\`ctr task rm -f\` + \`ctr containers rm\`,
@@ -364,8 +363,9 @@ lxc on zfslxc. Load average at start: $(cut -d' ' -f1-3 /proc/loadavg).
 Processes and RSS count what serves the pod besides its containers' own
 processes: shims (one per pod for both: the lxc shim groups a pod's
 sandbox and containers by io.kubernetes.cri.sandbox-id, as runc's does)
-and, for lxc, the \`zfslxc-start\` monitor of each container, sandbox
-included (VmRSS summed, shared pages counted in each).
+and, for lxc, any \`zfslxc-start\` (LXC's monitor, which the shim ends once
+a container's init is set up since ADR 0007; it stayed for the
+container's life before) — VmRSS summed, shared pages counted in each.
 CRI
 else
 	keep cri "$CRI_BEGIN" "$CRI_END"

@@ -901,8 +901,8 @@ func BenchmarkRuntime(b *testing.B) {
 		}
 	})
 
-	lxcPhases := []string{"Prepare (lxcconv, state files)", "Start (zfslxc-start, liblxc, zfslxc-init ready)",
-		"Release (exec fifo)", "Wait (true runs and exits; init reaped: ADR 0004)", "Delete (rest of liblxc teardown; zfslxc-start exits; state dir)", "total"}
+	lxcPhases := []string{"Prepare (lxcconv, state files)", "Start (zfslxc-start, liblxc, zfslxc-init ready, monitor ended)",
+		"Release (exec fifo)", "Wait (true runs and exits; init reaped by lxcrun: ADR 0004, 0007)", "Delete (cgroups, state dir)", "total"}
 	got := map[string][]float64{}
 	ctx := context.Background()
 	b.ResetTimer()
