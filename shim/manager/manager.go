@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -344,7 +345,7 @@ func start(f *flags) (string, error) {
 	}
 	cmd := exec.Command(self, append(args, serveAction)...)
 	cmd.Dir = f.bundle
-	cmd.Env = os.Environ()
+	cmd.Env = serveEnv(os.Environ())
 	cmd.ExtraFiles = []*os.File{lf} // fd 3
 	// Own process group: signals to containerd's group do not reach it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -358,6 +359,27 @@ func start(f *flags) (string, error) {
 		return "", err
 	}
 	return addr, nil
+}
+
+// serveEnv is the serving shim's environment: env with heap profiling
+// off from the first allocation (GODEBUG memprofilerate=0, read before
+// any package's init): its bucket table is memory every shim of a node
+// would hold for nothing. A memprofilerate the caller set is kept.
+func serveEnv(env []string) []string {
+	out := make([]string, 0, len(env)+1)
+	godebug := "memprofilerate=0"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "GODEBUG="); ok {
+			if strings.Contains(v, "memprofilerate=") {
+				godebug = v
+			} else if v != "" {
+				godebug = v + "," + godebug
+			}
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, "GODEBUG="+godebug)
 }
 
 // writeAddress writes <bundle>/address atomically.
@@ -417,7 +439,11 @@ func serve(f *flags) error {
 	done := make(chan struct{})
 	svc := task.New(ctx, task.Config{Namespace: f.namespace, Publisher: pub, Shutdown: func() { close(done) }})
 
-	srv, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()))
+	debug.SetGCPercent(gcPercent)
+	trim := newMemTrimmer(trimDelay, debug.FreeOSMemory)
+	defer trim.stop()
+	srv, err := ttrpc.NewServer(ttrpc.WithServerHandshaker(ttrpc.UnixSocketRequireSameUser()),
+		ttrpc.WithUnaryServerInterceptor(trim.interceptor))
 	if err != nil {
 		return err
 	}
