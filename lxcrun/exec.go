@@ -71,7 +71,7 @@ type Process struct {
 // (containerd's exec id; [A-Za-z0-9_.-]). With p.Terminal, stdio must be a
 // pty slave (see OpenPty).
 func (c *Container) Exec(ctx context.Context, id string, p *lxcconv.Process, stdio Stdio) (_ *Process, retErr error) {
-	if !validName.MatchString(id) {
+	if !validName(id) {
 		return nil, fmt.Errorf("exec id %q: want 1-128 of [A-Za-z0-9_.-]: %w", id, errdefs.ErrInvalidArgument)
 	}
 	if p.Terminal && !stdio.NewConsole {

@@ -65,18 +65,7 @@ const reapPoll = 200 * time.Microsecond
 // file is the only source for an init the starter reaps.
 func (s *starter) watchExit(fd, pid int) {
 	defer unix.Close(fd)
-	for {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 1000)
-		if err == nil && n > 0 {
-			break
-		}
-		if s.finished() {
-			return
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			time.Sleep(reapPoll)
-		}
-	}
+	waitReadable(fd)
 	for {
 		var ws unix.WaitStatus
 		if wpid, err := unix.Wait4(pid, &ws, unix.WNOHANG, nil); err == nil && wpid == pid {
@@ -115,6 +104,38 @@ func (s *starter) watchExit(fd, pid int) {
 		case <-time.After(reapPoll):
 		}
 	}
+}
+
+// waitReadable returns once the pidfd fd is readable (its process has
+// exited). It waits in Go's poller, so that a container's watch costs a
+// goroutine, not a thread blocked in poll(2); fd stays open (a duplicate
+// is given to the poller).
+func waitReadable(fd int) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil {
+		err = unix.SetNonblock(dup, true)
+		if err != nil {
+			unix.Close(dup)
+		}
+	}
+	if err != nil {
+		// No poller then: a blocking poll.
+		for {
+			if n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
+				return
+			}
+		}
+	}
+	f := os.NewFile(uintptr(dup), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return n > 0 || (err != nil && !errors.Is(err, unix.EINTR))
+	})
 }
 
 // exitWatched records st, and makes it final when the starter is

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -103,5 +104,17 @@ func TestFailureClasses(t *testing.T) {
 	}
 	if errors.Is(ErrStartFailed, ErrExecFailed) {
 		t.Error("ErrStartFailed is ErrExecFailed")
+	}
+}
+
+func TestValidName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"c": true, "C9": true, "a_b.c-d": true, "0": true, strings.Repeat("a", 128): true,
+		"": false, "_a": false, ".a": false, "-a": false, "a b": false, "a/b": false, "a\n": false,
+		"é": false, strings.Repeat("a", 129): false,
+	} {
+		if got := validName(name); got != want {
+			t.Errorf("validName(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
