@@ -43,6 +43,9 @@ type CRIOptions struct {
 	DefaultLXC bool
 	// ShimOptions are inline shim.toml keys for the lxc handler.
 	ShimOptions map[string]string
+	// ExtraConfig is containerd config appended as it is (a benchmark's
+	// extra runtime handler).
+	ExtraConfig string
 	// RegistryConfigPath is a containerd hosts directory for CRI pulls
 	// (a local registry: registrytest.Registry.HostsDir).
 	RegistryConfigPath string
@@ -127,7 +130,7 @@ func StartCRI(t testing.TB, f Flavor, o CRIOptions) *CRI {
 		}
 		cri += fmt.Sprintf("[plugins.%s.registry]\n  config_path = %q\n", plugin, o.RegistryConfigPath)
 	}
-	c.Daemon = start(t, f, extra+cri, true)
+	c.Daemon = start(t, f, extra+cri+o.ExtraConfig, true)
 	c.Endpoint = "unix://" + c.Address
 	crictl := CrictlPath(t)
 	t.Cleanup(func() {

@@ -23,6 +23,9 @@ const CRIBenchReportEnv = "ZFSLXC_CRIBENCH_REPORT"
 // overlayfs).
 var benchRuntimes = []string{"runc", handler}
 
+// runcOnZfslxc is a runc handler on the zfslxc snapshotter (2.x only).
+const runcOnZfslxc = "runc-zfslxc"
+
 // BenchmarkCRI measures pods under the lxc handler against runc in the
 // same containerd, interleaved: pod start (runp + create + start of a
 // one-container pod, until crictl start returns: the container runs), the
@@ -34,16 +37,23 @@ func BenchmarkCRI(b *testing.B) {
 	var report strings.Builder
 	for _, f := range containerdtest.Flavors() {
 		b.Run(f.Name, func(b *testing.B) {
-			e := setup(b, f, containerdtest.CRIOptions{})
+			// On 2.x, runc also on zfslxc: the runtimes compared on the
+			// same storage (1.6 runs both on zfslxc anyway).
+			var o containerdtest.CRIOptions
+			startRuntimes := benchRuntimes
+			if f.ConfigVersion >= 3 {
+				o.ExtraConfig = fmt.Sprintf("[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.%s]\n"+
+					"  runtime_type = \"io.containerd.runc.v2\"\n  snapshotter = %q\n", runcOnZfslxc, containerdtest.SnapshotterName)
+				startRuntimes = append(startRuntimes[:len(startRuntimes):len(startRuntimes)], runcOnZfslxc)
+			}
+			e := setup(b, f, o)
 			fmt.Fprintf(&report, "\n### %s\n\n", f.Name)
 
-			// Pod start, interleaved, one warm-up each.
+			// Pod start, interleaved (the order rotates), one warm-up each.
 			times := map[string][]time.Duration{}
 			for i := -1; i < runs; i++ {
-				order := benchRuntimes
-				if i%2 != 0 {
-					order = []string{benchRuntimes[1], benchRuntimes[0]}
-				}
+				k := (i + 1) % len(startRuntimes)
+				order := append(append([]string(nil), startRuntimes[k:]...), startRuntimes[:k]...)
 				for _, rt := range order {
 					d := e.timePod(b, rt, fmt.Sprintf("start-%s-%d", rt, i+1))
 					if i >= 0 {
@@ -55,6 +65,11 @@ func BenchmarkCRI(b *testing.B) {
 			fmt.Fprintf(&report, "Pod start (runp + create + start, one container), median of %d interleaved:\n\n"+
 				"| runc | lxc | lxc ÷ runc |\n|---:|---:|---:|\n| %.0f ms | %.0f ms | %.2f |\n\n",
 				runs, ms(mr), ms(ml), float64(ml)/float64(mr))
+			if rz := median(times[runcOnZfslxc]); rz > 0 {
+				fmt.Fprintf(&report, "The same, runc on zfslxc in the same containerd (both runtimes on one snapshotter; runc on overlayfs above):\n\n"+
+					"| runc + zfslxc | lxc + zfslxc | lxc ÷ runc |\n|---:|---:|---:|\n| %.0f ms | %.0f ms | %.2f |\n\n",
+					ms(rz), ms(ml), float64(ml)/float64(rz))
+			}
 
 			// What a 3-container pod costs besides its containers.
 			fmt.Fprintf(&report, "A pod of 3 containers (`sleep`): processes, RSS and PSS on the host besides the containers' own (shims, LXC monitors; PSS shares each page among the processes that map it), median of %d interleaved pods:\n\n"+
