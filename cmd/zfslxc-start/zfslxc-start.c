@@ -202,6 +202,23 @@ static int set_oom_score_adj(const char *value)
 	return ok ? 0 : -1;
 }
 
+/* int_arg parses optarg as an integer in [min, max] (base 0: C's
+ * prefixes), or says that what is bad. */
+static int int_arg(const char *what, int base, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(optarg, &end, base);
+	if (*optarg == '\0' || *end != '\0' || errno || v < min || v > max) {
+		fprintf(stderr, "zfslxc-start: bad %s %s\n", what, optarg);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -256,52 +273,26 @@ int main(int argc, char *argv[])
 		case 'P': lxcpath = optarg; break;
 		case 'f': rcfile = optarg; break;
 		case 's': status_file = optarg; break;
-		case 'p': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < 0 || v > 1000) {
-				fprintf(stderr, "zfslxc-start: bad --pass-fds %s\n", optarg);
+		case 'p':
+			if (int_arg("--pass-fds", 10, 0, 1000, &pass_fds) < 0)
 				return 2;
-			}
-			pass_fds = (int)v;
 			break;
-		}
-		case 'd': {
-			char *end;
-			long v = strtol(optarg, &end, 0);
-
-			if (*optarg == '\0' || *end != '\0' || v < INT_MIN || v > INT_MAX) {
-				fprintf(stderr, "zfslxc-start: bad wait status %s\n", optarg);
+		case 'd':
+			if (int_arg("wait status", 0, INT_MIN, INT_MAX, &st) < 0)
 				return 2;
-			}
-			kind = decode((int)v, &n);
+			kind = decode(st, &n);
 			printf("%s %d\n", kind, n);
 			return 0;
-		}
 		case 'a': attach_mode = true; break;
-		case 'o': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < -1000 || v > 1000) {
-				fprintf(stderr, "zfslxc-start: bad --oom-score-adj %s\n", optarg);
+		case 'o':
+			if (int_arg("--oom-score-adj", 10, -1000, 1000, &n) < 0)
 				return 2;
-			}
 			oom_score_adj = optarg;
 			break;
-		}
-		case 'i': {
-			char *end;
-			long v = strtol(optarg, &end, 10);
-
-			if (*optarg == '\0' || *end != '\0' || v < 3 || v > 1003) {
-				fprintf(stderr, "zfslxc-start: bad --init-pidfd %s\n", optarg);
+		case 'i':
+			if (int_arg("--init-pidfd", 10, 3, 1003, &ao.pidfd) < 0)
 				return 2;
-			}
-			ao.pidfd = (int)v;
 			break;
-		}
 		case 'c': ao.cgroups[ao.ncgroups++] = optarg; break;
 		case 'S': ao.seccomp = optarg; break;
 		case 'h': usage(stdout); return 0;
