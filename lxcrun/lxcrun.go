@@ -464,8 +464,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 	if c.cgroupDirs, err = ownCgroupDirs(st.Pid()); err != nil {
 		log.G(ctx).WithError(err).Warn("lxcrun: recording the container's cgroups")
 	}
-	if err := c.writePids(st.cmd.Process.Pid, st.Pid()); err != nil {
-		log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
+	if st.pinnedPid() == 0 {
+		// Not recorded at "started" (an init that does not say it).
+		if err := c.writePids(st.cmd.Process.Pid, st.Pid()); err != nil {
+			log.G(ctx).WithError(err).Warn("lxcrun: recording pids")
+		}
 	}
 	c.endMonitor(ctx, st)
 	return nil

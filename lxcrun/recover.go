@@ -140,11 +140,11 @@ func waitPidfd(fd int, timeout time.Duration) bool {
 // left running when the process that started it is gone (the shim was
 // killed), and removes dir. It kills init with SIGKILL (every process of
 // the container goes with it, init being PID 1 of its pid namespace),
-// waits for zfslxc-start to exit, which lets liblxc remove the
-// container's cgroups, and kills the starter itself only if it has not
-// exited within killTimeout. A dir that does not exist is not an error.
-// It returns init's status as zfslxc-start recorded it, nil when none
-// was (never started, or the starter itself was killed).
+// kills zfslxc-start if it still runs (only during a create: the shim ends
+// it once init is set up, ADR 0007) and removes the recorded cgroups. A
+// dir that does not exist is not an error. It returns init's status as
+// recorded (by zfslxc-start, or by the shim that reaped init), nil when
+// none was (never started, or killed before its status was known).
 func Cleanup(ctx context.Context, dir string) (*Status, error) {
 	data, err := os.ReadFile(filepath.Join(dir, pidsFile))
 	switch {

@@ -477,8 +477,9 @@ func serve(f *flags) error {
 // gone (or a failed start). Whatever the dead shim left in the bundle is
 // removed: the rootfs mount and the LXC state directory; each step is
 // logged and the rest still runs, as runc's shim does. The exit status is
-// init's as zfslxc-start recorded it; 128+SIGKILL (runc's answer) when
-// none was, or when the container was still running and had to be killed.
+// init's as recorded in the state directory (by the dead shim when it
+// reaped init); 128+SIGKILL (runc's answer) when none was, or when the
+// container was still running and had to be killed.
 func deleteAction(f *flags) (*taskapi.DeleteResponse, error) {
 	ctx := namespaces.WithNamespace(context.Background(), f.namespace)
 	logrus.SetOutput(os.Stderr)
