@@ -74,7 +74,7 @@ stress: deps build ## 100 containers at once through ctr, 3 rounds, lxc+zfslxc v
 hostile-big: deps build ## hostile input too big for make test: a 100k-entry layer through ctr import on 1.6 and 2.4 (~2.5 min here)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_BIG=1 $(GO) test -count=1 -v -timeout 40m -run 'TestHugeLayer$$' ./integration/snapshotter/
 
-faults: deps-test build ## fault-point sweep on containerd 1.6 and 2.4: kill -9 of the snapshotter, containerd, the registry, the shim, zfslxc-start at every step of import, pull and a container's lifecycle, then restart and check nothing is orphaned (not part of make test)
+faults: deps-test build ## fault-point sweep on containerd 1.6 and 2.4: kill -9 of the snapshotter, containerd, the registry, the shim at every step of import, pull and a container's lifecycle, LXC's monitor and zfslxc-init at every step of init's set-up, then restart and check nothing is orphaned (not part of make test)
 	eval "$$(scripts/deps.sh --print-env)" && $(TEST_ENV) ZFSLXC_TEST_FAULTS=1 $(GO) test -count=1 -v -timeout 60m -run 'TestFaultSweep$$' ./integration/shim/
 
 bench: deps-test build ## benchmarks against their baselines; writes docs/benchmarks.md
