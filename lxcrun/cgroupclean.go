@@ -57,6 +57,23 @@ func (c *Container) ownCgroups(pids ...int) []string {
 	return dirs
 }
 
+// monitorCgroups are the monitor's among the recorded cgroups (c.cgroups):
+// named lxc.monitor.NAME or after lxc.cgroup.dir.monitor. The caller holds
+// c.mu.
+func (c *Container) monitorCgroups() []string {
+	names := []string{"lxc.monitor." + c.name}
+	for _, v := range c.result.Config.Get("lxc.cgroup.dir.monitor") {
+		names = append(names, filepath.Base(v))
+	}
+	var dirs []string
+	for _, d := range c.cgroups {
+		if slices.Contains(names, filepath.Base(d)) {
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
 // ownDirs returns, for each cgroup, the directory (itself or one of its
 // two nearest parents) whose base name is in names; never a hierarchy's
 // root or above it.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zfslxc/zfslxc/lxcconv"
 )
 
 // TestOwnCgroups: the cgroups Delete removes after a killed monitor are
@@ -52,6 +54,23 @@ func TestOwnCgroups(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "pids/default")); err != nil {
 		t.Errorf("parent removed: %v", err)
+	}
+}
+
+// TestMonitorCgroups: the monitor's among the recorded cgroups, by
+// LXC's default name or lxc.cgroup.dir.monitor's; never the container's.
+func TestMonitorCgroups(t *testing.T) {
+	cfg := &lxcconv.Config{}
+	if err := cfg.Add("lxc.cgroup.dir.monitor", "lxc.monitor.k8s.io.ct1"); err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{name: "ct1", result: &lxcconv.Result{Config: cfg}, cgroups: []string{
+		"/sys/fs/cgroup/cpu/k8s.io/ct1", "/sys/fs/cgroup/cpu/lxc.monitor.k8s.io.ct1",
+		"/sys/fs/cgroup/memory/default/lxc.monitor.ct1", "/sys/fs/cgroup/memory/lxc.payload.ct1",
+	}}
+	want := []string{"/sys/fs/cgroup/cpu/lxc.monitor.k8s.io.ct1", "/sys/fs/cgroup/memory/default/lxc.monitor.ct1"}
+	if got := c.monitorCgroups(); !slices.Equal(got, want) {
+		t.Errorf("monitor cgroups %q, want %q", got, want)
 	}
 }
 

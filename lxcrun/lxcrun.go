@@ -179,6 +179,9 @@ type Container struct {
 	// cgroupDirs are init's cgroup directories, recorded at start for
 	// KillOrphans; guarded by mu.
 	cgroupDirs []string
+	// cgroups are the container's and its monitor's own cgroups as
+	// writePids recorded them (ownCgroups); guarded by mu.
+	cgroups []string
 }
 
 // Prepare converts spec and writes the state directory dir (created, 0700;
@@ -480,12 +483,11 @@ func (c *Container) Start(ctx context.Context, stdio Stdio) error {
 // process of its own beyond its init, as under runc. What liblxc's
 // teardown did when init exited is Delete's: the container's cgroups.
 func (c *Container) endMonitor(ctx context.Context, st *starter) {
-	monitorCgroups := c.ownCgroups(st.cmd.Process.Pid)
 	if !st.detach() {
 		log.G(ctx).WithField("container", c.name).Debug("lxcrun: init ended before its monitor could be ended")
 		return
 	}
-	removeCgroups(ctx, monitorCgroups)
+	removeCgroups(ctx, c.monitorCgroups())
 	if ppid, err := parentPid(st.Pid()); err == nil && ppid != os.Getpid() {
 		log.G(ctx).WithField("ppid", ppid).Warn("lxcrun: init was not adopted by this process")
 	}

@@ -3,7 +3,6 @@ package lxcrun_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -120,31 +119,35 @@ func TestNoMonitorWhileRunning(t *testing.T) {
 
 // alive reports whether pid runs and started at start (field 22 of stat).
 func alive(pid int, start uint64) bool {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if errors.Is(err, os.ErrNotExist) || err != nil {
+	f := statFields(pid)
+	if len(f) < 20 {
 		return false
 	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 20 {
-		return false
-	}
-	t, err := strconv.ParseUint(fields[19], 10, 64)
-	return err == nil && t == start && fields[0] != "Z"
+	t, err := strconv.ParseUint(f[19], 10, 64)
+	return err == nil && t == start && f[0] != "Z"
 }
 
 // parentOf is pid's parent pid.
 func parentOf(t *testing.T, pid int) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
+	f := statFields(pid)
+	if len(f) < 2 {
+		t.Fatalf("/proc/%d/stat: process gone", pid)
 	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	ppid, err := strconv.Atoi(fields[1])
+	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
 		t.Fatal(err)
 	}
 	return ppid
+}
+
+// statFields are the fields of /proc/PID/stat after "pid (comm)": state,
+// ppid, …; nil if pid is gone.
+func statFields(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }

@@ -119,12 +119,8 @@ func waitReadable(fd int) {
 		}
 	}
 	if err != nil {
-		// No poller then: a blocking poll.
-		for {
-			if n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
-				return
-			}
-		}
+		waitPidfd(fd, forever) // no poller then: a blocking poll
+		return
 	}
 	f := os.NewFile(uintptr(dup), "pidfd")
 	defer f.Close()
@@ -132,11 +128,11 @@ func waitReadable(fd int) {
 	if err != nil {
 		return
 	}
-	_ = rc.Read(func(fd uintptr) bool {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-		return n > 0 || (err != nil && !errors.Is(err, unix.EINTR))
-	})
+	_ = rc.Read(func(fd uintptr) bool { return waitPidfd(int(fd), 0) })
 }
+
+// forever is a waitPidfd timeout that does not end.
+const forever = 100 * 365 * 24 * time.Hour
 
 // exitWatched records st, and makes it final when the starter is
 // detached (else the starter's exit does).

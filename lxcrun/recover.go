@@ -53,6 +53,7 @@ func (c *Container) writePids(starterPid, initPid int) error {
 		}
 		st.Init = &r
 		st.Cgroups = c.ownCgroups(initPid, starterPid)
+		c.cgroups = st.Cgroups
 	}
 	data, err := json.Marshal(st)
 	if err != nil {

@@ -586,12 +586,19 @@ func shimOf(t testing.TB, pid int) int {
 // alive: process pid exists and is not a zombie (containerd, a child
 // subreaper, reaps an exited shim when it gets to it).
 func alive(pid int) bool {
+	f := statFields(pid)
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// statFields are the fields of /proc/PID/stat after "pid (comm)" (comm
+// may hold blanks and parentheses): state, ppid, …; nil if pid is gone.
+func statFields(pid int) []string {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return nil
 	}
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	return len(f) > 0 && f[0] != "Z"
+	s := string(data)
+	return strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 }
 
 // readAddress is the shim address containerd keeps in a task's bundle.

@@ -78,23 +78,13 @@ func checkNoMonitor(t testing.TB, id string, pid int) {
 // parentOf is pid's parent pid.
 func parentOf(t testing.TB, pid int) int {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// "pid (comm) state ppid ...": comm may hold blanks and parentheses.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	var f []string
-	if i >= 0 {
-		f = strings.Fields(s[i+1:])
-	}
+	f := statFields(pid)
 	if len(f) < 2 {
-		t.Fatalf("/proc/%d/stat: %q", pid, s)
+		t.Fatalf("/proc/%d/stat: process gone", pid)
 	}
 	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
-		t.Fatalf("/proc/%d/stat: %q: %v", pid, s, err)
+		t.Fatalf("/proc/%d/stat: ppid %q: %v", pid, f[1], err)
 	}
 	return ppid
 }

@@ -405,19 +405,25 @@ func monitorCgroups(id string) []string {
 // parentPid is pid's parent (PPid of /proc/PID/status).
 func parentPid(t *testing.T, pid int) int {
 	t.Helper()
+	n, err := strconv.Atoi(procStatus(pid)["PPid"])
+	if err != nil {
+		t.Fatalf("/proc/%d/status: no PPid: %v", pid, err)
+	}
+	return n
+}
+
+// procStatus maps the fields of /proc/PID/status to their values (blanks
+// trimmed); empty if pid is gone.
+func procStatus(pid int) map[string]string {
+	m := map[string]string{}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatal(err)
+		return m
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(v))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
+		if k, v, ok := strings.Cut(l, ":"); ok {
+			m[k] = strings.TrimSpace(v)
 		}
 	}
-	t.Fatalf("/proc/%d/status has no PPid", pid)
-	return 0
+	return m
 }

@@ -380,21 +380,13 @@ func containerInit(id string) int {
 	}
 	ents, _ := os.ReadDir("/proc")
 	for _, ent := range ents {
-		status, err := os.ReadFile(filepath.Join("/proc", ent.Name(), "status"))
+		pid, err := strconv.Atoi(ent.Name())
 		if err != nil {
 			continue
 		}
-		var ppid string
-		var nspid []string
-		for _, l := range strings.Split(string(status), "\n") {
-			if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-				ppid = strings.TrimSpace(v)
-			} else if v, ok := strings.CutPrefix(l, "NSpid:"); ok {
-				nspid = strings.Fields(v)
-			}
-		}
-		if parents[ppid] && len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
-			pid, _ := strconv.Atoi(ent.Name())
+		st := procStatus(pid)
+		nspid := strings.Fields(st["NSpid"])
+		if parents[st["PPid"]] && len(nspid) > 1 && nspid[len(nspid)-1] == "1" {
 			return pid
 		}
 	}
@@ -473,17 +465,12 @@ func (e *env) sweepExecMonitor(t *testing.T, layers []string, snaps int) int {
 
 // parentCmdline is the command line of pid's parent, "" if unknown.
 func parentCmdline(pid int) string {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
+	ppid := procStatus(pid)["PPid"]
+	if ppid == "" {
 		return ""
 	}
-	for _, l := range strings.Split(string(status), "\n") {
-		if v, ok := strings.CutPrefix(l, "PPid:"); ok {
-			cmd, _ := os.ReadFile("/proc/" + strings.TrimSpace(v) + "/cmdline")
-			return string(cmd)
-		}
-	}
-	return ""
+	cmd, _ := os.ReadFile("/proc/" + ppid + "/cmdline")
+	return string(cmd)
 }
 
 // execLeftovers lists what is left of a container's execs: zfslxc-start
